@@ -1,0 +1,185 @@
+// swift-tools-version:6.1
+import PackageDescription
+
+let swiftSettings: [SwiftSetting] = [
+    .enableUpcomingFeature("ExistentialAny"),
+    .enableUpcomingFeature("MemberImportVisibility"),
+]
+
+// Tests import what they use without listing every module a member comes from.
+let testSettings: [SwiftSetting] = [
+    .enableUpcomingFeature("ExistentialAny"),
+]
+
+let package = Package(
+    name: "parley",
+    platforms: [.macOS(.v15)],
+    products: [
+        .executable(name: "parley", targets: ["parley"])
+    ],
+    dependencies: [
+        .package(url: "https://github.com/hummingbird-project/hummingbird", from: "2.28.1"),
+        .package(url: "https://github.com/hummingbird-project/hummingbird-auth", from: "2.5.0"),
+        .package(url: "https://github.com/vapor/postgres-nio", from: "1.33.2"),
+        .package(url: "https://github.com/vapor/jwt-kit", from: "5.8.0"),
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
+        .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
+        .package(url: "https://github.com/apple/swift-metrics", from: "2.13.0"),
+        .package(url: "https://github.com/apple/swift-nio", from: "2.101.3"),
+        .package(url: "https://github.com/apple/swift-http-types", from: "1.8.0"),
+        .package(url: "https://github.com/swift-server/swift-prometheus", from: "2.4.1"),
+        .package(url: "https://github.com/swift-server/swift-service-lifecycle", from: "2.13.0"),
+    ],
+    targets: [
+        // Domain types, commands, events, configuration: Foundation only.
+        .target(name: "ParleyCore", swiftSettings: swiftSettings),
+
+        // Dedicated threads with wake-up pipes for the blocking C clients (AMQP, Redis).
+        .target(name: "ParleyIOThread", swiftSettings: swiftSettings),
+
+        .target(
+            name: "ParleyStore",
+            dependencies: [
+                "ParleyCore",
+                .product(name: "PostgresNIO", package: "postgres-nio"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+
+        .systemLibrary(
+            name: "CRabbitMQSystem",
+            path: "Sources/CRabbitMQ/system",
+            pkgConfig: "librabbitmq",
+            providers: [.apt(["librabbitmq-dev"])]
+        ),
+        .target(name: "CRabbitMQ", dependencies: ["CRabbitMQSystem"], exclude: ["system"]),
+        .target(
+            name: "ParleyQueue",
+            dependencies: [
+                "ParleyCore", "ParleyIOThread", "CRabbitMQ",
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+
+        .systemLibrary(
+            name: "CHiredisSystem",
+            path: "Sources/CHiredis/system",
+            pkgConfig: "hiredis",
+            providers: [.apt(["libhiredis-dev"])]
+        ),
+        .target(name: "CHiredis", dependencies: ["CHiredisSystem"], exclude: ["system"]),
+        .target(
+            name: "ParleyPubSub",
+            dependencies: [
+                "ParleyCore", "ParleyIOThread", "CHiredis",
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+
+        .systemLibrary(
+            name: "CVipsSystem",
+            path: "Sources/CVips/system",
+            pkgConfig: "vips",
+            providers: [.apt(["libvips-dev"])]
+        ),
+        .target(name: "CVips", dependencies: ["CVipsSystem"], exclude: ["system"]),
+        .target(
+            name: "ParleyMedia",
+            dependencies: [
+                "ParleyCore", "CVips",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+
+        .target(
+            name: "ParleyGateway",
+            dependencies: [
+                "ParleyCore", "ParleyStore", "ParleyQueue", "ParleyPubSub",
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "HummingbirdBcrypt", package: "hummingbird-auth"),
+                .product(name: "HTTPTypes", package: "swift-http-types"),
+                .product(name: "JWTKit", package: "jwt-kit"),
+                .product(name: "Metrics", package: "swift-metrics"),
+                .product(name: "Prometheus", package: "swift-prometheus"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+
+        .target(
+            name: "MessageWorker",
+            dependencies: [
+                "ParleyCore", "ParleyStore", "ParleyQueue", "ParleyPubSub",
+                .product(name: "Metrics", package: "swift-metrics"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ],
+            path: "Workers/MessageWorker",
+            swiftSettings: swiftSettings
+        ),
+
+        .executableTarget(
+            name: "parley",
+            dependencies: [
+                "ParleyCore", "ParleyStore", "ParleyQueue", "ParleyPubSub", "ParleyGateway", "MessageWorker",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Prometheus", package: "swift-prometheus"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                .product(name: "UnixSignals", package: "swift-service-lifecycle"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+
+        // Reaches the real services for the integration tests; not shipped.
+        .target(
+            name: "ParleyTestSupport",
+            dependencies: [
+                "ParleyCore", "ParleyStore", "ParleyQueue", "ParleyPubSub",
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ],
+            path: "Tests/ParleyTestSupport",
+            swiftSettings: swiftSettings
+        ),
+
+        .testTarget(name: "ParleyCoreTests", dependencies: ["ParleyCore"], swiftSettings: testSettings),
+        .testTarget(
+            name: "ParleyStoreTests",
+            dependencies: ["ParleyStore", "ParleyTestSupport", .product(name: "PostgresNIO", package: "postgres-nio")],
+            swiftSettings: testSettings
+        ),
+        .testTarget(name: "ParleyQueueTests", dependencies: ["ParleyQueue", "ParleyTestSupport"], swiftSettings: testSettings),
+        .testTarget(name: "ParleyPubSubTests", dependencies: ["ParleyPubSub", "ParleyTestSupport"], swiftSettings: testSettings),
+        .testTarget(
+            name: "ParleyMediaTests",
+            dependencies: ["ParleyMedia"],
+            resources: [.copy("Fixtures")],
+            swiftSettings: testSettings
+        ),
+        .testTarget(
+            name: "MessageWorkerTests",
+            dependencies: [
+                "MessageWorker", "ParleyStore", "ParleyQueue", "ParleyPubSub", "ParleyTestSupport",
+                .product(name: "PostgresNIO", package: "postgres-nio"),
+            ],
+            swiftSettings: testSettings
+        ),
+        .testTarget(
+            name: "ParleyGatewayTests",
+            dependencies: [
+                "ParleyGateway", "MessageWorker", "ParleyTestSupport",
+                .product(name: "HummingbirdTesting", package: "hummingbird"),
+                .product(name: "JWTKit", package: "jwt-kit"),
+            ],
+            swiftSettings: testSettings
+        ),
+        // Runs the built `parley` executable, so it depends on it.
+        .testTarget(name: "ParleyCLITests", dependencies: ["parley", "ParleyTestSupport"], swiftSettings: testSettings),
+    ]
+)

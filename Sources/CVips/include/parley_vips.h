@@ -1,0 +1,21 @@
+#ifndef PARLEY_VIPS_H
+#define PARLEY_VIPS_H
+
+#include <stddef.h>
+
+/* Non-variadic wrappers over libvips so that Swift never sees glib or varargs.
+ * Every function that can fail returns -1 and copies libvips' message into err. */
+
+/* Starts libvips once per process and allows only the loaders of the types Parley accepts
+ * (JPEG, PNG, GIF, WebP, PDF): ImageMagick, SVG, HEIF and the rest stay blocked.
+ * concurrency: libvips worker threads per operation (0 = libvips' default). */
+int parley_vips_init(const char *argv0, int concurrency, char *err, size_t errlen);
+
+/* Reads width and height from the header without decoding pixels. */
+int parley_vips_dimensions(const char *path, int *width, int *height, char *err, size_t errlen);
+
+/* Writes a thumbnail that fits size x size (aspect kept, auto-rotated, metadata stripped) to
+ * out_path; the format follows out_path's suffix (".jpg", ".webp", ".png"). */
+int parley_vips_thumbnail(const char *path, int size, const char *out_path, char *err, size_t errlen);
+
+#endif

@@ -1,0 +1,102 @@
+import Foundation
+
+/// The routing key of a command on the `parley` exchange; also its `type` field.
+public enum CommandType: String, Codable, Sendable, CaseIterable {
+    case messageCreate = "message.create"
+    case chatCreateDirect = "chat.create_direct"
+}
+
+/// A command as it travels through RabbitMQ (`design.md`, queue contracts).
+///
+/// `id` is the idempotency key: a redelivered command with an applied `id` changes nothing and
+/// still replies.
+public struct Command: Codable, Sendable, Equatable {
+    public var id: UUID
+    public var type: CommandType
+    public var issuedAt: Date
+    /// The gateway node waiting for the reply, if any.
+    public var replyTo: String?
+    public var payload: Payload
+
+    public init(id: UUID = UUIDv7.make(), issuedAt: Date = Date(), replyTo: String?, payload: Payload) {
+        self.id = id
+        self.type = payload.type
+        self.issuedAt = issuedAt
+        self.replyTo = replyTo
+        self.payload = payload
+    }
+
+    /// What a command asks for; its case decides the `type`.
+    public enum Payload: Sendable, Equatable {
+        case messageCreate(MessageCreate)
+        case chatCreateDirect(ChatCreateDirect)
+
+        public var type: CommandType {
+            switch self {
+            case .messageCreate: .messageCreate
+            case .chatCreateDirect: .chatCreateDirect
+            }
+        }
+    }
+
+    enum CodingKeys: String, CodingKey { case id, type, issuedAt, replyTo, payload }
+
+    public init(from decoder: any Decoder) throws {
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        id = try c.decode(UUID.self, forKey: .id)
+        type = try c.decode(CommandType.self, forKey: .type)
+        issuedAt = try c.decode(Date.self, forKey: .issuedAt)
+        replyTo = try c.decodeIfPresent(String.self, forKey: .replyTo)
+        switch type {
+        case .messageCreate: payload = .messageCreate(try c.decode(MessageCreate.self, forKey: .payload))
+        case .chatCreateDirect: payload = .chatCreateDirect(try c.decode(ChatCreateDirect.self, forKey: .payload))
+        }
+    }
+
+    public func encode(to encoder: any Encoder) throws {
+        var c = encoder.container(keyedBy: CodingKeys.self)
+        try c.encode(id, forKey: .id)
+        try c.encode(type, forKey: .type)
+        try c.encode(issuedAt, forKey: .issuedAt)
+        try c.encodeIfPresent(replyTo, forKey: .replyTo)
+        switch payload {
+        case .messageCreate(let p): try c.encode(p, forKey: .payload)
+        case .chatCreateDirect(let p): try c.encode(p, forKey: .payload)
+        }
+    }
+}
+
+/// `message.create`: store a new message in a chat, once.
+public struct MessageCreate: Codable, Sendable, Equatable {
+    /// Chosen by the gateway (UUIDv7) so that a redelivery writes the same row.
+    public var messageId: UUID
+    public var chatId: UUID
+    public var senderId: UUID
+    public var messageType: MessageType
+    public var text: String?
+    /// The client's own key: the same key from the same sender means the same message.
+    public var clientMessageId: String?
+
+    public init(messageId: UUID, chatId: UUID, senderId: UUID, messageType: MessageType, text: String?, clientMessageId: String?) {
+        self.messageId = messageId
+        self.chatId = chatId
+        self.senderId = senderId
+        self.messageType = messageType
+        self.text = text
+        self.clientMessageId = clientMessageId
+    }
+}
+
+/// `chat.create_direct`: find or create the one 1:1 chat of two users.
+public struct ChatCreateDirect: Codable, Sendable, Equatable {
+    /// Used only if the chat does not exist yet.
+    public var chatId: UUID
+    public var userId: UUID
+    public var otherUserId: UUID
+
+    public init(chatId: UUID, userId: UUID, otherUserId: UUID) {
+        self.chatId = chatId
+        self.userId = userId
+        self.otherUserId = otherUserId
+    }
+}

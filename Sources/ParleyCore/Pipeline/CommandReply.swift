@@ -1,0 +1,21 @@
+import Foundation
+
+/// A worker's answer to the gateway node that published a command (`parley:node:{nodeId}`).
+public struct CommandReply: Codable, Sendable, Equatable {
+    public var commandId: UUID
+    public var outcome: Outcome
+
+    public init(commandId: UUID, outcome: Outcome) {
+        self.commandId = commandId
+        self.outcome = outcome
+    }
+
+    /// The effect of a command, or why it was refused.
+    public enum Outcome: Codable, Sendable, Equatable {
+        /// `created` is false when the command found what it would have made (a redelivery, a
+        /// repeated `clientMessageId`, an existing 1:1 chat).
+        case message(Message, created: Bool)
+        case chat(Chat, created: Bool)
+        case failed(ParleyError)
+    }
+}

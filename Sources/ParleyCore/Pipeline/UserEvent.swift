@@ -1,0 +1,47 @@
+import Foundation
+
+/// An event for one user's sockets, published on `parley:user:{userId}`.
+///
+/// Encoded as `{"event": name, "data": payload}`: the event name is the Socket.IO event clients
+/// receive.
+public enum UserEvent: Codable, Sendable, Equatable {
+    case messageReceived(Message)
+    case chatUpdated(Chat)
+
+    public var name: String {
+        switch self {
+        case .messageReceived: "message_received"
+        case .chatUpdated: "chat_updated"
+        }
+    }
+
+    enum CodingKeys: String, CodingKey { case event, data }
+
+    public init(from decoder: any Decoder) throws {
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        let name = try c.decode(String.self, forKey: .event)
+        switch name {
+        case "message_received": self = .messageReceived(try c.decode(Message.self, forKey: .data))
+        case "chat_updated": self = .chatUpdated(try c.decode(Chat.self, forKey: .data))
+        default:
+            throw DecodingError.dataCorruptedError(forKey: .event, in: c, debugDescription: "unknown event \(name)")
+        }
+    }
+
+    public func encode(to encoder: any Encoder) throws {
+        var c = encoder.container(keyedBy: CodingKeys.self)
+        try c.encode(name, forKey: .event)
+        switch self {
+        case .messageReceived(let m): try c.encode(m, forKey: .data)
+        case .chatUpdated(let chat): try c.encode(chat, forKey: .data)
+        }
+    }
+}
+
+/// Redis channel names shared by publishers and subscribers (`design.md`, Redis contracts).
+public enum Channels {
+    /// Events for every socket of one user.
+    public static func user(_ id: UUID) -> String { "parley:user:\(id.lowercased)" }
+    /// Replies for one gateway node.
+    public static func node(_ id: String) -> String { "parley:node:\(id)" }
+}

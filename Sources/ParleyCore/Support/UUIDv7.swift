@@ -1,0 +1,50 @@
+import Foundation
+import Synchronization
+
+/// Time-ordered UUIDs (RFC 9562 version 7): keyset pagination on `(chat_id, id)` follows
+/// creation order, and index inserts stay at the right edge.
+public enum UUIDv7 {
+    private static let last = Mutex<(millis: UInt64, counter: UInt16)>((0, 0))
+
+    /// A new UUIDv7; ids made in one process are strictly increasing.
+    public static func make(now: Date = Date()) -> UUID {
+        var millis = UInt64(max(0, now.timeIntervalSince1970 * 1000))
+        let counter: UInt16 = last.withLock { state in
+            // 12 bits of rand_a hold a counter so that ids made within one millisecond still sort.
+            if millis <= state.millis {
+                millis = state.millis
+                if state.counter >= 0x0FFF {
+                    millis += 1
+                    state = (millis, UInt16.random(in: 0..<0x0400))
+                } else {
+                    state.counter += 1
+                }
+            } else {
+                state = (millis, UInt16.random(in: 0..<0x0400))
+            }
+            return state.counter
+        }
+        var bytes = [UInt8](repeating: 0, count: 16)
+        for i in 0..<6 { bytes[i] = UInt8(truncatingIfNeeded: millis >> (40 - 8 * UInt64(i))) }
+        bytes[6] = 0x70 | UInt8(counter >> 8)
+        bytes[7] = UInt8(truncatingIfNeeded: counter)
+        var random = SystemRandomNumberGenerator()
+        let tail = random.next() as UInt64
+        for i in 8..<16 { bytes[i] = UInt8(truncatingIfNeeded: tail >> (8 * UInt64(i - 8))) }
+        bytes[8] = 0x80 | (bytes[8] & 0x3F)
+        return UUID(uuid: (bytes[0], bytes[1], bytes[2], bytes[3], bytes[4], bytes[5], bytes[6], bytes[7],
+                           bytes[8], bytes[9], bytes[10], bytes[11], bytes[12], bytes[13], bytes[14], bytes[15]))
+    }
+
+    /// The creation time a UUIDv7 carries, to the millisecond.
+    public static func timestamp(of id: UUID) -> Date {
+        let b = id.uuid
+        let millis = [b.0, b.1, b.2, b.3, b.4, b.5].reduce(UInt64(0)) { $0 << 8 | UInt64($1) }
+        return Date(timeIntervalSince1970: Double(millis) / 1000)
+    }
+}
+
+extension UUID {
+    /// The RFC 9562 text form (lower case), as every id appears in Parley's JSON and channels.
+    public var lowercased: String { uuidString.lowercased() }
+}

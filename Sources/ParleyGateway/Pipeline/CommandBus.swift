@@ -1,0 +1,109 @@
+import Foundation
+import Logging
+import ParleyCore
+import ParleyQueue
+import Synchronization
+
+/// Sends commands to the workers and waits for their replies.
+///
+/// A command is published with publisher confirms and `replyTo` set to this node; the worker's
+/// reply arrives on the node's Redis channel and is handed in through ``deliver(_:)``. A reply
+/// may beat the caller to the wait, so a slot is opened before publishing.
+public final class CommandBus: Sendable {
+    private enum Slot {
+        case expected
+        case arrived(CommandReply.Outcome)
+        case waiting(CheckedContinuation<CommandReply.Outcome, any Error>)
+    }
+
+    private let publisher: QueuePublisher
+    private let nodeId: String
+    private let timeout: Duration
+    private let logger: Logger
+    private let slots = Mutex<[UUID: Slot]>([:])
+
+    public init(publisher: QueuePublisher, nodeId: String, timeout: Duration, logger: Logger) {
+        self.publisher = publisher
+        self.nodeId = nodeId
+        self.timeout = timeout
+        self.logger = logger
+    }
+
+    /// The channel replies for this node arrive on.
+    public var replyChannel: String { Channels.node(nodeId) }
+
+    /// Publishes a command and waits for the worker's outcome.
+    /// - Throws: ``QueueError`` when the broker is unreachable or refuses it (503 for the
+    ///   client), ``ParleyError`` `timeout` when no reply comes in time (the command is durable
+    ///   and will still be applied; a retry with the same key finds it).
+    public func send(_ payload: Command.Payload) async throws -> CommandReply.Outcome {
+        let command = Command(replyTo: nodeId, payload: payload)
+        let body = try JSON.encode(command)
+        slots.withLock { $0[command.id] = .expected }
+        do {
+            try await publisher.publish([UInt8](body), routingKey: command.type.rawValue, messageId: command.id.uuidString)
+        } catch {
+            slots.withLock { _ = $0.removeValue(forKey: command.id) }
+            throw error
+        }
+        return try await withThrowingTaskGroup(of: CommandReply.Outcome.self) { group in
+            group.addTask { try await self.waitForReply(command.id) }
+            group.addTask { [timeout] in
+                try await Task.sleep(for: timeout)
+                throw ParleyError(.timeout, "The request was accepted but is taking too long; retry it")
+            }
+            defer { group.cancelAll() }
+            return try await group.next()!
+        }
+    }
+
+    /// Hands a reply from the node channel to the caller waiting for it.
+    public func deliver(_ payload: [UInt8]) {
+        guard let reply = try? JSON.decode(CommandReply.self, from: Data(payload)) else {
+            logger.warning("undecodable reply on node channel")
+            return
+        }
+        let waiter: CheckedContinuation<CommandReply.Outcome, any Error>? = slots.withLock { slots in
+            switch slots[reply.commandId] {
+            case .expected:
+                slots[reply.commandId] = .arrived(reply.outcome)
+                return nil
+            case .waiting(let continuation):
+                slots.removeValue(forKey: reply.commandId)
+                return continuation
+            case .arrived, nil:
+                // A late reply to a caller that gave up, or a duplicate: nobody is waiting.
+                return nil
+            }
+        }
+        waiter?.resume(returning: reply.outcome)
+    }
+
+    private func waitForReply(_ id: UUID) async throws -> CommandReply.Outcome {
+        try await withTaskCancellationHandler {
+            try await withCheckedThrowingContinuation { continuation in
+                let early: CommandReply.Outcome? = slots.withLock { slots in
+                    switch slots[id] {
+                    case .arrived(let outcome):
+                        slots.removeValue(forKey: id)
+                        return outcome
+                    case .expected:
+                        slots[id] = .waiting(continuation)
+                        return nil
+                    default:
+                        continuation.resume(throwing: CancellationError())
+                        return nil
+                    }
+                }
+                if let early { continuation.resume(returning: early) }
+            }
+        } onCancel: {
+            let waiter: CheckedContinuation<CommandReply.Outcome, any Error>? = slots.withLock { slots in
+                defer { slots.removeValue(forKey: id) }
+                if case .waiting(let continuation) = slots[id] { return continuation }
+                return nil
+            }
+            waiter?.resume(throwing: CancellationError())
+        }
+    }
+}

@@ -1,0 +1,42 @@
+import Foundation
+import Hummingbird
+import ParleyCore
+import ParleyStore
+
+/// `/api/chats`. Reads come from PostgreSQL; creating a chat goes through the message worker.
+struct ChatController {
+    let database: Database
+    let bus: CommandBus
+
+    struct DirectChatRequest: Decodable {
+        var userId: String
+    }
+
+    func addRoutes(to group: RouterGroup<GatewayContext>) {
+        group.post(use: openDirect)
+    }
+
+    /// The caller's 1:1 chat with `userId`: 200 when it existed, 201 when this call made it.
+    @Sendable func openDirect(_ request: Request, context: GatewayContext) async throws -> Response {
+        let me = try context.requireUser()
+        let body = try await request.decodeJSON(DirectChatRequest.self, context: context)
+        let other = try parseID(body.userId, name: "userId")
+        guard other != me else { throw ParleyError.badRequest("You cannot open a chat with yourself") }
+        guard try await database.users.find(id: other, viewer: me) != nil else {
+            throw ParleyError.notFound("User not found")
+        }
+        if let existing = try await database.chats.findDirect(between: me, and: other),
+           let chat = try await database.chats.chat(id: existing, viewer: me) {
+            return JSONResponse.data(chat)
+        }
+        let outcome = try await bus.send(.chatCreateDirect(ChatCreateDirect(chatId: UUIDv7.make(), userId: me, otherUserId: other)))
+        switch outcome {
+        case .chat(let chat, let created):
+            return JSONResponse.data(chat, status: created ? .created : .ok)
+        case .failed(let error):
+            throw error
+        case .message:
+            throw ParleyError(.internal, "Unexpected reply to chat creation")
+        }
+    }
+}

@@ -1,0 +1,103 @@
+import Foundation
+import HTTPTypes
+import Hummingbird
+import ParleyCore
+import ParleyStore
+
+/// `/api/messages`: sending goes through the queue to the message worker; history is read from
+/// PostgreSQL.
+struct MessageController {
+    let database: Database
+    let bus: CommandBus
+
+    struct SendRequest: Decodable {
+        var chatId: String
+        var text: String
+        var clientMessageId: String?
+    }
+
+    struct HistoryPage: Encodable {
+        var data: [Message]
+        var nextBefore: UUID?
+        var nextAfter: UUID?
+
+        func encode(to encoder: any Encoder) throws {
+            var c = encoder.container(keyedBy: CodingKeys.self)
+            try c.encode(data, forKey: .data)
+            try c.encode(nextBefore?.lowercased, forKey: .nextBefore)
+            try c.encode(nextAfter?.lowercased, forKey: .nextAfter)
+        }
+
+        enum CodingKeys: String, CodingKey { case data, nextBefore, nextAfter }
+    }
+
+    func addRoutes(to group: RouterGroup<GatewayContext>) {
+        group.post(use: send)
+        group.get(":chatId", use: history)
+    }
+
+    /// 201 with the persisted message. A repeated `clientMessageId` answers the same message
+    /// again (also 201, marked `Idempotent-Replayed: true`).
+    @Sendable func send(_ request: Request, context: GatewayContext) async throws -> Response {
+        let me = try context.requireUser()
+        let body = try await request.decodeJSON(SendRequest.self, context: context)
+        let chatId = try parseID(body.chatId, name: "chatId")
+        var v = Validator()
+        v.check(!body.text.trimmingCharacters(in: .whitespacesAndNewlines).isEmpty, "text is required")
+        v.check(body.text.count <= Limits.messageText, "text must be at most \(Limits.messageText) characters")
+        if let key = body.clientMessageId {
+            v.check(!key.isEmpty && key.count <= Limits.clientMessageId, "clientMessageId must be 1 to \(Limits.clientMessageId) characters")
+        }
+        try v.validate()
+        try await requireMember(chatId: chatId, userId: me)
+
+        let create = MessageCreate(
+            messageId: UUIDv7.make(), chatId: chatId, senderId: me, messageType: .text,
+            text: body.text, clientMessageId: body.clientMessageId
+        )
+        switch try await bus.send(.messageCreate(create)) {
+        case .message(let message, let created):
+            return JSONResponse.data(message, status: .created, headers: created ? [:] : [.idempotentReplayed: "true"])
+        case .failed(let error):
+            throw error
+        case .chat:
+            throw ParleyError(.internal, "Unexpected reply to message creation")
+        }
+    }
+
+    /// `?limit=50&before=<id>` or `?after=<id>`: one page, oldest first.
+    @Sendable func history(_ request: Request, context: GatewayContext) async throws -> Response {
+        let me = try context.requireUser()
+        let chatId = try parseID(context.parameters.get("chatId"), name: "chatId")
+        let query = request.uri.queryParameters
+        let before = try query.get("before").map { try parseID(String($0), name: "before") }
+        let after = try query.get("after").map { try parseID(String($0), name: "after") }
+        guard before == nil || after == nil else { throw ParleyError.badRequest("Use either before or after, not both") }
+        var limit = 50
+        if let raw = query.get("limit") {
+            guard let n = Int(raw), (1...Limits.historyPage).contains(n) else {
+                throw ParleyError.badRequest("limit must be a whole number from 1 to \(Limits.historyPage)")
+            }
+            limit = n
+        }
+        try await requireMember(chatId: chatId, userId: me)
+        let page = try await database.messages.history(chatId: chatId, viewer: me, before: before, after: after, limit: limit)
+        let older: UUID? = after != nil ? page.first?.id : (page.count == limit ? page.first?.id : nil)
+        return JSONResponse.make(status: .ok, body: HistoryPage(
+            data: page, nextBefore: older, nextAfter: page.last?.id ?? after
+        ))
+    }
+
+    private func requireMember(chatId: UUID, userId: UUID) async throws {
+        switch try await database.chats.membership(chatId: chatId, userId: userId) {
+        case .member: return
+        case .notMember: throw ParleyError.forbidden("You are not a member of this chat")
+        case .noSuchChat: throw ParleyError.notFound("Chat not found")
+        }
+    }
+}
+
+extension HTTPField.Name {
+    /// Marks an answer that repeats an earlier one for the same idempotency key.
+    static let idempotentReplayed = Self("Idempotent-Replayed")!
+}

@@ -1,0 +1,42 @@
+import Foundation
+import ParleyCore
+
+/// Collects every problem of a request body, so one 400 names them all.
+struct Validator {
+    private(set) var errors: [String] = []
+
+    mutating func check(_ condition: Bool, _ message: @autoclosure () -> String) {
+        if !condition { errors.append(message()) }
+    }
+
+    /// A required text field: trimmed, non-empty, at most `max` characters.
+    mutating func text(_ value: String, _ field: String, max: Int) -> String {
+        let trimmed = value.trimmingCharacters(in: .whitespacesAndNewlines)
+        check(!trimmed.isEmpty, "\(field) is required")
+        check(trimmed.count <= max, "\(field) must be at most \(max) characters")
+        return trimmed
+    }
+
+    /// Throws a 400 `validation_failed` listing every problem found.
+    func validate() throws {
+        if !errors.isEmpty { throw ParleyError.badRequest("Invalid request", errors: errors) }
+    }
+
+    /// A loose check of an address's form; the mailbox itself is never contacted.
+    static func isEmail(_ value: String) -> Bool {
+        let parts = value.split(separator: "@", omittingEmptySubsequences: false)
+        guard parts.count == 2, !parts[0].isEmpty, parts[1].contains("."),
+              !parts[1].hasPrefix("."), !parts[1].hasSuffix("."),
+              !value.contains(where: { $0.isWhitespace })
+        else { return false }
+        return true
+    }
+}
+
+/// Parses a path or query id; a malformed id is a 400, never a 404 or 500.
+func parseID(_ raw: String?, name: String) throws -> UUID {
+    guard let raw, let id = UUID(uuidString: raw) else {
+        throw ParleyError.badRequest("\(name) must be a valid id")
+    }
+    return id
+}

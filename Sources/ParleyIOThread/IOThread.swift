@@ -1,0 +1,126 @@
+import Foundation
+import Synchronization
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// A thread of its own for one blocking C client (an AMQP or Redis connection), with a wake-up
+/// pipe so that other threads can interrupt its wait on the connection's socket.
+///
+/// The C clients are not thread-safe and their calls block, so each connection lives on one
+/// ``IOThread``; async Swift hands it work through a locked inbox and ``wake()``, and gets
+/// results back through continuations.
+public final class IOThread: Sendable {
+    public let name: String
+    private let wakeRead: Int32
+    private let wakeWrite: Int32
+    private let stopped = Atomic<Bool>(false)
+
+    /// Creates the thread's wake-up pipe; the thread itself starts with ``start(_:)``.
+    public init(name: String) {
+        self.name = name
+        var fds: [Int32] = [-1, -1]
+        precondition(pipe(&fds) == 0, "pipe failed: \(errno)")
+        for fd in fds {
+            _ = fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK)
+            _ = fcntl(fd, F_SETFD, FD_CLOEXEC)
+        }
+        wakeRead = fds[0]
+        wakeWrite = fds[1]
+    }
+
+    deinit {
+        close(wakeRead)
+        close(wakeWrite)
+    }
+
+    /// The read end of the wake-up pipe, for C code that polls it beside a socket.
+    public var wakeFD: Int32 { wakeRead }
+
+    /// Whether ``stop()`` was called; the loop should return soon after.
+    public var isStopped: Bool { stopped.load(ordering: .acquiring) }
+
+    /// Runs `body` on a new thread; `body` is the connection's whole life and returns on stop.
+    public func start(_ body: @escaping @Sendable () -> Void) {
+        let thread = Thread(block: body)
+        thread.name = name
+        thread.start()
+    }
+
+    /// Interrupts the thread's current wait.
+    public func wake() {
+        var byte: UInt8 = 1
+        _ = write(wakeWrite, &byte, 1)
+    }
+
+    /// Asks the loop to end and wakes it.
+    public func stop() {
+        stopped.store(true, ordering: .releasing)
+        wake()
+    }
+
+    /// Waits until `fd` is readable, ``wake()`` is called, or the timeout passes.
+    /// - Returns: whether `fd` is readable; a wake-up byte is consumed.
+    @discardableResult
+    public func wait(readable fd: Int32, timeoutMilliseconds: Int32) -> Bool {
+        var fds = [pollfd(fd: wakeRead, events: Int16(POLLIN), revents: 0), pollfd(fd: fd, events: Int16(POLLIN), revents: 0)]
+        let n = poll(&fds, fd >= 0 ? 2 : 1, timeoutMilliseconds)
+        guard n > 0 else { return false }
+        if fds[0].revents & Int16(POLLIN) != 0 { drainWakeups() }
+        return fd >= 0 && fds[1].revents & Int16(POLLIN | POLLHUP | POLLERR) != 0
+    }
+
+    /// Sleeps up to `duration` unless woken; for back-off between reconnects.
+    public func sleep(_ duration: Duration) {
+        let ms = duration.components.seconds * 1000 + duration.components.attoseconds / 1_000_000_000_000_000
+        var fds = [pollfd(fd: wakeRead, events: Int16(POLLIN), revents: 0)]
+        if poll(&fds, 1, Int32(clamping: ms)) > 0 { drainWakeups() }
+    }
+
+    private func drainWakeups() {
+        var buffer = [UInt8](repeating: 0, count: 64)
+        while read(wakeRead, &buffer, buffer.count) > 0 {}
+    }
+}
+
+/// A queue of work for an ``IOThread``, filled from any thread and drained by the loop.
+public final class Inbox<Item: Sendable>: Sendable {
+    private let items = Mutex<[Item]>([])
+
+    public init() {}
+
+    public func put(_ item: Item) {
+        items.withLock { $0.append(item) }
+    }
+
+    /// Everything queued so far, oldest first.
+    public func takeAll() -> [Item] {
+        items.withLock { items in
+            defer { items.removeAll(keepingCapacity: true) }
+            return items
+        }
+    }
+}
+
+/// Reconnection delays: exponential from `initial` to `maximum`, with full jitter.
+public struct Backoff: Sendable {
+    public var initial: Duration
+    public var maximum: Duration
+    private var attempt = 0
+
+    public init(initial: Duration = .milliseconds(100), maximum: Duration = .seconds(5)) {
+        self.initial = initial
+        self.maximum = maximum
+    }
+
+    /// The next delay to wait before trying again.
+    public mutating func next() -> Duration {
+        let cap = min(maximum, initial * (1 << min(attempt, 16)))
+        attempt += 1
+        return cap * Double.random(in: 0.5...1.0)
+    }
+
+    /// Call after a success.
+    public mutating func reset() { attempt = 0 }
+}

@@ -1,0 +1,71 @@
+import CVips
+import NIOCore
+import NIOPosix
+import Synchronization
+
+/// Why an image could not be read or written.
+public struct ImageError: Error, Sendable, Equatable, CustomStringConvertible {
+    public let message: String
+    public var description: String { message }
+
+    init(cString buffer: [CChar]) {
+        message = String(decoding: buffer.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
+    }
+}
+
+/// Image work over libvips: header probing and thumbnails, on a thread pool sized to the
+/// cores so that decoding never runs on an event loop or the cooperative pool.
+public final class ImageProcessor: Sendable {
+    /// Pixel size that thumbnails fit into (both sides).
+    public static let thumbnailSize = 200
+
+    private static let initialised: Result<Void, ImageError> = {
+        var err = [CChar](repeating: 0, count: 512)
+        // Each pool thread runs one image; libvips' own threads per image would only contend.
+        if parley_vips_init("parley", 1, &err, err.count) != 0 {
+            return .failure(ImageError(cString: err))
+        }
+        return .success(())
+    }()
+
+    private let pool: NIOThreadPool
+
+    /// Starts libvips (once per process) and a pool of `threads` workers.
+    public init(threads: Int = System.coreCount) throws(ImageError) {
+        try Self.initialised.get()
+        pool = NIOThreadPool(numberOfThreads: max(1, threads))
+        pool.start()
+    }
+
+    /// Stops the pool after the work it holds.
+    public func shutdown() async throws {
+        try await pool.shutdownGracefully()
+    }
+
+    /// Width and height from the image's header, without decoding its pixels.
+    public func dimensions(ofFileAt path: String) async throws -> (width: Int, height: Int) {
+        try await pool.runIfActive {
+            var width: Int32 = 0
+            var height: Int32 = 0
+            try Self.check { parley_vips_dimensions(path, &width, &height, $0, $1) }
+            return (Int(width), Int(height))
+        }
+    }
+
+    /// Writes a thumbnail that fits `size`×`size`, auto-rotated and without metadata.
+    /// - Parameters:
+    ///   - path: the source image.
+    ///   - outputPath: where to write; its suffix (`.jpg`, `.webp`, `.png`) picks the format.
+    ///   - size: the box the thumbnail fits in.
+    public func writeThumbnail(ofFileAt path: String, to outputPath: String, fitting size: Int = thumbnailSize) async throws {
+        try await pool.runIfActive {
+            try Self.check { parley_vips_thumbnail(path, Int32(size), outputPath, $0, $1) }
+        }
+    }
+
+    private static func check(_ body: (UnsafeMutablePointer<CChar>, Int) -> Int32) throws(ImageError) {
+        var err = [CChar](repeating: 0, count: 1024)
+        let result = err.withUnsafeMutableBufferPointer { body($0.baseAddress!, $0.count) }
+        if result != 0 { throw ImageError(cString: err) }
+    }
+}

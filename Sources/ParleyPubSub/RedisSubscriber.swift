@@ -1,0 +1,174 @@
+import CHiredis
+import Foundation
+import Logging
+import ParleyIOThread
+import ServiceLifecycle
+import Synchronization
+
+/// A message received on a subscribed channel.
+public struct PubSubMessage: Sendable {
+    public let channel: String
+    public let payload: [UInt8]
+}
+
+/// Redis pub/sub on a dedicated connection and thread: channels can be subscribed and
+/// unsubscribed at run time, and messages arrive through ``messages``.
+///
+/// After a lost connection the thread reconnects with backoff and subscribes again to every
+/// channel it held, so callers never re-subscribe themselves.
+public final class RedisSubscriber: Service, Sendable {
+    private enum Change: Sendable {
+        case subscribe(String)
+        case unsubscribe(String)
+    }
+
+    private struct State {
+        /// What callers asked for; restored after a reconnect.
+        var wanted: Set<String> = []
+        /// What Redis confirmed on the current connection.
+        var confirmed: Set<String> = []
+        var waiters: [String: [(id: UUID, continuation: CheckedContinuation<Void, Never>)]] = [:]
+    }
+
+    /// Every message of every subscribed channel. One consumer only: the process's dispatcher
+    /// routes messages onwards by channel.
+    public let messages: AsyncStream<PubSubMessage>
+    private let continuation: AsyncStream<PubSubMessage>.Continuation
+    private let endpoint: RedisEndpoint
+    private let logger: Logger
+    private let thread: IOThread
+    private let changes = Inbox<Change>()
+    private let state = Mutex(State())
+
+    public init(endpoint: RedisEndpoint, logger: Logger) {
+        (messages, continuation) = AsyncStream.makeStream(of: PubSubMessage.self)
+        self.endpoint = endpoint
+        self.logger = logger
+        self.thread = IOThread(name: "redis-subscriber")
+    }
+
+    public func start() { thread.start { [self] in loop() } }
+    public func stop() { thread.stop() }
+
+    /// Runs until graceful shutdown.
+    public func run() async throws {
+        start()
+        try? await gracefulShutdown()
+        stop()
+    }
+
+    /// Subscribes to `channel` and returns once Redis confirmed it (at once if it already had).
+    /// While Redis is unreachable this waits for the reconnect; cancelling the task ends the wait
+    /// (the subscription stays wanted).
+    public func subscribe(_ channel: String) async {
+        let waiterId = UUID()
+        await withTaskCancellationHandler {
+            await withCheckedContinuation { (waiter: CheckedContinuation<Void, Never>) in
+                let done = state.withLock { state -> Bool in
+                    state.wanted.insert(channel)
+                    if state.confirmed.contains(channel) || Task.isCancelled { return true }
+                    state.waiters[channel, default: []].append((waiterId, waiter))
+                    return false
+                }
+                if done {
+                    waiter.resume()
+                } else {
+                    changes.put(.subscribe(channel))
+                    thread.wake()
+                }
+            }
+        } onCancel: {
+            let waiter = state.withLock { state -> CheckedContinuation<Void, Never>? in
+                guard let index = state.waiters[channel]?.firstIndex(where: { $0.id == waiterId }) else { return nil }
+                return state.waiters[channel]?.remove(at: index).continuation
+            }
+            waiter?.resume()
+        }
+    }
+
+    /// Stops receiving `channel`; does not wait for Redis.
+    public func unsubscribe(_ channel: String) {
+        let held = state.withLock { $0.wanted.remove(channel) != nil }
+        guard held else { return }
+        changes.put(.unsubscribe(channel))
+        thread.wake()
+    }
+
+    /// The channels currently wanted.
+    public var channels: Set<String> { state.withLock { $0.wanted } }
+
+    // MARK: - Connection thread
+
+    private func loop() {
+        var backoff = Backoff()
+        while !thread.isStopped {
+            do {
+                // It blocks in poll, not in reads, so it has no read timeout.
+                var subscriberEndpoint = endpoint
+                subscriberEndpoint.timeoutMilliseconds = 0
+                let connection = try RedisConnection(subscriberEndpoint)
+                backoff.reset()
+                _ = changes.takeAll()  // the full wanted set is sent below
+                let wanted = state.withLock { $0.wanted }
+                if !wanted.isEmpty {
+                    connection.append([Array("SUBSCRIBE".utf8)] + wanted.map { Array($0.utf8) })
+                    try connection.flush()
+                }
+                logger.info("redis subscriber connected", metadata: ["channels": "\(wanted.count)"])
+                try serve(connection)
+            } catch {
+                state.withLock { $0.confirmed.removeAll() }
+                if !thread.isStopped {
+                    logger.warning("redis subscriber connection lost", metadata: ["error": "\(error)"])
+                    thread.sleep(backoff.next())
+                }
+            }
+        }
+        state.withLock { state in
+            for waiter in state.waiters.values.joined() { waiter.continuation.resume() }
+            state.waiters.removeAll()
+        }
+        continuation.finish()
+    }
+
+    private func serve(_ connection: RedisConnection) throws(RedisError) {
+        while !thread.isStopped {
+            let pending = changes.takeAll()
+            if !pending.isEmpty {
+                for change in pending {
+                    switch change {
+                    case .subscribe(let c): connection.append([Array("SUBSCRIBE".utf8), Array(c.utf8)])
+                    case .unsubscribe(let c): connection.append([Array("UNSUBSCRIBE".utf8), Array(c.utf8)])
+                    }
+                }
+                try connection.flush()
+            }
+            let polled = parley_redis_poll_read(connection.context, thread.wakeFD, 1000)
+            if polled < 0 { throw .unavailable(connection.errorText.isEmpty ? "connection closed" : connection.errorText) }
+            while let reply = try connection.bufferedReply() { handle(reply) }
+        }
+    }
+
+    private func handle(_ reply: RedisValue) {
+        guard case .array(let parts) = reply, parts.count >= 3, let kind = parts[0].text, let channel = parts[1].text else { return }
+        switch kind {
+        case "message":
+            if case .string(let payload) = parts[2] {
+                continuation.yield(PubSubMessage(channel: channel, payload: payload))
+            }
+        case "subscribe":
+            let waiters = state.withLock { state in
+                state.confirmed.insert(channel)
+                return state.waiters.removeValue(forKey: channel) ?? []
+            }
+            for waiter in waiters { waiter.continuation.resume() }
+        case "unsubscribe":
+            state.withLock { state in
+                // A later subscribe may already have asked for it again.
+                if !state.wanted.contains(channel) { state.confirmed.remove(channel) }
+            }
+        default:
+            break
+        }
+    }
+}

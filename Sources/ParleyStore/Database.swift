@@ -1,0 +1,89 @@
+import Logging
+import ParleyCore
+import PostgresNIO
+import ServiceLifecycle
+
+/// The one pooled PostgreSQL client of a process, with the repositories over it.
+///
+/// Run it inside the service group (``run()``); queries wait for a pooled connection and the
+/// pool reconnects by itself after PostgreSQL restarts.
+public final class Database: Service, Sendable {
+    public let client: PostgresClient
+    let logger: Logger
+    /// Longest a repository call may take, waiting for a pooled connection included.
+    let operationTimeout: Duration
+
+    /// - Parameters:
+    ///   - url: `postgres://user:password@host:port/database`.
+    ///   - maxConnections: the pool's upper bound.
+    ///   - operationTimeout: longest a repository call may take before it fails with
+    ///     ``StoreError`` (the pool waits for PostgreSQL indefinitely by itself).
+    ///   - logger: for the pool's background events and queries.
+    public init(url: ServiceURL, maxConnections: Int = 20, operationTimeout: Duration = .seconds(5), logger: Logger) {
+        var configuration = PostgresClient.Configuration(
+            host: url.host, port: url.port ?? 5432, username: url.user ?? "postgres",
+            password: url.password, database: url.path.isEmpty ? nil : url.path, tls: .disable
+        )
+        configuration.options.maximumConnections = maxConnections
+        configuration.options.connectionIdleTimeout = .seconds(60)
+        client = PostgresClient(configuration: configuration, backgroundLogger: logger)
+        self.operationTimeout = operationTimeout
+        self.logger = logger
+    }
+
+    public func run() async {
+        await client.run()
+    }
+
+    public var users: UserRepository { UserRepository(database: self) }
+    public var chats: ChatRepository { ChatRepository(database: self) }
+    public var messages: MessageRepository { MessageRepository(database: self) }
+
+    /// Whether PostgreSQL answers a trivial query within `timeout`.
+    public func ping(timeout: Duration = .seconds(2)) async -> Bool {
+        await withTaskGroup(of: Bool.self) { group in
+            group.addTask {
+                do {
+                    let rows = try await self.client.query("SELECT 1", logger: self.logger)
+                    for try await _ in rows {}
+                    return true
+                } catch {
+                    return false
+                }
+            }
+            group.addTask {
+                try? await Task.sleep(for: timeout)
+                return false
+            }
+            let first = await group.next() ?? false
+            group.cancelAll()
+            return first
+        }
+    }
+}
+
+/// A storage failure: PostgreSQL unreachable or a query that failed for a reason other than
+/// bad input. Callers answer 503 and retry.
+public struct StoreError: Error, Sendable, CustomStringConvertible {
+    public let description: String
+
+    init(description: String) {
+        self.description = description
+    }
+
+    init(_ error: any Error) {
+        if let psql = error as? PSQLError {
+            description = "postgres: \(psql.serverInfo?[.message] ?? String(reflecting: psql.code))"
+        } else {
+            description = "postgres: \(error)"
+        }
+    }
+}
+
+extension PSQLError {
+    /// Whether this is the unique violation (23505) of the named constraint or index.
+    func isUniqueViolation(of constraint: String? = nil) -> Bool {
+        guard serverInfo?[.sqlState] == "23505" else { return false }
+        return constraint == nil || serverInfo?[.constraintName] == constraint
+    }
+}

@@ -1,0 +1,80 @@
+import Foundation
+import ParleyCore
+import PostgresNIO
+
+/// Messages: the message worker writes them; the gateway reads history.
+public struct MessageRepository: Sendable {
+    let database: Database
+
+    /// What storing a `message.create` did.
+    public enum CreateOutcome: Sendable, Equatable {
+        case created(Message)
+        /// The same command id, or the same `clientMessageId` from the same sender, was stored
+        /// before: this is that message.
+        case existing(Message)
+        /// The sender is not a member of the chat (or the chat does not exist).
+        case notMember
+    }
+
+    /// Stores a message once. A redelivered command or a repeated `clientMessageId` finds the
+    /// stored message instead of writing a second one, also when the two race.
+    public func create(_ command: MessageCreate) async throws -> CreateOutcome {
+        try await database.run {
+            let client = database.client
+            let logger = database.logger
+            let inserted = try await Rows.messages(client.query(
+                """
+                WITH m AS (
+                    INSERT INTO messages (id, chat_id, sender_id, message_type, text, client_message_id)
+                    SELECT \(command.messageId), \(command.chatId), \(command.senderId), \(command.messageType.rawValue),
+                           \(command.text), \(command.clientMessageId)
+                    WHERE EXISTS (SELECT 1 FROM chat_members WHERE chat_id = \(command.chatId) AND user_id = \(command.senderId))
+                    ON CONFLICT DO NOTHING
+                    RETURNING *
+                )
+                SELECT \(unescaped: Rows.messageColumns) FROM m JOIN users u ON u.id = m.sender_id
+                """, logger: logger), viewer: nil)
+            if let message = inserted.first { return .created(message) }
+
+            // Nothing inserted: either it exists (a concurrent twin has committed by now, the
+            // unique index made us wait for it) or the sender may not post here.
+            let existing = try await Rows.messages(client.query(
+                """
+                SELECT \(unescaped: Rows.messageColumns) FROM messages m JOIN users u ON u.id = m.sender_id
+                WHERE m.id = \(command.messageId)
+                   OR (m.sender_id = \(command.senderId) AND m.client_message_id = \(command.clientMessageId))
+                LIMIT 1
+                """, logger: logger), viewer: nil)
+            if let message = existing.first { return .existing(message) }
+            return .notMember
+        }
+    }
+
+    /// One page of a chat's history, oldest first.
+    ///
+    /// Keyset pagination on `(chat_id, id)`: with `before`, the `limit` messages just older
+    /// than it; with `after`, the `limit` messages just newer; with neither, the newest.
+    public func history(chatId: UUID, viewer: UUID, before: UUID?, after: UUID?, limit: Int) async throws -> [Message] {
+        try await database.run {
+            let client = database.client
+            let logger = database.logger
+            if let after {
+                return try await Rows.messages(client.query(
+                    """
+                    SELECT \(unescaped: Rows.messageColumns) FROM messages m JOIN users u ON u.id = m.sender_id
+                    WHERE m.chat_id = \(chatId) AND m.id > \(after)
+                    ORDER BY m.id ASC LIMIT \(limit)
+                    """, logger: logger), viewer: viewer)
+            }
+            // No `before` means from the newest: the largest UUID stands in for "after everything".
+            let upper = before ?? UUID(uuid: (255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255))
+            let page = try await Rows.messages(client.query(
+                """
+                SELECT \(unescaped: Rows.messageColumns) FROM messages m JOIN users u ON u.id = m.sender_id
+                WHERE m.chat_id = \(chatId) AND m.id < \(upper)
+                ORDER BY m.id DESC LIMIT \(limit)
+                """, logger: logger), viewer: viewer)
+            return page.reversed()
+        }
+    }
+}

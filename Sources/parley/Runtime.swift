@@ -1,0 +1,93 @@
+import Foundation
+import Logging
+import Metrics
+import ParleyCore
+import ParleyGateway
+import ParleyPubSub
+import ParleyQueue
+import ParleyStore
+import Prometheus
+import ServiceLifecycle
+import UnixSignals
+
+/// What every command sets up first: configuration, logging and metrics.
+struct Runtime {
+    let config: ParleyConfig
+    let logger: Logger
+    let metrics: PrometheusCollectorRegistry
+
+    /// Loads the configuration or exits with the one line that names the bad setting.
+    static func start(label: String) -> Runtime {
+        let config: ParleyConfig
+        do {
+            config = try ParleyConfig.load()
+        } catch {
+            FileHandle.standardError.write(Data("parley: \(error)\n".utf8))
+            Foundation.exit(78)  // EX_CONFIG
+        }
+        let level = Logger.Level(rawValue: config.logLevel) ?? .info
+        LoggingSystem.bootstrap { name in
+            var handler = StreamLogHandler.standardError(label: name)
+            handler.logLevel = level
+            return handler
+        }
+        let registry = PrometheusCollectorRegistry()
+        MetricsSystem.bootstrap(PrometheusMetricsFactory(registry: registry))
+        var logger = Logger(label: "parley.\(label)")
+        logger[metadataKey: "node"] = "\(config.nodeID)"
+        return Runtime(config: config, logger: logger, metrics: registry)
+    }
+
+    /// Exits with one clear line when a required setting is unusable for this command.
+    func require<T>(_ body: () throws(ConfigError) -> T) -> T {
+        do {
+            return try body()
+        } catch {
+            FileHandle.standardError.write(Data("parley: \(error)\n".utf8))
+            Foundation.exit(78)
+        }
+    }
+
+    func database() -> Database { Database(url: config.databaseURL, logger: logger) }
+    func redisEndpoint() -> RedisEndpoint { RedisEndpoint(url: config.redisURL) }
+    func amqpEndpoint() -> AMQPEndpoint { AMQPEndpoint(url: config.amqpURL) }
+
+    /// Applies pending migrations with a short-lived connection pool.
+    func migrate() async throws {
+        let database = database()
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            group.addTask { await database.run() }
+            let applied = try await Migrations.apply(on: database)
+            logger.info("schema is current", metadata: ["version": "\(Migrations.latestVersion)", "applied": "\(applied)"])
+            group.cancelAll()
+        }
+    }
+
+    /// The gateway's HTTP application and the clients it needs.
+    func gatewayServices(database: Database, redis: RedisClient) async -> [any Service] {
+        let (secret, generated) = require { () throws(ConfigError) in try config.requireJWTSecret() }
+        if generated {
+            logger.warning("JWT_SECRET is not set: using a random secret, tokens will not survive a restart (development only)")
+        }
+        let subscriber = RedisSubscriber(endpoint: redisEndpoint(), logger: logger)
+        let publisher = QueuePublisher(endpoint: amqpEndpoint(), logger: logger)
+        let bus = CommandBus(publisher: publisher, nodeId: config.nodeID, timeout: config.replyTimeout, logger: logger)
+        let deps = GatewayDependencies(
+            database: database, redis: redis, subscriber: subscriber, publisher: publisher, bus: bus,
+            tokens: await TokenService(secret: secret, expiry: config.jwtExpiry),
+            hasher: PasswordHasher(cost: config.bcryptCost), metrics: metrics
+        )
+        let app = Gateway.application(deps, host: config.host, port: config.port, logger: logger)
+        return [subscriber, publisher, app]
+    }
+
+    /// Runs the services until SIGTERM or SIGINT, then shuts them down in reverse order.
+    func run(_ services: [any Service]) async throws {
+        let group = ServiceGroup(configuration: .init(
+            services: services.map { .init(service: $0) },
+            gracefulShutdownSignals: [.sigterm, .sigint],
+            logger: logger
+        ))
+        try await group.run()
+    }
+}

@@ -1,0 +1,133 @@
+import Foundation
+import MessageWorker
+import ParleyCore
+import ParleyPubSub
+import ParleyQueue
+import ParleyStore
+import ParleyTestSupport
+import PostgresNIO
+import XCTest
+
+/// The worker against real RabbitMQ, PostgreSQL and Redis, on a queue of its own per test.
+final class MessageWorkerTests: XCTestCase {
+    struct Rig: Sendable {
+        let database: Database
+        let publisher: QueuePublisher
+        let recorder: PubSubRecorder
+        let consumerOfParked: QueueConsumer
+        let node: String
+        let prefix: String
+
+        /// Publishes a command as a gateway would, replies to this rig's node.
+        func send(_ command: Command) async throws {
+            try await publisher.publish([UInt8](JSON.encode(command)), routingKey: "\(prefix).\(command.type.rawValue)")
+        }
+
+        func reply(to id: UUID) async -> CommandReply? {
+            await recorder.next(CommandReply.self, on: Channels.node(node)) { $0.commandId == id }
+        }
+    }
+
+    func withWorker(_ body: @Sendable (Rig) async throws -> Void) async throws {
+        let id = UUID().uuidString.prefix(8).lowercased()
+        let queue = "test.\(id).messages"
+        let parked = "test.\(id).parked"
+        let topology = Topology(exchange: "parley.test", queues: [
+            .init(name: parked, bindings: []),
+            .init(name: queue, bindings: ["test.\(id).#"], deliveryLimit: 3, deadLetterQueue: parked),
+        ])
+        try await TestServices.withDatabase { database in
+            let logger = TestServices.logger("worker")
+            let redis = RedisClient(endpoint: TestServices.redis, logger: logger)
+            let recorder = PubSubRecorder()
+            let publisher = QueuePublisher(endpoint: TestServices.amqp, topology: topology, logger: logger)
+            let consumer = QueueConsumer(endpoint: TestServices.amqp, topology: topology, queue: queue, prefetch: 16, logger: logger)
+            let parkedConsumer = QueueConsumer(endpoint: TestServices.amqp, topology: topology, queue: parked, prefetch: 16, logger: logger)
+            let worker = MessageWorker(consumer: consumer, database: database, redis: redis, logger: logger)
+            try await TestServices.run([redis, recorder, publisher, parkedConsumer, worker]) {
+                let connected = await publisher.waitUntilConnected()
+                XCTAssertTrue(connected, "RabbitMQ is not reachable: run `make services-up`")
+                let rig = Rig(database: database, publisher: publisher, recorder: recorder, consumerOfParked: parkedConsumer,
+                              node: "test-node-\(id)", prefix: "test.\(id)")
+                await recorder.subscribe(Channels.node(rig.node))
+                try await body(rig)
+            }
+            try? await QueueAdmin.delete(queues: [queue, parked], endpoint: TestServices.amqp)
+        }
+    }
+
+    func testMessageIsPersistedFannedOutToMembersAndRepliedOnce() async throws {
+        try await withWorker { rig in
+            let a = try await TestServices.makeUser(rig.database, name: "A")
+            let b = try await TestServices.makeUser(rig.database, name: "B")
+            let (chatId, _) = try await rig.database.chats.createDirect(chatId: UUIDv7.make(), between: a.id, and: b.id)
+            await rig.recorder.subscribe(Channels.user(b.id))
+
+            let create = MessageCreate(messageId: UUIDv7.make(), chatId: chatId, senderId: a.id, messageType: .text, text: "hello", clientMessageId: "k1")
+            let command = Command(replyTo: rig.node, payload: .messageCreate(create))
+            try await rig.send(command)
+            guard case .message(let stored, created: true)? = await rig.reply(to: command.id)?.outcome else {
+                return XCTFail("no created reply")
+            }
+            XCTAssertEqual(stored.id, create.messageId)
+            XCTAssertEqual(stored.content.text, "hello")
+            let received = await rig.recorder.next(UserEvent.self, on: Channels.user(b.id))
+            XCTAssertEqual(received, .messageReceived(stored))
+
+            // The broker delivering the same command again changes nothing and still replies.
+            try await rig.send(command)
+            guard case .message(let again, created: false)? = await rig.reply(to: command.id)?.outcome else {
+                return XCTFail("no reply to the redelivery")
+            }
+            XCTAssertEqual(again.id, stored.id)
+            XCTAssertEqual(rig.recorder.count(on: Channels.user(b.id)), 0, "a redelivery announces nothing new")
+            let history = try await rig.database.messages.history(chatId: chatId, viewer: a.id, before: nil, after: nil, limit: 50)
+            XCTAssertEqual(history.map(\.id), [stored.id])
+        }
+    }
+
+    func testStrangerGetsAForbiddenReplyAndNothingIsStored() async throws {
+        try await withWorker { rig in
+            let a = try await TestServices.makeUser(rig.database)
+            let b = try await TestServices.makeUser(rig.database)
+            let stranger = try await TestServices.makeUser(rig.database)
+            let (chatId, _) = try await rig.database.chats.createDirect(chatId: UUIDv7.make(), between: a.id, and: b.id)
+            let command = Command(replyTo: rig.node, payload: .messageCreate(MessageCreate(
+                messageId: UUIDv7.make(), chatId: chatId, senderId: stranger.id, messageType: .text, text: "x", clientMessageId: nil)))
+            try await rig.send(command)
+            let reply = await rig.reply(to: command.id)
+            XCTAssertEqual(reply?.outcome, .failed(.forbidden("You are not a member of this chat")))
+            let history = try await rig.database.messages.history(chatId: chatId, viewer: a.id, before: nil, after: nil, limit: 50)
+            XCTAssertTrue(history.isEmpty)
+        }
+    }
+
+    func testDirectChatIsCreatedOnceAndAnnouncedToBothMembers() async throws {
+        try await withWorker { rig in
+            let a = try await TestServices.makeUser(rig.database)
+            let b = try await TestServices.makeUser(rig.database)
+            await rig.recorder.subscribe(Channels.user(a.id))
+            let first = Command(replyTo: rig.node, payload: .chatCreateDirect(ChatCreateDirect(chatId: UUIDv7.make(), userId: a.id, otherUserId: b.id)))
+            try await rig.send(first)
+            guard case .chat(let chat, created: true)? = await rig.reply(to: first.id)?.outcome else { return XCTFail("not created") }
+            XCTAssertEqual(Set(chat.users.map(\.id)), [a.id, b.id])
+            let event = await rig.recorder.next(UserEvent.self, on: Channels.user(a.id))
+            guard case .chatUpdated(let announced)? = event else { return XCTFail("no chat_updated") }
+            XCTAssertEqual(announced.id, chat.id)
+
+            let second = Command(replyTo: rig.node, payload: .chatCreateDirect(ChatCreateDirect(chatId: UUIDv7.make(), userId: b.id, otherUserId: a.id)))
+            try await rig.send(second)
+            guard case .chat(let same, created: false)? = await rig.reply(to: second.id)?.outcome else { return XCTFail("created twice") }
+            XCTAssertEqual(same.id, chat.id)
+        }
+    }
+
+    func testUndecodableCommandIsParked() async throws {
+        try await withWorker { rig in
+            let junk = "{\"type\":\"nonsense-\(UUID())\"}"
+            try await rig.publisher.publish(Array(junk.utf8), routingKey: "\(rig.prefix).message.create")
+            let parked = await next(from: rig.consumerOfParked.deliveries)
+            XCTAssertEqual(parked.map { String(decoding: $0.body, as: UTF8.self) }, junk)
+        }
+    }
+}

@@ -1,0 +1,96 @@
+import Foundation
+import Hummingbird
+import HummingbirdTesting
+import Logging
+import MessageWorker
+import Metrics
+import NIOCore
+import ParleyCore
+import ParleyGateway
+import ParleyPubSub
+import ParleyQueue
+import ParleyStore
+import ParleyTestSupport
+import Prometheus
+import XCTest
+
+/// A gateway and a message worker in this process, over the real services and the real
+/// `parley` topology, driven through Hummingbird's router tester.
+struct GatewayRig: Sendable {
+    static let secret = "test-secret-0123456789abcdef-0123456789"
+    /// Bootstrapped once per process so that `/metrics` has something to show.
+    static let metrics: PrometheusCollectorRegistry = {
+        let registry = PrometheusCollectorRegistry()
+        MetricsSystem.bootstrap(PrometheusMetricsFactory(registry: registry))
+        return registry
+    }()
+
+    let database: Database
+    let redis: RedisClient
+    /// Sees what the worker publishes to users' channels (what their sockets would get).
+    let recorder: PubSubRecorder
+    let client: any TestClientProtocol
+
+    static func run(_ body: @escaping @Sendable (GatewayRig) async throws -> Void) async throws {
+        try await TestServices.withDatabase { database in
+            let logger = TestServices.logger("gateway")
+            let redis = RedisClient(endpoint: TestServices.redis, logger: logger)
+            let subscriber = RedisSubscriber(endpoint: TestServices.redis, logger: logger)
+            let publisher = QueuePublisher(endpoint: TestServices.amqp, logger: logger)
+            let recorder = PubSubRecorder()
+            let consumer = QueueConsumer(endpoint: TestServices.amqp, queue: Queues.messages, prefetch: 32, logger: logger)
+            let worker = MessageWorker(consumer: consumer, database: database, redis: redis, logger: logger)
+            let bus = CommandBus(publisher: publisher, nodeId: "test-gw-\(UUID().uuidString.prefix(8))", timeout: .seconds(10), logger: logger)
+            let deps = GatewayDependencies(
+                database: database, redis: redis, subscriber: subscriber, publisher: publisher, bus: bus,
+                tokens: await TokenService(secret: secret, expiry: .seconds(3600)), hasher: PasswordHasher(cost: 4),
+                metrics: metrics)
+            let app = Gateway.application(deps, host: "127.0.0.1", port: 0, logger: logger)
+            try await TestServices.run([redis, subscriber, recorder, publisher, worker]) {
+                let connected = await publisher.waitUntilConnected()
+                XCTAssertTrue(connected, "RabbitMQ is not reachable: run `make services-up`")
+                await subscriber.subscribe(bus.replyChannel)
+                try await app.test(.router) { client in
+                    try await body(GatewayRig(database: database, redis: redis, recorder: recorder, client: client))
+                }
+            }
+        }
+    }
+
+    // MARK: - Requests
+
+    struct Reply: Sendable {
+        let status: HTTPResponse.Status
+        let headers: HTTPFields
+        let body: Data
+
+        var json: [String: Any] { (try? JSONSerialization.jsonObject(with: body)) as? [String: Any] ?? [:] }
+        var data: [String: Any] { json["data"] as? [String: Any] ?? [:] }
+        var code: String? { json["code"] as? String }
+    }
+
+    func request(_ method: HTTPRequest.Method, _ path: String, token: String? = nil, json: Any? = nil, raw: String? = nil) async throws -> Reply {
+        var headers: HTTPFields = [.contentType: "application/json"]
+        if let token { headers[.authorization] = "Bearer \(token)" }
+        var body: ByteBuffer?
+        if let json { body = ByteBuffer(bytes: try JSONSerialization.data(withJSONObject: json)) }
+        if let raw { body = ByteBuffer(string: raw) }
+        return try await client.execute(uri: path, method: method, headers: headers, body: body) { response in
+            Reply(status: response.status, headers: response.headers, body: Data(response.body.readableBytesView))
+        }
+    }
+
+    struct Account: Sendable {
+        let id: String
+        let token: String
+        let email: String
+    }
+
+    func signup(_ name: String = "Test") async throws -> Account {
+        let email = TestServices.uniqueEmail(name.lowercased())
+        let reply = try await request(.post, "/api/auth/signup", json: ["firstName": name, "lastName": "User", "email": email, "password": "password123"])
+        XCTAssertEqual(reply.status, .created, String(decoding: reply.body, as: UTF8.self))
+        let user = reply.json["user"] as? [String: Any]
+        return Account(id: user?["id"] as? String ?? "", token: reply.json["token"] as? String ?? "", email: email)
+    }
+}

@@ -1,0 +1,133 @@
+import Foundation
+import ParleyCore
+import ParleyPubSub
+import ParleyTestSupport
+import PostgresNIO
+import XCTest
+
+/// The walking skeleton end to end: HTTP → RabbitMQ → message worker → PostgreSQL → Redis.
+final class MessagePipelineTests: XCTestCase {
+    func testDirectChatIsFoundOrCreatedOnce() async throws {
+        try await GatewayRig.run { rig in
+            let a = try await rig.signup("A")
+            let b = try await rig.signup("B")
+            let created = try await rig.request(.post, "/api/chats", token: a.token, json: ["userId": b.id])
+            XCTAssertEqual(created.status, .created)
+            let chatId = try XCTUnwrap(created.data["id"] as? String)
+            XCTAssertEqual(created.data["isGroupChat"] as? Bool, false)
+            XCTAssertEqual(Set((created.data["users"] as? [[String: Any]] ?? []).compactMap { $0["id"] as? String }), [a.id, b.id])
+
+            let again = try await rig.request(.post, "/api/chats", token: a.token, json: ["userId": b.id])
+            XCTAssertEqual(again.status, .ok)
+            XCTAssertEqual(again.data["id"] as? String, chatId)
+            let fromB = try await rig.request(.post, "/api/chats", token: b.token, json: ["userId": a.id])
+            XCTAssertEqual(fromB.data["id"] as? String, chatId)
+
+            let selfChat = try await rig.request(.post, "/api/chats", token: a.token, json: ["userId": a.id])
+            XCTAssertEqual(selfChat.status, .badRequest)
+            let nobody = try await rig.request(.post, "/api/chats", token: a.token, json: ["userId": UUIDv7.make().lowercased])
+            XCTAssertEqual(nobody.status, .notFound)
+            let malformed = try await rig.request(.post, "/api/chats", token: a.token, json: ["userId": "../etc"])
+            XCTAssertEqual(malformed.status, .badRequest)
+        }
+    }
+
+    func testMessageTravelsThroughThePipelineToMembersAndHistory() async throws {
+        try await GatewayRig.run { rig in
+            let a = try await rig.signup("A")
+            let b = try await rig.signup("B")
+            let chat = try await rig.request(.post, "/api/chats", token: a.token, json: ["userId": b.id])
+            let chatId = try XCTUnwrap(chat.data["id"] as? String)
+            let bId = try XCTUnwrap(UUID(uuidString: b.id))
+            await rig.recorder.subscribe(Channels.user(bId))
+            let sent = try await rig.request(.post, "/api/messages", token: a.token, json: ["chatId": chatId, "text": "hello, B", "clientMessageId": "first"])
+            XCTAssertEqual(sent.status, .created, String(decoding: sent.body, as: UTF8.self))
+            let messageId = try XCTUnwrap(sent.data["id"] as? String)
+            XCTAssertEqual((sent.data["content"] as? [String: Any])?["text"] as? String, "hello, B")
+            XCTAssertEqual((sent.data["sender"] as? [String: Any])?["id"] as? String, a.id)
+            XCTAssertEqual(sent.data["chatId"] as? String, chatId)
+            XCTAssertEqual(sent.data["messageType"] as? String, "text")
+            XCTAssertEqual(sent.data["clientMessageId"] as? String, "first")
+
+            // B's sockets would get it: the event is on B's channel.
+            let delivered = await rig.recorder.next(UserEvent.self, on: Channels.user(bId))
+            guard case .messageReceived(let message)? = delivered else { return XCTFail("no message_received for B") }
+            XCTAssertEqual(message.id.lowercased, messageId)
+
+            let history = try await rig.request(.get, "/api/messages/\(chatId)", token: b.token)
+            XCTAssertEqual(history.status, .ok)
+            let page = history.json["data"] as? [[String: Any]] ?? []
+            XCTAssertEqual(page.map { $0["id"] as? String }, [messageId])
+            XCTAssertEqual(history.json["nextAfter"] as? String, messageId)
+            XCTAssertTrue(history.json["nextBefore"] is NSNull)
+        }
+    }
+
+    func testRetriedClientMessageIdYieldsOneMessage() async throws {
+        try await GatewayRig.run { rig in
+            let a = try await rig.signup("A")
+            let b = try await rig.signup("B")
+            let chat = try await rig.request(.post, "/api/chats", token: a.token, json: ["userId": b.id])
+            let chatId = try XCTUnwrap(chat.data["id"] as? String)
+            let body: [String: String] = ["chatId": chatId, "text": "only once", "clientMessageId": "retry-\(UUID())"]
+            let replies = try await withThrowingTaskGroup(of: GatewayRig.Reply.self) { group in
+                for _ in 0..<8 {
+                    group.addTask { try await rig.request(.post, "/api/messages", token: a.token, json: body) }
+                }
+                return try await group.reduce(into: []) { $0.append($1) }
+            }
+            XCTAssertEqual(Set(replies.map(\.status)), [.created])
+            XCTAssertEqual(Set(replies.compactMap { $0.data["id"] as? String }).count, 1)
+            XCTAssertEqual(replies.filter { $0.headers[.init("Idempotent-Replayed")!] == "true" }.count, 7)
+            let history = try await rig.request(.get, "/api/messages/\(chatId)", token: a.token)
+            XCTAssertEqual((history.json["data"] as? [Any])?.count, 1)
+        }
+    }
+
+    func testOnlyMembersMaySendOrRead() async throws {
+        try await GatewayRig.run { rig in
+            let a = try await rig.signup("A")
+            let b = try await rig.signup("B")
+            let stranger = try await rig.signup("C")
+            let chat = try await rig.request(.post, "/api/chats", token: a.token, json: ["userId": b.id])
+            let chatId = try XCTUnwrap(chat.data["id"] as? String)
+
+            let send = try await rig.request(.post, "/api/messages", token: stranger.token, json: ["chatId": chatId, "text": "hi"])
+            XCTAssertEqual(send.status, .forbidden)
+            XCTAssertEqual(send.code, "forbidden")
+            let read = try await rig.request(.get, "/api/messages/\(chatId)", token: stranger.token)
+            XCTAssertEqual(read.status, .forbidden)
+            let unknown = try await rig.request(.post, "/api/messages", token: a.token, json: ["chatId": UUIDv7.make().lowercased, "text": "hi"])
+            XCTAssertEqual(unknown.status, .notFound)
+            let malformed = try await rig.request(.get, "/api/messages/not-an-id", token: a.token)
+            XCTAssertEqual(malformed.status, .badRequest)
+            let anonymous = try await rig.request(.get, "/api/messages/\(chatId)")
+            XCTAssertEqual(anonymous.status, .unauthorized)
+        }
+    }
+
+    func testInvalidMessagesNeverReachTheQueue() async throws {
+        try await GatewayRig.run { rig in
+            let a = try await rig.signup("A")
+            let b = try await rig.signup("B")
+            let chat = try await rig.request(.post, "/api/chats", token: a.token, json: ["userId": b.id])
+            let chatId = try XCTUnwrap(chat.data["id"] as? String)
+            for body: [String: Any] in [
+                ["chatId": chatId, "text": "   "],
+                ["chatId": chatId, "text": String(repeating: "x", count: Limits.messageText + 1)],
+                ["chatId": chatId, "text": "ok", "clientMessageId": String(repeating: "k", count: 200)],
+                ["chatId": chatId, "text": 42],
+                ["text": "no chat"],
+            ] {
+                let reply = try await rig.request(.post, "/api/messages", token: a.token, json: body)
+                XCTAssertEqual(reply.status, .badRequest, "\(body.keys.sorted())")
+            }
+            for query in ["limit=0", "limit=201", "limit=ten", "before=x", "before=\(UUIDv7.make().lowercased)&after=\(UUIDv7.make().lowercased)"] {
+                let reply = try await rig.request(.get, "/api/messages/\(chatId)?\(query)", token: a.token)
+                XCTAssertEqual(reply.status, .badRequest, query)
+            }
+            let history = try await rig.request(.get, "/api/messages/\(chatId)", token: a.token)
+            XCTAssertEqual((history.json["data"] as? [Any])?.count, 0)
+        }
+    }
+}

@@ -1,0 +1,65 @@
+import Foundation
+import Hummingbird
+import HummingbirdTesting
+import NIOCore
+import ParleyCore
+import ParleyGateway
+import ParleyPubSub
+import ParleyQueue
+import ParleyStore
+import ParleyTestSupport
+import XCTest
+
+final class OperationsTests: XCTestCase {
+    func testHealthReadinessAndMetrics() async throws {
+        try await GatewayRig.run { rig in
+            let health = try await rig.request(.get, "/healthz")
+            XCTAssertEqual(health.status, .ok)
+            let ready = try await rig.request(.get, "/readyz")
+            XCTAssertEqual(ready.status, .ok, String(decoding: ready.body, as: UTF8.self))
+            XCTAssertEqual(ready.json["checks"] as? [String: Bool], ["postgres": true, "redis": true, "rabbitmq": true])
+            let metrics = try await rig.request(.get, "/metrics")
+            XCTAssertEqual(metrics.status, .ok)
+            XCTAssertTrue(metrics.headers[.contentType]?.hasPrefix("text/plain") ?? false)
+            XCTAssertTrue(String(decoding: metrics.body, as: UTF8.self).contains("http_server_request_duration"))
+            let missing = try await rig.request(.get, "/api/nothing-here")
+            XCTAssertEqual(missing.status, .notFound)
+            XCTAssertEqual(missing.code, "not_found")
+        }
+    }
+
+    func testReadinessIs503WhenTheServicesAreUnreachable() async throws {
+        let logger = TestServices.logger("down")
+        let nowhere = ServiceURL("postgres://parley:parley@127.0.0.1:1/parley")!
+        let database = Database(url: nowhere, logger: logger)
+        var redisEndpoint = TestServices.redis
+        redisEndpoint.port = 1
+        var amqpEndpoint = TestServices.amqp
+        amqpEndpoint.port = 1
+        let redis = RedisClient(endpoint: redisEndpoint, logger: logger)
+        let subscriber = RedisSubscriber(endpoint: redisEndpoint, logger: logger)
+        let publisher = QueuePublisher(endpoint: amqpEndpoint, logger: logger)
+        let bus = CommandBus(publisher: publisher, nodeId: "down", timeout: .seconds(1), logger: logger)
+        let deps = GatewayDependencies(
+            database: database, redis: redis, subscriber: subscriber, publisher: publisher, bus: bus,
+            tokens: await TokenService(secret: GatewayRig.secret, expiry: .seconds(60)), hasher: PasswordHasher(cost: 4),
+            metrics: GatewayRig.metrics)
+        let app = Gateway.application(deps, host: "127.0.0.1", port: 0, logger: logger)
+        try await TestServices.run([database, redis, publisher]) {
+            try await app.test(.router) { client in
+                let start = ContinuousClock.now
+                try await client.execute(uri: "/readyz", method: .get) { response in
+                    XCTAssertEqual(response.status, .serviceUnavailable)
+                    XCTAssertEqual(response.headers[.retryAfter], "1")
+                }
+                XCTAssertLessThan(ContinuousClock.now - start, .seconds(5), "readiness answers promptly, it does not hang")
+                // Signup needs PostgreSQL: a 503 with Retry-After, never a 500 or a hang.
+                let body = ByteBuffer(string: #"{"firstName":"A","lastName":"B","email":"a@b.co","password":"password123"}"#)
+                try await client.execute(uri: "/api/auth/signup", method: .post, headers: [.contentType: "application/json"], body: body) { response in
+                    XCTAssertEqual(response.status, .serviceUnavailable)
+                    XCTAssertEqual(response.headers[.retryAfter], "1")
+                }
+            }
+        }
+    }
+}

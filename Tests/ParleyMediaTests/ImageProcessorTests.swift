@@ -1,0 +1,64 @@
+import Foundation
+import ParleyMedia
+import XCTest
+
+final class ImageProcessorTests: XCTestCase {
+    static let processor = Result { try ImageProcessor(threads: 2) }
+
+    func fixture(_ name: String) throws -> String {
+        try XCTUnwrap(Bundle.module.url(forResource: name, withExtension: nil, subdirectory: "Fixtures")).path
+    }
+
+    func temporary(_ suffix: String) -> String {
+        FileManager.default.temporaryDirectory.appendingPathComponent("parley-\(UUID())\(suffix)").path
+    }
+
+    func testReadsDimensionsOfARealJPEG() async throws {
+        let processor = try Self.processor.get()
+        let size = try await processor.dimensions(ofFileAt: try fixture("photo.jpg"))
+        XCTAssertEqual(size.width, 1600)
+        XCTAssertEqual(size.height, 1200)
+    }
+
+    func testThumbnailFitsTheBoxAndKeepsTheAspect() async throws {
+        let processor = try Self.processor.get()
+        for suffix in [".jpg", ".webp"] {
+            let out = temporary(suffix)
+            defer { try? FileManager.default.removeItem(atPath: out) }
+            try await processor.writeThumbnail(ofFileAt: try fixture("photo.jpg"), to: out)
+            let size = try await processor.dimensions(ofFileAt: out)
+            XCTAssertEqual(size.width, 200, suffix)
+            XCTAssertEqual(size.height, 150, suffix)
+            XCTAssertLessThan(try FileManager.default.attributesOfItem(atPath: out)[.size] as! Int, 40_000)
+        }
+    }
+
+    func testTruncatedImageIsAnError() async throws {
+        let processor = try Self.processor.get()
+        let bytes = try Data(contentsOf: URL(fileURLWithPath: try fixture("photo.jpg")))
+        let truncated = temporary(".jpg")
+        try bytes.prefix(bytes.count / 3).write(to: URL(fileURLWithPath: truncated))
+        defer { try? FileManager.default.removeItem(atPath: truncated) }
+        let out = temporary(".jpg")
+        do {
+            try await processor.writeThumbnail(ofFileAt: truncated, to: out)
+            XCTFail("a truncated JPEG made a thumbnail")
+        } catch is ImageError {}
+        try? FileManager.default.removeItem(atPath: out)
+    }
+
+    func testLoadersOutsideTheAllowListAreBlocked() async throws {
+        // SVG has a libvips loader on this system; Parley must never run it on client bytes.
+        let processor = try Self.processor.get()
+        let svg = temporary(".svg")
+        try #"<svg xmlns="http://www.w3.org/2000/svg" width="10" height="10"><rect width="10" height="10"/></svg>"#
+            .write(toFile: svg, atomically: true, encoding: .utf8)
+        defer { try? FileManager.default.removeItem(atPath: svg) }
+        do {
+            _ = try await processor.dimensions(ofFileAt: svg)
+            XCTFail("the SVG loader ran")
+        } catch let error as ImageError {
+            XCTAssertFalse(error.message.isEmpty)
+        }
+    }
+}

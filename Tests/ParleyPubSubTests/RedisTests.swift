@@ -1,0 +1,77 @@
+import Foundation
+import ParleyCore
+import ParleyPubSub
+import ParleyTestSupport
+import XCTest
+
+/// Against the real Redis of `make services-up`.
+final class RedisTests: XCTestCase {
+    func client() -> RedisClient {
+        let client = RedisClient(endpoint: TestServices.redis, logger: TestServices.logger("redis"))
+        client.start()
+        return client
+    }
+
+    func testCommandsAndPipelinesReturnRepliesInOrder() async throws {
+        let redis = client()
+        defer { redis.stop() }
+        let key = "test:\(UUID())"
+        let pong = try await redis.command(["PING"])
+        XCTAssertEqual(pong.text, "PONG", "Redis is not reachable at \(TestServices.config.redisURL): run `make services-up`")
+        let replies = try await redis.pipeline([
+            [Array("SET".utf8), Array(key.utf8), [0, 1, 2, 255]],
+            [Array("GET".utf8), Array(key.utf8)],
+            [Array("INCR".utf8), Array(key.utf8)],
+            [Array("DEL".utf8), Array(key.utf8)],
+        ])
+        XCTAssertEqual(replies[0], .status("OK"))
+        XCTAssertEqual(replies[1], .string([0, 1, 2, 255]), "binary values survive")
+        guard case .error = replies[2] else { return XCTFail("INCR of a non-number should be an error reply") }
+        XCTAssertEqual(replies[3], .integer(1))
+    }
+
+    func testConcurrentCallersEachGetTheirOwnReply() async throws {
+        let redis = client()
+        defer { redis.stop() }
+        let prefix = "test:\(UUID())"
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            for i in 0..<300 {
+                group.addTask {
+                    _ = try await redis.command(["SET", "\(prefix):\(i)", "\(i)"])
+                    let value = try await redis.command(["GET", "\(prefix):\(i)"])
+                    XCTAssertEqual(value.text, "\(i)")
+                }
+            }
+            try await group.waitForAll()
+        }
+        _ = try await redis.command(["DEL"] + (0..<300).map { "\(prefix):\($0)" })
+    }
+
+    func testSubscriberReceivesOnlyChannelsItHolds() async throws {
+        let redis = client()
+        let subscriber = RedisSubscriber(endpoint: TestServices.redis, logger: TestServices.logger("sub"))
+        subscriber.start()
+        defer {
+            redis.stop()
+            subscriber.stop()
+        }
+        let a = "test:chan:\(UUID())"
+        let b = "test:chan:\(UUID())"
+        await subscriber.subscribe(a)
+        await subscriber.subscribe(b)
+        let receivers = try await redis.publish(Array("one".utf8), to: a)
+        XCTAssertEqual(receivers, 1)
+        let first = await next(from: subscriber.messages)
+        XCTAssertEqual(first?.channel, a)
+        XCTAssertEqual(first.map { String(decoding: $0.payload, as: UTF8.self) }, "one")
+
+        subscriber.unsubscribe(a)
+        try await eventually("unsubscribe never reached Redis") { try await redis.publish(Array("gone".utf8), to: a) == 0 }
+        try await redis.publish([(channel: a, message: Array("ignored".utf8)), (channel: b, message: Array("two".utf8))])
+        // Probes published while the unsubscribe was on its way may still be queued: skip them.
+        let second = await next(from: subscriber.messages) { String(decoding: $0.payload, as: UTF8.self) != "gone" }
+        XCTAssertEqual(second?.channel, b)
+        XCTAssertEqual(second.map { String(decoding: $0.payload, as: UTF8.self) }, "two")
+        XCTAssertEqual(subscriber.channels, [b])
+    }
+}

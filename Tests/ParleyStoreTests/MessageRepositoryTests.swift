@@ -1,0 +1,106 @@
+import ParleyCore
+import ParleyStore
+import ParleyTestSupport
+import PostgresNIO
+import XCTest
+
+final class MessageRepositoryTests: XCTestCase {
+    struct Pair: Sendable {
+        let a: User
+        let b: User
+        let chatId: UUID
+    }
+
+    static func pair(_ database: Database) async throws -> Pair {
+        let a = try await TestServices.makeUser(database, name: "A")
+        let b = try await TestServices.makeUser(database, name: "B")
+        let (id, _) = try await database.chats.createDirect(chatId: UUIDv7.make(), between: a.id, and: b.id)
+        return Pair(a: a, b: b, chatId: id)
+    }
+
+    static func count(_ database: Database, sender: UUID) async throws -> Int {
+        let rows = try await database.client.query("SELECT count(*) FROM messages WHERE sender_id = \(sender)", logger: TestServices.logger("t"))
+        for try await n in rows.decode(Int.self) { return n }
+        return -1
+    }
+
+    func testRedeliveredCommandIsStoredOnce() async throws {
+        try await TestServices.withDatabase { database in
+            let p = try await Self.pair(database)
+            let command = MessageCreate(messageId: UUIDv7.make(), chatId: p.chatId, senderId: p.a.id, messageType: .text, text: "hi", clientMessageId: nil)
+            guard case .created(let first) = try await database.messages.create(command) else { return XCTFail("not created") }
+            guard case .existing(let again) = try await database.messages.create(command) else { return XCTFail("stored twice") }
+            XCTAssertEqual(first, again)
+            XCTAssertEqual(first.content.text, "hi")
+            XCTAssertEqual(first.sender.id, p.a.id)
+            let stored = try await Self.count(database, sender: p.a.id)
+            XCTAssertEqual(stored, 1)
+        }
+    }
+
+    func testConcurrentRetriesWithOneClientMessageIdStoreOneMessage() async throws {
+        try await TestServices.withDatabase { database in
+            let p = try await Self.pair(database)
+            // A client retrying: every attempt gets a new command (and message id) from the gateway.
+            let outcomes = try await withThrowingTaskGroup(of: MessageRepository.CreateOutcome.self) { group in
+                for _ in 0..<16 {
+                    group.addTask {
+                        try await database.messages.create(MessageCreate(
+                            messageId: UUIDv7.make(), chatId: p.chatId, senderId: p.a.id, messageType: .text,
+                            text: "once", clientMessageId: "retry-key"))
+                    }
+                }
+                return try await group.reduce(into: []) { $0.append($1) }
+            }
+            let ids = Set(outcomes.compactMap { outcome -> UUID? in
+                switch outcome {
+                case .created(let m), .existing(let m): m.id
+                case .notMember: nil
+                }
+            })
+            XCTAssertEqual(ids.count, 1)
+            XCTAssertEqual(outcomes.filter { if case .created = $0 { true } else { false } }.count, 1)
+            let stored = try await Self.count(database, sender: p.a.id)
+            XCTAssertEqual(stored, 1)
+        }
+    }
+
+    func testStrangerCannotPost() async throws {
+        try await TestServices.withDatabase { database in
+            let p = try await Self.pair(database)
+            let stranger = try await TestServices.makeUser(database)
+            let outcome = try await database.messages.create(MessageCreate(
+                messageId: UUIDv7.make(), chatId: p.chatId, senderId: stranger.id, messageType: .text, text: "x", clientMessageId: nil))
+            XCTAssertEqual(outcome, .notMember)
+            let stored = try await Self.count(database, sender: stranger.id)
+            XCTAssertEqual(stored, 0)
+        }
+    }
+
+    func testHistoryPagesBackwardAndForwardWithoutGapsOrDuplicates() async throws {
+        try await TestServices.withDatabase { database in
+            let p = try await Self.pair(database)
+            var sent: [UUID] = []
+            for i in 0..<25 {
+                let command = MessageCreate(messageId: UUIDv7.make(), chatId: p.chatId, senderId: i.isMultiple(of: 2) ? p.a.id : p.b.id,
+                                            messageType: .text, text: "m\(i)", clientMessageId: nil)
+                _ = try await database.messages.create(command)
+                sent.append(command.messageId)
+            }
+            // Backward from the newest, 10 at a time.
+            var seen: [UUID] = []
+            var before: UUID?
+            repeat {
+                let page = try await database.messages.history(chatId: p.chatId, viewer: p.a.id, before: before, after: nil, limit: 10)
+                XCTAssertEqual(page.map(\.id), page.map(\.id).sorted { $0.lowercased < $1.lowercased }, "oldest first within a page")
+                seen.insert(contentsOf: page.map(\.id), at: 0)
+                before = page.count == 10 ? page.first?.id : nil
+            } while before != nil
+            XCTAssertEqual(seen, sent)
+
+            // Forward from the fifth.
+            let after = try await database.messages.history(chatId: p.chatId, viewer: p.a.id, before: nil, after: sent[4], limit: 200)
+            XCTAssertEqual(after.map(\.id), Array(sent[5...]))
+        }
+    }
+}

@@ -1,0 +1,138 @@
+import Foundation
+import Logging
+import Metrics
+import ParleyCore
+import ParleyPubSub
+import ParleyQueue
+import ParleyStore
+import ServiceLifecycle
+
+/// Applies chat and message commands from `parley.messages` to PostgreSQL, then fans the events
+/// out to the members' Redis channels and replies to the gateway node that asked.
+///
+/// A delivery is acknowledged only after its effect is committed. Effects are idempotent (the
+/// message id and `clientMessageId` are unique keys), so a redelivery changes nothing and still
+/// replies.
+public final class MessageWorker: Service, Sendable {
+    private let consumer: QueueConsumer
+    private let database: Database
+    private let redis: RedisClient
+    private let logger: Logger
+    private let concurrency: Int
+    private let persisted = Counter(label: "parley_messages_persisted_total")
+    private let applied = Counter(label: "parley_commands_applied_total", dimensions: [("queue", Queues.messages)])
+    private let parked = Counter(label: "parley_commands_parked_total", dimensions: [("queue", Queues.messages)])
+    private let retried = Counter(label: "parley_commands_retried_total", dimensions: [("queue", Queues.messages)])
+
+    /// - Parameters:
+    ///   - consumer: a consumer of ``Queues/messages``; the worker starts and stops it.
+    ///   - database: where commands are applied.
+    ///   - redis: where events and replies are published.
+    ///   - concurrency: commands applied at once (bounded by the consumer's prefetch too).
+    ///   - logger: for failures and parked commands.
+    public init(consumer: QueueConsumer, database: Database, redis: RedisClient, concurrency: Int = 16, logger: Logger) {
+        self.consumer = consumer
+        self.database = database
+        self.redis = redis
+        self.concurrency = max(1, concurrency)
+        self.logger = logger
+    }
+
+    public func run() async throws {
+        consumer.start()
+        await withGracefulShutdownHandler {
+            await withDiscardingTaskGroup { group in
+                var inFlight = 0
+                let (done, doneContinuation) = AsyncStream.makeStream(of: Void.self)
+                var doneIterator = done.makeAsyncIterator()
+                for await delivery in consumer.deliveries {
+                    if inFlight >= concurrency {
+                        await doneIterator.next()
+                        inFlight -= 1
+                    }
+                    inFlight += 1
+                    group.addTask {
+                        await self.handle(delivery)
+                        doneContinuation.yield()
+                    }
+                }
+            }
+        } onGracefulShutdown: {
+            self.consumer.stop()
+        }
+    }
+
+    /// Applies one delivery and settles it.
+    func handle(_ delivery: Delivery) async {
+        let command: Command
+        do {
+            command = try JSON.decode(Command.self, from: Data(delivery.body))
+        } catch {
+            // It can never succeed: straight to the parked queue.
+            logger.error("parking undecodable command", metadata: ["routingKey": "\(delivery.routingKey)", "error": "\(error)"])
+            parked.increment()
+            consumer.reject(delivery, requeue: false)
+            return
+        }
+        do {
+            let reply = try await apply(command)
+            applied.increment()
+            consumer.ack(delivery)
+            if let node = command.replyTo {
+                await publish([(Channels.node(node), [UInt8](try JSON.encode(reply)))])
+            }
+        } catch {
+            // PostgreSQL unreachable or failing: hand it back for another try after a pause, so a
+            // restart of the database does not burn the delivery limit in a second.
+            logger.warning("command failed, will retry", metadata: ["commandId": "\(command.id)", "type": "\(command.type.rawValue)", "error": "\(error)"])
+            retried.increment()
+            try? await Task.sleep(for: .seconds(1))
+            consumer.reject(delivery, requeue: true)
+        }
+    }
+
+    /// Commits the command's effect and publishes its events; returns the reply for the asker.
+    func apply(_ command: Command) async throws -> CommandReply {
+        switch command.payload {
+        case .messageCreate(let create):
+            switch try await database.messages.create(create) {
+            case .created(let message):
+                persisted.increment()
+                let event = [UInt8](try JSON.encode(UserEvent.messageReceived(message)))
+                let members = try await database.chats.memberIds(chatId: message.chatId)
+                await publish(members.map { (Channels.user($0), event) })
+                return CommandReply(commandId: command.id, outcome: .message(message, created: true))
+            case .existing(let message):
+                return CommandReply(commandId: command.id, outcome: .message(message, created: false))
+            case .notMember:
+                return CommandReply(commandId: command.id, outcome: .failed(.forbidden("You are not a member of this chat")))
+            }
+
+        case .chatCreateDirect(let create):
+            let (chatId, created) = try await database.chats.createDirect(chatId: create.chatId, between: create.userId, and: create.otherUserId)
+            guard let chat = try await database.chats.chat(id: chatId, viewer: create.userId) else {
+                return CommandReply(commandId: command.id, outcome: .failed(.notFound("Chat not found")))
+            }
+            if created {
+                var events: [(String, [UInt8])] = []
+                for member in chat.users {
+                    if let view = try await database.chats.chat(id: chatId, viewer: member.id) {
+                        events.append((Channels.user(member.id), [UInt8](try JSON.encode(UserEvent.chatUpdated(view)))))
+                    }
+                }
+                await publish(events)
+            }
+            return CommandReply(commandId: command.id, outcome: .chat(chat, created: created))
+        }
+    }
+
+    /// Real-time delivery is best effort: a Redis failure is logged, clients resync on reconnect.
+    private func publish(_ messages: [(String, [UInt8])]) async {
+        guard !messages.isEmpty else { return }
+        do {
+            try await redis.publish(messages.map { (channel: $0.0, message: $0.1) })
+        } catch {
+            logger.warning("cannot publish events", metadata: ["count": "\(messages.count)", "error": "\(error)"])
+        }
+    }
+}
