@@ -35,7 +35,11 @@ let package = Package(
         .target(name: "ParleyCore", swiftSettings: swiftSettings),
 
         // Dedicated threads with wake-up pipes for the blocking C clients (AMQP, Redis).
-        .target(name: "ParleyIOThread", swiftSettings: swiftSettings),
+        .target(
+            name: "ParleyIOThread",
+            dependencies: [.product(name: "ServiceLifecycle", package: "swift-service-lifecycle")],
+            swiftSettings: swiftSettings
+        ),
 
         .target(
             name: "ParleyStore",

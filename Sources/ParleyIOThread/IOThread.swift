@@ -1,4 +1,5 @@
 import Foundation
+import ServiceLifecycle
 import Synchronization
 
 #if canImport(Glibc)
@@ -123,4 +124,21 @@ public struct Backoff: Sendable {
 
     /// Call after a success.
     public mutating func reset() { attempt = 0 }
+}
+
+/// A client whose connection lives on an ``IOThread``: as a `Service` it runs from ``start()``
+/// until graceful shutdown, then ``stop()``s.
+public protocol IOThreadService: Service {
+    /// Starts the connection thread.
+    func start()
+    /// Asks the connection thread to finish.
+    func stop()
+}
+
+extension IOThreadService {
+    public func run() async throws {
+        start()
+        try? await gracefulShutdown()
+        stop()
+    }
 }

@@ -1,14 +1,13 @@
 import CHiredis
 import Logging
 import ParleyIOThread
-import ServiceLifecycle
 
 /// Redis commands over one hiredis connection on a dedicated thread.
 ///
 /// Commands from concurrent callers are pipelined: whatever is queued when the thread wakes is
 /// written in one go and the replies are read back in order. The connection is opened on first
 /// use and again after a failure, so a Redis restart costs the commands in flight, nothing more.
-public final class RedisClient: Service, Sendable {
+public final class RedisClient: IOThreadService, Sendable {
     private struct Request: Sendable {
         let commands: [[[UInt8]]]
         let continuation: CheckedContinuation<[RedisValue], any Error>
@@ -28,12 +27,6 @@ public final class RedisClient: Service, Sendable {
     public func start() { thread.start { [self] in loop() } }
     public func stop() { thread.stop() }
 
-    /// Runs until graceful shutdown.
-    public func run() async throws {
-        start()
-        try? await gracefulShutdown()
-        stop()
-    }
 
     /// Sends one command and returns its reply (an error reply is returned, not thrown).
     public func command(_ arguments: [String]) async throws -> RedisValue {

@@ -2,7 +2,6 @@ import CHiredis
 import Foundation
 import Logging
 import ParleyIOThread
-import ServiceLifecycle
 import Synchronization
 
 /// A message received on a subscribed channel.
@@ -16,7 +15,7 @@ public struct PubSubMessage: Sendable {
 ///
 /// After a lost connection the thread reconnects with backoff and subscribes again to every
 /// channel it held, so callers never re-subscribe themselves.
-public final class RedisSubscriber: Service, Sendable {
+public final class RedisSubscriber: IOThreadService, Sendable {
     private enum Change: Sendable {
         case subscribe(String)
         case unsubscribe(String)
@@ -50,12 +49,6 @@ public final class RedisSubscriber: Service, Sendable {
     public func start() { thread.start { [self] in loop() } }
     public func stop() { thread.stop() }
 
-    /// Runs until graceful shutdown.
-    public func run() async throws {
-        start()
-        try? await gracefulShutdown()
-        stop()
-    }
 
     /// Subscribes to `channel` and returns once Redis confirmed it (at once if it already had).
     /// While Redis is unreachable this waits for the reconnect; cancelling the task ends the wait

@@ -2,7 +2,6 @@ import CRabbitMQ
 import Foundation
 import Logging
 import ParleyIOThread
-import ServiceLifecycle
 import Synchronization
 
 /// One message taken from a queue; settle it with ``QueueConsumer/ack(_:)`` or
@@ -24,7 +23,7 @@ public struct Delivery: Sendable {
 /// Deliveries arrive through ``deliveries``. The thread reconnects by itself with backoff,
 /// declares the topology again and resumes; unsettled deliveries of a lost connection come back
 /// from the broker as redeliveries.
-public final class QueueConsumer: Service, Sendable {
+public final class QueueConsumer: IOThreadService, Sendable {
     private enum Settlement: Sendable {
         case ack(UInt64, generation: UInt64)
         case reject(UInt64, generation: UInt64, requeue: Bool)
@@ -67,12 +66,6 @@ public final class QueueConsumer: Service, Sendable {
     /// Stops consuming; unsettled deliveries go back to the queue when the connection closes.
     public func stop() { thread.stop() }
 
-    /// Runs until graceful shutdown.
-    public func run() async throws {
-        start()
-        try? await gracefulShutdown()
-        stop()
-    }
 
     /// Acknowledges a delivery: the broker forgets the message.
     public func ack(_ delivery: Delivery) {

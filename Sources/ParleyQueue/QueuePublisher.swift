@@ -1,7 +1,6 @@
 import CRabbitMQ
 import Logging
 import ParleyIOThread
-import ServiceLifecycle
 import Synchronization
 
 /// Publishes to RabbitMQ with publisher confirms: ``publish(_:routingKey:messageId:)`` returns only
@@ -11,7 +10,7 @@ import Synchronization
 /// many concurrent callers share one connection without waiting on each other's round trips.
 /// While disconnected, publishes fail at once with ``QueueError/unavailable(_:)``; the thread
 /// reconnects by itself with backoff.
-public final class QueuePublisher: Service, Sendable {
+public final class QueuePublisher: IOThreadService, Sendable {
     private struct Request: Sendable {
         let body: [UInt8]
         let routingKey: String
@@ -48,12 +47,6 @@ public final class QueuePublisher: Service, Sendable {
     /// Stops the thread; publishes still waiting fail with ``QueueError/unavailable(_:)``.
     public func stop() { thread.stop() }
 
-    /// Runs until graceful shutdown.
-    public func run() async throws {
-        start()
-        try? await gracefulShutdown()
-        stop()
-    }
 
     /// Publishes one persistent message and waits for the broker's confirm.
     /// - Parameters:

@@ -1,10 +1,4 @@
 import ArgumentParser
-import MessageWorker
-import ParleyCore
-import ParleyPubSub
-import ParleyQueue
-import ParleyStore
-import ServiceLifecycle
 
 struct Serve: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
@@ -14,11 +8,7 @@ struct Serve: AsyncParsableCommand {
     func run() async throws {
         let runtime = Runtime.start(label: "serve")
         try await runtime.migrate()
-        let database = runtime.database()
-        let redis = RedisClient(endpoint: runtime.redisEndpoint(), logger: runtime.logger)
-        let worker = MessageWorkerCommand.worker(runtime, database: database, redis: redis)
-        let gateway = await runtime.gatewayServices(database: database, redis: redis)
-        try await runtime.run([database, redis, worker] + gateway)
+        try await runtime.run([runtime.messageWorker()] + runtime.gatewayServices())
     }
 }
 
@@ -30,10 +20,7 @@ struct GatewayCommand: AsyncParsableCommand {
 
     func run() async throws {
         let runtime = Runtime.start(label: "gateway")
-        let database = runtime.database()
-        let redis = RedisClient(endpoint: runtime.redisEndpoint(), logger: runtime.logger)
-        let gateway = await runtime.gatewayServices(database: database, redis: redis)
-        try await runtime.run([database, redis] + gateway)
+        try await runtime.run(runtime.gatewayServices())
     }
 }
 
@@ -52,16 +39,7 @@ struct MessageWorkerCommand: AsyncParsableCommand {
 
     func run() async throws {
         let runtime = Runtime.start(label: "worker.message")
-        let database = runtime.database()
-        let redis = RedisClient(endpoint: runtime.redisEndpoint(), logger: runtime.logger)
-        try await runtime.run([database, redis, Self.worker(runtime, database: database, redis: redis)])
-    }
-
-    static func worker(_ runtime: Runtime, database: ParleyStore.Database, redis: RedisClient) -> MessageWorker {
-        let consumer = QueueConsumer(
-            endpoint: runtime.amqpEndpoint(), queue: Queues.messages, prefetch: runtime.config.workerPrefetch,
-            logger: runtime.logger)
-        return MessageWorker(consumer: consumer, database: database, redis: redis, logger: runtime.logger)
+        try await runtime.run([runtime.messageWorker()])
     }
 }
 

@@ -1,5 +1,6 @@
 import Foundation
 import Logging
+import MessageWorker
 import Metrics
 import ParleyCore
 import ParleyGateway
@@ -15,6 +16,9 @@ struct Runtime {
     let config: ParleyConfig
     let logger: Logger
     let metrics: PrometheusCollectorRegistry
+    /// The process's one PostgreSQL pool and Redis command connection, shared by its roles.
+    let database: Database
+    let redis: RedisClient
 
     /// Loads the configuration or exits with the one line that names the bad setting.
     static func start(label: String) -> Runtime {
@@ -35,7 +39,10 @@ struct Runtime {
         MetricsSystem.bootstrap(PrometheusMetricsFactory(registry: registry))
         var logger = Logger(label: "parley.\(label)")
         logger[metadataKey: "node"] = "\(config.nodeID)"
-        return Runtime(config: config, logger: logger, metrics: registry)
+        return Runtime(
+            config: config, logger: logger, metrics: registry,
+            database: Database(url: config.databaseURL, logger: logger),
+            redis: RedisClient(endpoint: RedisEndpoint(url: config.redisURL), logger: logger))
     }
 
     /// Exits with one clear line when a required setting is unusable for this command.
@@ -48,13 +55,11 @@ struct Runtime {
         }
     }
 
-    func database() -> Database { Database(url: config.databaseURL, logger: logger) }
-    func redisEndpoint() -> RedisEndpoint { RedisEndpoint(url: config.redisURL) }
     func amqpEndpoint() -> AMQPEndpoint { AMQPEndpoint(url: config.amqpURL) }
 
     /// Applies pending migrations with a short-lived connection pool.
     func migrate() async throws {
-        let database = database()
+        let database = Database(url: config.databaseURL, logger: logger)
         try await withThrowingTaskGroup(of: Void.self) { group in
             group.addTask { await database.run() }
             let applied = try await Migrations.apply(on: database)
@@ -64,12 +69,12 @@ struct Runtime {
     }
 
     /// The gateway's HTTP application and the clients it needs.
-    func gatewayServices(database: Database, redis: RedisClient) async -> [any Service] {
+    func gatewayServices() async -> [any Service] {
         let (secret, generated) = require { () throws(ConfigError) in try config.requireJWTSecret() }
         if generated {
             logger.warning("JWT_SECRET is not set: using a random secret, tokens will not survive a restart (development only)")
         }
-        let subscriber = RedisSubscriber(endpoint: redisEndpoint(), logger: logger)
+        let subscriber = RedisSubscriber(endpoint: RedisEndpoint(url: config.redisURL), logger: logger)
         let publisher = QueuePublisher(endpoint: amqpEndpoint(), logger: logger)
         let bus = CommandBus(publisher: publisher, nodeId: config.nodeID, timeout: config.replyTimeout, logger: logger)
         let deps = GatewayDependencies(
@@ -81,10 +86,18 @@ struct Runtime {
         return [subscriber, publisher, app]
     }
 
-    /// Runs the services until SIGTERM or SIGINT, then shuts them down in reverse order.
+    /// A message worker consuming `parley.messages`.
+    func messageWorker() -> MessageWorker {
+        let consumer = QueueConsumer(
+            endpoint: amqpEndpoint(), queue: Queues.messages, prefetch: config.workerPrefetch, logger: logger)
+        return MessageWorker(consumer: consumer, database: database, redis: redis, logger: logger)
+    }
+
+    /// Runs the shared clients and `services` until SIGTERM or SIGINT, then shuts them down in
+    /// reverse order (the roles first, the clients they use last).
     func run(_ services: [any Service]) async throws {
         let group = ServiceGroup(configuration: .init(
-            services: services.map { .init(service: $0) },
+            services: ([database, redis] + services).map { .init(service: $0) },
             gracefulShutdownSignals: [.sigterm, .sigint],
             logger: logger
         ))
