@@ -4,7 +4,7 @@ SWIFT ?= $(shell command -v swift || echo /opt/swift/usr/bin/swift)
 # One build folder for everything; tests reuse the debug build.
 BUILD_FLAGS ?=
 
-.PHONY: run test build build-release services-up services-down services-status migrate clean
+.PHONY: run test client-deps build build-release services-up services-down services-status migrate clean
 
 ## Install what is missing, start the local services, build (release), migrate, serve on PORT.
 run: services-up build-release
@@ -12,8 +12,16 @@ run: services-up build-release
 	PARLEY_ENV=$${PARLEY_ENV:-development} exec .build/release/parley serve
 
 ## Install what is missing, start the local services, build, run the whole test suite.
-test: services-up build
+test: services-up build client-deps
 	$(SWIFT) test --skip-build --disable-swift-testing $(BUILD_FLAGS)
+
+# The stock Socket.IO client the tests drive the gateway with, in a virtualenv under .run/.
+VENV := .run/venv
+client-deps: $(VENV)/.installed
+$(VENV)/.installed: Tests/clients/requirements.txt
+	python3 -m venv $(VENV)
+	$(VENV)/bin/pip install -q --disable-pip-version-check -r Tests/clients/requirements.txt
+	touch $@
 
 build:
 	$(SWIFT) build --build-tests $(BUILD_FLAGS)

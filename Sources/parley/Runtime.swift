@@ -9,6 +9,7 @@ import ParleyQueue
 import ParleyStore
 import Prometheus
 import ServiceLifecycle
+import SocketIO
 import UnixSignals
 
 /// What every command sets up first: configuration, logging and metrics.
@@ -80,10 +81,17 @@ struct Runtime {
         let deps = GatewayDependencies(
             database: database, redis: redis, subscriber: subscriber, publisher: publisher, bus: bus,
             tokens: await TokenService(secret: secret, expiry: config.jwtExpiry),
-            hasher: PasswordHasher(cost: config.bcryptCost), metrics: metrics
+            hasher: PasswordHasher(cost: config.bcryptCost), metrics: metrics, socketIO: socketIOConfiguration()
         )
         let app = Gateway.application(deps, host: config.host, port: config.port, logger: logger)
         return [subscriber, publisher, app]
+    }
+
+    func socketIOConfiguration() -> SocketIOConfiguration {
+        var socketIO = SocketIOConfiguration()
+        socketIO.connectTimeout = config.socketAuthTimeout
+        socketIO.corsOrigins = config.corsOrigins
+        return socketIO
     }
 
     /// A message worker consuming `parley.messages`.

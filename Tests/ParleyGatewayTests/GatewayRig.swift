@@ -31,7 +31,7 @@ struct GatewayRig: Sendable {
     let recorder: PubSubRecorder
     let client: any TestClientProtocol
 
-    static func run(_ body: @escaping @Sendable (GatewayRig) async throws -> Void) async throws {
+    static func run(_ framework: TestingSetup = .router, _ body: @escaping @Sendable (GatewayRig) async throws -> Void) async throws {
         try await TestServices.withDatabase { database in
             let logger = TestServices.logger("gateway")
             let redis = RedisClient(endpoint: TestServices.redis, logger: logger)
@@ -50,7 +50,7 @@ struct GatewayRig: Sendable {
                 let connected = await publisher.waitUntilConnected()
                 XCTAssertTrue(connected, "RabbitMQ is not reachable: run `make services-up`")
                 await subscriber.subscribe(bus.replyChannel)
-                try await app.test(.router) { client in
+                try await app.test(framework) { client in
                     try await body(GatewayRig(database: database, redis: redis, recorder: recorder, client: client))
                 }
             }

@@ -21,6 +21,8 @@ public struct ParleyConfig: Sendable {
     public var allowedFileTypes: [String]
     public var fileURLExpiry: Duration
     public var socketAuthTimeout: Duration
+    /// Origins allowed to use Socket.IO long-polling from a browser (`*` for any).
+    public var corsOrigins: [String]
     public var nodeID: String
     public var logLevel: String
     /// How long the gateway waits for a worker's reply before it answers 503.
@@ -65,6 +67,8 @@ public struct ParleyConfig: Sendable {
         allowedFileTypes = try s.list("ALLOWED_FILE_TYPES")
         fileURLExpiry = try s.duration("FILE_URL_EXPIRY")
         socketAuthTimeout = .milliseconds(try s.int("SOCKET_AUTH_TIMEOUT", in: 1...3_600_000))
+        corsOrigins = try s.string("CORS_ORIGINS", allowEmpty: true).split(separator: ",")
+            .map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty }
         let node = try s.string("NODE_ID", allowEmpty: true)
         nodeID = node.isEmpty ? Self.generatedNodeID() : node
         logLevel = try s.oneOf("LOG_LEVEL", ["trace", "debug", "info", "notice", "warning", "error", "critical"])

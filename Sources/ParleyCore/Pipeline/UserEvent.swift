@@ -42,6 +42,14 @@ public enum UserEvent: Codable, Sendable, Equatable {
 public enum Channels {
     /// Events for every socket of one user.
     public static func user(_ id: UUID) -> String { "parley:user:\(id.lowercased)" }
+    /// The user a `parley:user:{id}` channel belongs to.
+    public static func userId(fromChannel channel: String) -> UUID? {
+        guard channel.hasPrefix(userPrefix) else { return nil }
+        return UUID(uuidString: String(channel.dropFirst(userPrefix.count)))
+    }
+
+    private static let userPrefix = "parley:user:"
+
     /// Replies for one gateway node.
     public static func node(_ id: String) -> String { "parley:node:\(id)" }
 }

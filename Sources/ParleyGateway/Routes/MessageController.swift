@@ -8,13 +8,7 @@ import ParleyStore
 /// PostgreSQL.
 struct MessageController {
     let database: Database
-    let bus: CommandBus
-
-    struct SendRequest: Decodable {
-        var chatId: String
-        var text: String
-        var clientMessageId: String?
-    }
+    let messages: MessageService
 
     struct HistoryPage: Encodable {
         var data: [Message]
@@ -40,29 +34,9 @@ struct MessageController {
     /// again (also 201, marked `Idempotent-Replayed: true`).
     @Sendable func send(_ request: Request, context: GatewayContext) async throws -> Response {
         let me = try context.requireUser()
-        let body = try await request.decodeJSON(SendRequest.self, context: context)
-        let chatId = try parseID(body.chatId, name: "chatId")
-        var v = Validator()
-        v.check(!body.text.trimmingCharacters(in: .whitespacesAndNewlines).isEmpty, "text is required")
-        v.check(body.text.count <= Limits.messageText, "text must be at most \(Limits.messageText) characters")
-        if let key = body.clientMessageId {
-            v.check(!key.isEmpty && key.count <= Limits.clientMessageId, "clientMessageId must be 1 to \(Limits.clientMessageId) characters")
-        }
-        try v.validate()
-        try await requireMember(chatId: chatId, userId: me)
-
-        let create = MessageCreate(
-            messageId: UUIDv7.make(), chatId: chatId, senderId: me, messageType: .text,
-            text: body.text, clientMessageId: body.clientMessageId
-        )
-        switch try await bus.send(.messageCreate(create)) {
-        case .message(let message, let created):
-            return JSONResponse.data(message, status: .created, headers: created ? [:] : [.idempotentReplayed: "true"])
-        case .failed(let error):
-            throw error
-        case .chat:
-            throw ParleyError(.internal, "Unexpected reply to message creation")
-        }
+        let body = try await request.decodeJSON(MessageService.SendRequest.self, context: context)
+        let (message, created) = try await messages.send(body, from: me)
+        return JSONResponse.data(message, status: .created, headers: created ? [:] : [.idempotentReplayed: "true"])
     }
 
     /// `?limit=50&before=<id>` or `?after=<id>`: one page, oldest first.
@@ -80,20 +54,12 @@ struct MessageController {
             }
             limit = n
         }
-        try await requireMember(chatId: chatId, userId: me)
+        try await messages.requireMember(chatId: chatId, userId: me)
         let page = try await database.messages.history(chatId: chatId, viewer: me, before: before, after: after, limit: limit)
         let older: UUID? = after != nil ? page.first?.id : (page.count == limit ? page.first?.id : nil)
         return JSONResponse.make(status: .ok, body: HistoryPage(
             data: page, nextBefore: older, nextAfter: page.last?.id ?? after
         ))
-    }
-
-    private func requireMember(chatId: UUID, userId: UUID) async throws {
-        switch try await database.chats.membership(chatId: chatId, userId: userId) {
-        case .member: return
-        case .notMember: throw ParleyError.forbidden("You are not a member of this chat")
-        case .noSuchChat: throw ParleyError.notFound("Chat not found")
-        }
     }
 }
 

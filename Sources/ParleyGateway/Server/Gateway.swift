@@ -1,4 +1,6 @@
+import Foundation
 import Hummingbird
+import HummingbirdWebSocket
 import Logging
 import ParleyCore
 import ParleyPubSub
@@ -6,6 +8,7 @@ import ParleyQueue
 import ParleyStore
 import Prometheus
 import ServiceLifecycle
+import SocketIO
 
 /// What the gateway's routes need, built once per process.
 public struct GatewayDependencies: Sendable {
@@ -17,10 +20,12 @@ public struct GatewayDependencies: Sendable {
     public var tokens: TokenService
     public var hasher: PasswordHasher
     public var metrics: PrometheusCollectorRegistry
+    public var socketIO: SocketIOConfiguration
 
     public init(
         database: Database, redis: RedisClient, subscriber: RedisSubscriber, publisher: QueuePublisher,
-        bus: CommandBus, tokens: TokenService, hasher: PasswordHasher, metrics: PrometheusCollectorRegistry
+        bus: CommandBus, tokens: TokenService, hasher: PasswordHasher, metrics: PrometheusCollectorRegistry,
+        socketIO: SocketIOConfiguration = .init()
     ) {
         self.database = database
         self.redis = redis
@@ -30,6 +35,7 @@ public struct GatewayDependencies: Sendable {
         self.tokens = tokens
         self.hasher = hasher
         self.metrics = metrics
+        self.socketIO = socketIO
     }
 }
 
@@ -49,38 +55,66 @@ public enum Gateway {
         let authenticated = api.group().add(middleware: AuthMiddleware(tokens: deps.tokens))
         UserController(users: deps.database.users).addRoutes(to: authenticated.group("users"))
         ChatController(database: deps.database, bus: deps.bus).addRoutes(to: authenticated.group("chats"))
-        MessageController(database: deps.database, bus: deps.bus).addRoutes(to: authenticated.group("messages"))
+        MessageController(database: deps.database, messages: MessageService(database: deps.database, bus: deps.bus))
+            .addRoutes(to: authenticated.group("messages"))
         return router
     }
 
-    /// The HTTP application on `host:port`, with the services it needs running beside it.
+    /// The HTTP and Socket.IO application on `host:port`, with the services it needs running
+    /// beside it (the Socket.IO sessions, and the dispatcher of replies and user events).
     public static func application(
         _ deps: GatewayDependencies, host: String, port: Int, logger: Logger
     ) -> some ApplicationProtocol {
-        Application(
-            router: router(deps),
+        let hub = SocketHub()
+        let handler = ChatSocketHandler(
+            tokens: deps.tokens, users: deps.database.users, messages: MessageService(database: deps.database, bus: deps.bus),
+            hub: hub, subscriber: deps.subscriber, logger: logger)
+        let socketServer = SocketIOServer(configuration: deps.socketIO, handler: handler, logger: logger)
+        let httpRouter = router(deps)
+        socketServer.addPollingRoutes(to: httpRouter)
+        let webSocketRouter = Router(context: BasicWebSocketRequestContext.self)
+        socketServer.addWebSocketRoutes(to: webSocketRouter)
+        return Application(
+            router: httpRouter,
+            server: .http1WebSocketUpgrade(webSocketRouter: webSocketRouter),
             configuration: .init(address: .hostname(host, port: port), serverName: "parley"),
-            services: [ReplyListener(subscriber: deps.subscriber, bus: deps.bus)],
+            services: [PubSubDispatcher(subscriber: deps.subscriber, bus: deps.bus, hub: hub, logger: logger), socketServer],
             logger: logger
         )
     }
 }
 
-/// Routes what arrives on the node's Redis channel to the ``CommandBus``.
-public struct ReplyListener: Service {
+/// Routes what arrives on Redis: replies on the node's channel to the ``CommandBus``, events on
+/// users' channels to those users' sockets here.
+struct PubSubDispatcher: Service {
     let subscriber: RedisSubscriber
     let bus: CommandBus
+    let hub: SocketHub
+    let logger: Logger
 
-    public init(subscriber: RedisSubscriber, bus: CommandBus) {
-        self.subscriber = subscriber
-        self.bus = bus
+    /// `UserEvent`'s wire shape, with the payload left as JSON to pass on.
+    private struct Envelope: Decodable {
+        let event: String
+        let data: JSONValue
     }
 
-    public func run() async throws {
+    func run() async throws {
         try await cancelWhenGracefulShutdown {
             await subscriber.subscribe(bus.replyChannel)
-            for await message in subscriber.messages where message.channel == bus.replyChannel {
-                bus.deliver(message.payload)
+            let decoder = JSONDecoder()
+            for await message in subscriber.messages {
+                if message.channel == bus.replyChannel {
+                    bus.deliver(message.payload)
+                } else if let userId = Channels.userId(fromChannel: message.channel) {
+                    guard let envelope = try? decoder.decode(Envelope.self, from: Data(message.payload)) else {
+                        logger.warning("undecodable user event", metadata: ["channel": "\(message.channel)"])
+                        continue
+                    }
+                    let payload = envelope.data.serialized
+                    for socket in hub.sockets(of: userId) {
+                        socket.emit(envelope.event, rawJSON: payload)
+                    }
+                }
             }
         }
     }

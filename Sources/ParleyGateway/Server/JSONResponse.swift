@@ -32,8 +32,16 @@ extension Request {
             throw ParleyError(.payloadTooLarge, "Request body is too large")
         }
         guard buffer.readableBytes > 0 else { throw ParleyError.badRequest("Request body must be JSON") }
+        return try JSONDecoding.decode(T.self, from: Data(buffer.readableBytesView))
+    }
+}
+
+/// Decoding of client JSON (HTTP bodies, socket payloads): anything that is not the expected
+/// shape is a 400 naming what is wrong.
+enum JSONDecoding {
+    static func decode<T: Decodable>(_ type: T.Type, from data: some Collection<UInt8>) throws -> T {
         do {
-            return try JSON.decoder().decode(T.self, from: Data(buffer.readableBytesView))
+            return try JSON.decoder().decode(T.self, from: Data(data))
         } catch let DecodingError.keyNotFound(key, _) {
             throw ParleyError.badRequest("Invalid request", errors: ["\(key.stringValue) is required"])
         } catch let DecodingError.typeMismatch(_, context), let DecodingError.valueNotFound(_, context) {

@@ -1,0 +1,79 @@
+import Foundation
+import Logging
+import ParleyCore
+import ParleyPubSub
+import ParleyStore
+import SocketIO
+
+/// Chat over Socket.IO: authenticates at CONNECT, keeps the node subscribed to the Redis channel
+/// of every user it holds a socket of, and answers client events through their acks.
+struct ChatSocketHandler: SocketIOHandler {
+    let tokens: TokenService
+    let users: UserRepository
+    let messages: MessageService
+    let hub: SocketHub
+    let subscriber: RedisSubscriber
+    let logger: Logger
+
+    func connect(_ socket: SocketIOSocket, auth: JSONValue?) async -> ConnectDecision {
+        let token = auth?["token"]?.stringValue.flatMap { $0.isEmpty ? nil : $0 } ?? socket.handshake.headers.bearerToken
+        guard let token else { return .reject(message: "Authentication token required") }
+        guard let userId = await tokens.verify(token) else { return .reject(message: "Invalid authentication token") }
+        do {
+            guard try await users.find(id: userId, viewer: userId) != nil else { return .reject(message: "User not found") }
+        } catch {
+            return .reject(message: "Service unavailable, try again")
+        }
+        if hub.add(socket, for: userId) {
+            await subscriber.subscribe(Channels.user(userId))
+        }
+        return .accept(userData: userId)
+    }
+
+    func disconnected(_ socket: SocketIOSocket, reason: String) async {
+        guard let userId = socket.userData as? UUID else { return }
+        if hub.remove(socket, for: userId) {
+            subscriber.unsubscribe(Channels.user(userId))
+        }
+    }
+
+    func event(_ socket: SocketIOSocket, name: String, arguments: [JSONValue], ack: Ack?) async {
+        guard let userId = socket.userData as? UUID else { return }
+        do {
+            let data: JSONValue
+            switch name {
+            case "send_message":
+                let request = try decode(MessageService.SendRequest.self, from: arguments)
+                let (message, _) = try await messages.send(request, from: userId)
+                data = try JSONValue.encoding(message)
+            default:
+                throw ParleyError(.badRequest, "Unknown event '\(name)'")
+            }
+            ack?(.object(["ok": .bool(true), "data": data]))
+        } catch {
+            let parleyError = ParleyHTTPError.parleyError(from: error)
+            if parleyError.code == .internal {
+                logger.error("socket event failed", metadata: ["event": "\(name)", "error": "\(error)"])
+            }
+            ack?(.object(["ok": .bool(false), "error": .object([
+                "code": .string(parleyError.code.rawValue), "message": .string(parleyError.message),
+            ])]))
+        }
+    }
+
+    /// The event's first argument as `T`; anything else is a 400-style error ack.
+    private func decode<T: Decodable>(_ type: T.Type, from arguments: [JSONValue]) throws -> T {
+        guard let first = arguments.first, case .object = first else {
+            throw ParleyError.badRequest("The event needs an object payload")
+        }
+        return try JSONDecoding.decode(T.self, from: first.serialized)
+    }
+}
+
+extension JSONValue {
+    /// A Parley value as a Socket.IO payload.
+    static func encoding(_ value: some Encodable) throws -> JSONValue {
+        guard let json = JSONValue.parse(try JSON.encode(value)) else { throw ParleyError(.internal, "Cannot encode the answer") }
+        return json
+    }
+}

@@ -1,0 +1,26 @@
+/// The application on top of Socket.IO: decides on connections and handles events.
+public protocol SocketIOHandler: Sendable {
+    /// A client asks to join `socket.namespace` with `auth` (the CONNECT payload). Accept, with
+    /// any per-socket value the application keeps, or refuse with a message.
+    func connect(_ socket: SocketIOSocket, auth: JSONValue?) async -> ConnectDecision
+    /// An event from a connected socket; `ack`, when present, answers the client's callback.
+    func event(_ socket: SocketIOSocket, name: String, arguments: [JSONValue], ack: Ack?) async
+    /// The socket left (client disconnect, transport closed, ping timeout, server close).
+    func disconnected(_ socket: SocketIOSocket, reason: String) async
+}
+
+/// The answer to a CONNECT.
+public enum ConnectDecision: Sendable {
+    case accept(userData: any Sendable)
+    /// Sent to the client as CONNECT_ERROR `{message, data?}`.
+    case reject(message: String, data: JSONValue? = nil)
+}
+
+/// Answers one event's acknowledgement callback; only the first call sends.
+public struct Ack: Sendable {
+    let send: @Sendable ([JSONValue]) -> Void
+
+    public func callAsFunction(_ arguments: JSONValue...) {
+        send(arguments)
+    }
+}

@@ -1,0 +1,317 @@
+import Foundation
+import HTTPTypes
+import Hummingbird
+import HummingbirdWebSocket
+import Logging
+import NIOCore
+import ServiceLifecycle
+import Synchronization
+
+/// An Engine.IO v4 / Socket.IO v5 server: WebSocket and HTTP long-polling transports with upgrade,
+/// heartbeats, namespaces and acknowledgements. It knows nothing of the application: a
+/// ``SocketIOHandler`` decides on connections and handles events.
+///
+/// Run it as a `Service` (every session's task is a child of ``run()``), and mount it with
+/// ``addPollingRoutes(to:)`` and ``addWebSocketRoutes(to:)``.
+public final class SocketIOServer: Service, Sendable {
+    public let configuration: SocketIOConfiguration
+    private let handler: any SocketIOHandler
+    private let namespaces: Set<String>
+    private let logger: Logger
+    private let sessions = Mutex<[String: EngineSession]>([:])
+    private let newSessions: AsyncStream<EngineSession>
+    private let newSessionsContinuation: AsyncStream<EngineSession>.Continuation
+
+    /// - Parameters:
+    ///   - configuration: protocol settings.
+    ///   - namespaces: the namespaces clients may join; others get CONNECT_ERROR.
+    ///   - handler: the application.
+    ///   - logger: for protocol violations and closes.
+    public init(configuration: SocketIOConfiguration = .init(), namespaces: Set<String> = ["/"], handler: any SocketIOHandler, logger: Logger) {
+        self.configuration = configuration
+        self.handler = handler
+        self.namespaces = namespaces
+        self.logger = logger
+        (newSessions, newSessionsContinuation) = AsyncStream.makeStream(of: EngineSession.self)
+    }
+
+    /// How many Engine.IO sessions are open.
+    public var sessionCount: Int { sessions.withLock { $0.count } }
+
+    public func run() async throws {
+        await withGracefulShutdownHandler {
+            await withDiscardingTaskGroup { group in
+                for await session in newSessions {
+                    group.addTask { await self.runSession(session) }
+                }
+            }
+        } onGracefulShutdown: {
+            self.newSessionsContinuation.finish()
+            for session in self.sessions.withLock({ Array($0.values) }) {
+                session.send([.close])
+                session.close(reason: "server shutting down")
+            }
+        }
+    }
+
+    // MARK: - Sessions
+
+    private func open(handshake: Handshake, transport: EngineSession.Transport) -> (EngineSession, EnginePacket) {
+        let sid = SocketIOConnection.randomId()
+        let session = EngineSession(sid: sid, handshake: handshake, transport: transport)
+        sessions.withLock { $0[sid] = session }
+        newSessionsContinuation.yield(session)
+        let open: JSONValue = .object([
+            "sid": .string(sid),
+            "upgrades": .array(transport == .polling ? [.string("websocket")] : []),
+            "pingInterval": .number(Double(configuration.pingInterval.milliseconds)),
+            "pingTimeout": .number(Double(configuration.pingTimeout.milliseconds)),
+            "maxPayload": .number(Double(configuration.maxPayload)),
+        ])
+        return (session, .open(open.serialized))
+    }
+
+    private func session(_ sid: String?) -> EngineSession? {
+        guard let sid else { return nil }
+        return sessions.withLock { $0[sid] }
+    }
+
+    /// The life of one session: heartbeats, the connect deadline, and every packet it receives.
+    private func runSession(_ session: EngineSession) async {
+        let connection = SocketIOConnection(session: session, handler: handler, namespaces: namespaces)
+        session.connection = connection
+        await withTaskGroup(of: Void.self) { group in
+            group.addTask { await self.heartbeat(session) }
+            group.addTask {
+                try? await Task.sleep(for: self.configuration.connectTimeout)
+                if !Task.isCancelled && !connection.hasSockets { session.close(reason: "connect timeout") }
+            }
+            let (finished, finishedContinuation) = AsyncStream.makeStream(of: Void.self)
+            var finishedIterator = finished.makeAsyncIterator()
+            var inFlight = 0
+            for await packet in session.inbound {
+                let outcome: SocketIOConnection.Outcome
+                switch packet {
+                case .message(let text): outcome = await connection.receive(text: text)
+                case .binary(let bytes): outcome = await connection.receive(binary: bytes)
+                case .ping(let data): session.send([.pong(data)]); outcome = .none
+                case .close: session.close(reason: "transport close"); outcome = .none
+                case .pong, .noop, .upgrade: outcome = .none
+                case .open: outcome = .violation("clients do not send open")
+                }
+                switch outcome {
+                case .none:
+                    break
+                case .violation(let why):
+                    logger.debug("closing session after a protocol violation", metadata: ["sid": "\(session.sid)", "why": "\(why)"])
+                    session.close(reason: "parse error")
+                case .event(let run):
+                    if inFlight >= configuration.concurrentEventsPerConnection {
+                        await finishedIterator.next()
+                        inFlight -= 1
+                    }
+                    inFlight += 1
+                    group.addTask {
+                        await run()
+                        finishedContinuation.yield()
+                    }
+                }
+            }
+            group.cancelAll()
+        }
+        await connection.closeAll(reason: session.closeReason)
+        sessions.withLock { _ = $0.removeValue(forKey: session.sid) }
+    }
+
+    private func heartbeat(_ session: EngineSession) async {
+        while !session.isClosed {
+            do {
+                try await Task.sleep(for: configuration.pingInterval)
+                let sent = ContinuousClock.now
+                session.send([.ping([])])
+                try await Task.sleep(for: configuration.pingTimeout)
+                if session.lastPong < sent {
+                    session.close(reason: "ping timeout")
+                }
+            } catch {
+                return
+            }
+        }
+    }
+
+    // MARK: - HTTP long-polling
+
+    /// Mounts the polling transport (and the handshake) on `configuration.path`.
+    public func addPollingRoutes<Context: RequestContext>(to router: Router<Context>) {
+        let path = RouterPath(stringLiteral: configuration.path)
+        router.get(path) { request, _ in try await self.pollingGet(request) }
+        router.post(path) { request, context in try await self.pollingPost(request, maxSize: self.configuration.maxPayload) }
+        router.on(path, method: .options) { request, _ in self.withCORS(Response(status: .noContent), request: request) }
+    }
+
+    private func pollingGet(_ request: Request) async throws -> Response {
+        let query = request.uri.queryParameters
+        if let error = checkQuery(query, expecting: "polling") { return withCORS(error, request: request) }
+        guard let sid = query.get("sid") else {
+            let (_, open) = open(handshake: Handshake(headers: request.headers, query: Self.queryDictionary(query), transport: "polling"), transport: .polling)
+            return withCORS(Self.payload([open]), request: request)
+        }
+        guard let session = session(sid) else { return withCORS(Self.protocolError(1, "Session ID unknown"), request: request) }
+        do {
+            let packets = try await session.poll(maxPackets: 16, maxBytes: configuration.maxPayload)
+            return withCORS(Self.payload(packets), request: request)
+        } catch {
+            // A second concurrent poll, or polling an upgraded session: the client is confused.
+            session.close(reason: "transport error")
+            return withCORS(Self.protocolError(3, "Bad request"), request: request)
+        }
+    }
+
+    private func pollingPost(_ request: Request, maxSize: Int) async throws -> Response {
+        let query = request.uri.queryParameters
+        if let error = checkQuery(query, expecting: "polling") { return withCORS(error, request: request) }
+        guard let session = session(query.get("sid")) else {
+            return withCORS(Self.protocolError(query.get("sid") == nil ? 2 : 1, query.get("sid") == nil ? "Bad handshake method" : "Session ID unknown"), request: request)
+        }
+        let body: ByteBuffer
+        do {
+            body = try await request.body.collect(upTo: maxSize)
+        } catch {
+            session.close(reason: "transport error")
+            return withCORS(Response(status: .contentTooLarge), request: request)
+        }
+        guard let packets = EnginePacket.decode(payload: Array(body.readableBytesView)) else {
+            session.close(reason: "parse error")
+            return withCORS(Self.protocolError(3, "Bad request"), request: request)
+        }
+        for packet in packets { session.receive(packet) }
+        var response = Response(status: .ok, headers: [.contentType: "text/html"], body: .init(byteBuffer: ByteBuffer(string: "ok")))
+        response = withCORS(response, request: request)
+        return response
+    }
+
+    private func checkQuery(_ query: Parameters, expecting transport: String) -> Response? {
+        guard query.get("EIO") == "4" else { return Self.protocolError(5, "Unsupported protocol version") }
+        guard let asked = query.get("transport"), ["polling", "websocket"].contains(asked) else {
+            return Self.protocolError(0, "Transport unknown")
+        }
+        // A WebSocket handshake that reached the HTTP routes carried no upgrade.
+        guard asked == transport else { return Self.protocolError(3, "Bad request") }
+        return nil
+    }
+
+    private func withCORS(_ response: Response, request: Request) -> Response {
+        guard !configuration.corsOrigins.isEmpty else { return response }
+        var response = response
+        let origin = request.headers[.origin]
+        if configuration.corsOrigins.contains("*") && origin == nil {
+            response.headers[.accessControlAllowOrigin] = "*"
+        } else if let origin, configuration.corsOrigins.contains("*") || configuration.corsOrigins.contains(origin) {
+            response.headers[.accessControlAllowOrigin] = origin
+            response.headers[.accessControlAllowCredentials] = "true"
+            response.headers[.vary] = "Origin"
+        }
+        if request.method == .options {
+            response.headers[.accessControlAllowMethods] = "GET, POST, OPTIONS"
+            response.headers[.accessControlAllowHeaders] = request.headers[.accessControlRequestHeaders] ?? "content-type, authorization"
+        }
+        return response
+    }
+
+    static func payload(_ packets: [EnginePacket]) -> Response {
+        Response(
+            status: .ok, headers: [.contentType: "text/plain; charset=UTF-8"],
+            body: .init(byteBuffer: ByteBuffer(bytes: EnginePacket.encode(payload: packets))))
+    }
+
+    static func protocolError(_ code: Int, _ message: String) -> Response {
+        let body = JSONValue.object(["code": .number(Double(code)), "message": .string(message)]).serialized
+        return Response(status: .badRequest, headers: [.contentType: "application/json"], body: .init(byteBuffer: ByteBuffer(bytes: body)))
+    }
+
+    static func queryDictionary(_ query: Parameters) -> [String: String] {
+        var result: [String: String] = [:]
+        for (key, value) in query { result[String(key)] = String(value) }
+        return result
+    }
+
+    // MARK: - WebSocket
+
+    /// Mounts the WebSocket transport (direct, or upgrading a polling session) on `configuration.path`.
+    public func addWebSocketRoutes<Context: WebSocketRequestContext>(to router: Router<Context>) {
+        router.ws(RouterPath(stringLiteral: configuration.path)) { request, _ in
+            let query = request.uri.queryParameters
+            guard query.get("EIO") == "4", query.get("transport") == "websocket" else { return .dontUpgrade }
+            if let sid = query.get("sid") {
+                guard let session = self.session(sid), session.transport == .polling else { return .dontUpgrade }
+            }
+            return .upgrade([:])
+        } onUpgrade: { inbound, outbound, context in
+            try await self.serveWebSocket(inbound: inbound, outbound: outbound, request: context.request)
+        }
+    }
+
+    private func serveWebSocket(inbound: WebSocketInboundStream, outbound: WebSocketOutboundWriter, request: Request) async throws {
+        let query = request.uri.queryParameters
+        let (writes, writer) = AsyncStream.makeStream(of: EnginePacket.self)
+        var messages = inbound.messages(maxSize: configuration.maxPayload).makeAsyncIterator()
+        let session: EngineSession
+        if let sid = query.get("sid") {
+            guard let existing = self.session(sid) else { return }
+            session = existing
+            guard try await probe(session, messages: &messages, outbound: outbound) else { return }
+            session.attachWebSocket(writer)
+        } else {
+            let (created, open) = open(handshake: Handshake(headers: request.headers, query: Self.queryDictionary(query), transport: "websocket"), transport: .websocket)
+            session = created
+            writer.yield(open)
+            session.attachWebSocket(writer)
+        }
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            group.addTask {
+                for await packet in writes {
+                    switch packet {
+                    case .binary(let bytes): try await outbound.write(.binary(ByteBuffer(bytes: bytes)))
+                    default: try await outbound.write(.text(String(decoding: packet.text, as: UTF8.self)))
+                    }
+                }
+            }
+            do {
+                while let message = try await messages.next() {
+                    switch message {
+                    case .text(let text):
+                        guard let packet = EnginePacket.decode(text: Array(text.utf8)) else {
+                            session.close(reason: "parse error")
+                            break
+                        }
+                        session.receive(packet)
+                    case .binary(let buffer):
+                        session.receive(.binary(Array(buffer.readableBytesView)))
+                    }
+                    if session.isClosed { break }
+                }
+                session.close(reason: "transport close")
+            } catch {
+                // Over maxPayload, or the connection broke.
+                session.close(reason: "transport error")
+            }
+            try await group.waitForAll()
+        }
+    }
+
+    /// The upgrade handshake on a new WebSocket for a polling session: `2probe` → `3probe`, then
+    /// `5`. Returns false if the client does something else.
+    private func probe(_ session: EngineSession, messages: inout WebSocketInboundMessageStream.AsyncIterator, outbound: WebSocketOutboundWriter) async throws -> Bool {
+        guard case .text(let probe)? = try await messages.next(), probe == "2probe" else { return false }
+        try await outbound.write(.text("3probe"))
+        session.flushPollWithNoop()
+        guard case .text(let upgrade)? = try await messages.next(), upgrade == "5" else { return false }
+        return true
+    }
+}
+
+extension Duration {
+    var milliseconds: Int64 {
+        components.seconds * 1000 + components.attoseconds / 1_000_000_000_000_000
+    }
+}
