@@ -99,6 +99,29 @@ final class CLITests: XCTestCase {
         XCTAssertEqual(worker.terminationStatus, 0)
     }
 
+    func testTwoGatewayProcessesDeliverToEachOthersSockets() async throws {
+        let python = try TestServices.python()
+        let ports = (Int.random(in: 30000...34999), Int.random(in: 35000...39999))
+        let shared = ["JWT_SECRET": String(repeating: "t", count: 48), "BCRYPT_COST": "4", "LOG_LEVEL": "warning"]
+        XCTAssertEqual(try runToEnd(["migrate"], environment: shared).status, 0)
+        let (worker, _) = try launch(["worker", "message"], environment: shared)
+        let (first, _) = try launch(["gateway"], environment: shared.merging(["PORT": "\(ports.0)", "NODE_ID": "gw-a-\(ports.0)"]) { $1 })
+        let (second, _) = try launch(["gateway"], environment: shared.merging(["PORT": "\(ports.1)", "NODE_ID": "gw-b-\(ports.1)"]) { $1 })
+        defer { for process in [worker, first, second] where process.isRunning { process.terminate() } }
+        for port in [ports.0, ports.1] {
+            let base = URL(string: "http://127.0.0.1:\(port)")!
+            try await eventually(timeout: .seconds(30), "gateway on \(port) never became ready") {
+                (try? await Self.call(base, "GET", "/readyz").status) == 200
+            }
+        }
+        // The receiver's sockets are on the second gateway, the sender's on the first.
+        let (status, output) = try await runProcess(python, [
+            TestServices.socketIOScenario, "http://127.0.0.1:\(ports.0)", "http://127.0.0.1:\(ports.1)",
+        ])
+        XCTAssertEqual(status, 0, output)
+        XCTAssertTrue(output.contains("message_received on B's second socket"), output)
+    }
+
     struct Answer: Sendable {
         let status: Int
         let body: Data

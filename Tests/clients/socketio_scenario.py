@@ -1,7 +1,8 @@
 """Parley with the stock python-socketio client: the scenarios a real client runs.
 
-Usage: socketio_scenario.py BASE_URL
-Signs up its own users over REST, then checks transports, handshake auth and chat events.
+Usage: socketio_scenario.py BASE_URL [SECOND_GATEWAY_URL]
+Signs up its own users over REST, then checks transports, handshake auth and chat events. With a
+second gateway, the receiving user's sockets connect there, so delivery crosses nodes.
 Prints one line per check and exits non-zero if any failed.
 """
 import sys
@@ -12,6 +13,7 @@ import requests
 import socketio
 
 BASE = sys.argv[1].rstrip("/")
+OTHER = sys.argv[2].rstrip("/") if len(sys.argv) > 2 else BASE
 failures = []
 
 
@@ -30,7 +32,7 @@ def signup(name):
     return body["token"], body["user"]["id"]
 
 
-def connect(token=None, transports=None, header=False, auth=True, errors=None):
+def connect(token=None, transports=None, header=False, auth=True, errors=None, url=None):
     client = socketio.Client(reconnection=False)
     received = []
     arrived = threading.Event()
@@ -50,7 +52,7 @@ def connect(token=None, transports=None, header=False, auth=True, errors=None):
         kwargs["auth"] = {"token": token}
     if token and header:
         kwargs["headers"] = {"Authorization": f"Bearer {token}"}
-    client.connect(BASE, **kwargs)
+    client.connect(url or BASE, **kwargs)
     client.received = received
     client.arrived = arrived
     return client
@@ -99,8 +101,8 @@ check("a valid token is accepted over polling too", error is None, error)
 # Chat: send with ack, delivery to the other member's two sockets and the sender's other device.
 sender = connect(token_a)
 sender_other_device = connect(token_a, transports=["polling"])
-b_tab_1 = connect(token_b)
-b_tab_2 = connect(token_b, transports=["polling", "websocket"])
+b_tab_1 = connect(token_b, url=OTHER)
+b_tab_2 = connect(token_b, transports=["polling", "websocket"], url=OTHER)
 stranger = connect(token_c)
 
 answer = sender.call("send_message", {"chatId": chat["id"], "text": "hello from python", "clientMessageId": "py-1"}, timeout=10)
