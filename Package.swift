@@ -109,6 +109,8 @@ let package = Package(
             dependencies: [
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HummingbirdWebSocket", package: "hummingbird-websocket"),
+                .product(name: "HummingbirdWSClient", package: "hummingbird-websocket"),
+                .product(name: "NIOWebSocket", package: "swift-nio"),
                 .product(name: "HTTPTypes", package: "swift-http-types"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
@@ -168,7 +170,15 @@ let package = Package(
         ),
 
         .testTarget(name: "ParleyCoreTests", dependencies: ["ParleyCore"], swiftSettings: testSettings),
-        .testTarget(name: "SocketIOTests", dependencies: ["SocketIO"], swiftSettings: testSettings),
+        .testTarget(
+            name: "SocketIOTests",
+            dependencies: [
+                "SocketIO",
+                .product(name: "HummingbirdTesting", package: "hummingbird"),
+                .product(name: "HummingbirdWSClient", package: "hummingbird-websocket"),
+            ],
+            swiftSettings: testSettings
+        ),
         .testTarget(
             name: "ParleyStoreTests",
             dependencies: ["ParleyStore", "ParleyTestSupport", .product(name: "PostgresNIO", package: "postgres-nio")],

@@ -4,6 +4,7 @@ import Hummingbird
 import HummingbirdWebSocket
 import Logging
 import NIOCore
+import NIOWebSocket
 import ServiceLifecycle
 import Synchronization
 
@@ -275,6 +276,9 @@ public final class SocketIOServer: Service, Sendable {
                     default: try await outbound.write(.text(String(decoding: packet.text, as: UTF8.self)))
                     }
                 }
+                // The session ended (closed by either side): close the WebSocket too, which ends
+                // the reader below once the client answers.
+                try? await outbound.close(.normalClosure, reason: nil)
             }
             do {
                 while let message = try await messages.next() {

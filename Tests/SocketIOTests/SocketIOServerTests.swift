@@ -1,0 +1,191 @@
+import Foundation
+import Hummingbird
+import HummingbirdTesting
+import HummingbirdWebSocket
+import HummingbirdWSClient
+import Logging
+import NIOCore
+@testable import SocketIO
+import XCTest
+
+/// The server with a tiny echo application (no chat), over real sockets.
+final class SocketIOServerTests: XCTestCase {
+    struct EchoHandler: SocketIOHandler {
+        func connect(_ socket: SocketIOSocket, auth: JSONValue?) async -> ConnectDecision {
+            guard let name = auth?["name"]?.stringValue else { return .reject(message: "name required", data: .object(["hint": .string("send auth.name")])) }
+            return .accept(userData: name)
+        }
+
+        func event(_ socket: SocketIOSocket, name: String, arguments: [JSONValue], ack: Ack?) async {
+            switch name {
+            case "echo": ack?.send(arguments)
+            case "shout": socket.emit("heard", .string((socket.userData as? String) ?? "?"), arguments.first ?? .null)
+            default: ack?(.string("unknown"))
+            }
+        }
+
+        func disconnected(_ socket: SocketIOSocket, reason: String) async {}
+    }
+
+    static var logger: Logger {
+        var logger = Logger(label: "socketio-test")
+        logger.logLevel = .warning
+        return logger
+    }
+
+    func withServer(_ configure: (inout SocketIOConfiguration) -> Void = { _ in }, _ body: @escaping @Sendable (String, any TestClientProtocol) async throws -> Void) async throws {
+        var configuration = SocketIOConfiguration()
+        configure(&configuration)
+        let server = SocketIOServer(configuration: configuration, handler: EchoHandler(), logger: Self.logger)
+        let router = Router()
+        server.addPollingRoutes(to: router)
+        let webSocketRouter = Router(context: BasicWebSocketRequestContext.self)
+        server.addWebSocketRoutes(to: webSocketRouter)
+        let app = Application(
+            router: router, server: .http1WebSocketUpgrade(webSocketRouter: webSocketRouter),
+            configuration: .init(address: .hostname("127.0.0.1", port: 0)), services: [server], logger: Self.logger)
+        try await app.test(.live) { client in
+            try await body("http://127.0.0.1:\(client.port!)", client)
+        }
+    }
+
+    func testEventsAcksAndServerEmitsOverWebSocket() async throws {
+        try await withServer { url, _ in
+            try await SocketIOClient.connect(to: url, auth: .object(["name": .string("ada")]), logger: Self.logger) { client in
+                XCTAssertFalse(client.sid.isEmpty)
+                let answer = try await client.emitWithAck("echo", .number(1), .object(["a": .array([.bool(true), .null])]))
+                XCTAssertEqual(answer, [.number(1), .object(["a": .array([.bool(true), .null])])])
+                client.emit("shout", .string("hi"))
+                var events = client.events.makeAsyncIterator()
+                let heard = await events.next()
+                XCTAssertEqual(heard?.name, "heard")
+                XCTAssertEqual(heard?.arguments, [.string("ada"), .string("hi")])
+            }
+        }
+    }
+
+    func testRefusedConnectCarriesTheMessage() async throws {
+        try await withServer { url, _ in
+            do {
+                try await SocketIOClient.connect(to: url, logger: Self.logger) { _ in }
+                XCTFail("connected without a name")
+            } catch let error as SocketIOClient.ClientError {
+                XCTAssertEqual(error, .refused("name required"))
+            }
+            do {
+                try await SocketIOClient.connect(to: url, namespace: "/admin", auth: .object(["name": .string("x")]), logger: Self.logger) { _ in }
+                XCTFail("joined an unknown namespace")
+            } catch let error as SocketIOClient.ClientError {
+                XCTAssertEqual(error, .refused("Invalid namespace"))
+            }
+        }
+    }
+
+    /// Opens a raw Engine.IO WebSocket, reads the open packet, sends `frames`, and returns what
+    /// the server sent before it closed (or after `timeout`).
+    static func raw(_ url: String, send frames: [String], timeout: Duration = .seconds(3)) async throws -> (closed: Bool, received: [String]) {
+        let received = ReceivedFrames()
+        let start = ContinuousClock.now
+        try await WebSocketClient.connect(url: url.replacingOccurrences(of: "http", with: "ws") + "/socket.io/?EIO=4&transport=websocket", logger: Self.logger) { inbound, outbound, _ in
+            for frame in frames { try await outbound.write(.text(frame)) }
+            try await withThrowingTaskGroup(of: Void.self) { group in
+                group.addTask {
+                    for try await message in inbound.messages(maxSize: 1 << 20) {
+                        if case .text(let text) = message { received.append(text) }
+                    }
+                    received.markClosed()
+                }
+                group.addTask {
+                    try await Task.sleep(for: timeout)
+                    try await outbound.close(.normalClosure, reason: nil)
+                }
+                try await group.next()
+                group.cancelAll()
+            }
+        }
+        XCTAssertLessThan(ContinuousClock.now - start, timeout + .seconds(2))
+        return (received.closed, received.frames)
+    }
+
+    func testOpenPacketAnnouncesTheSessionSettings() async throws {
+        try await withServer { url, _ in
+            let (_, frames) = try await Self.raw(url, send: [], timeout: .milliseconds(300))
+            let open = try XCTUnwrap(frames.first)
+            XCTAssertTrue(open.hasPrefix("0{"))
+            let settings = try XCTUnwrap(JSONValue.parse(Array(open.utf8.dropFirst())))
+            XCTAssertNotNil(settings["sid"]?.stringValue)
+            XCTAssertEqual(settings["pingInterval"], .number(25000))
+            XCTAssertEqual(settings["pingTimeout"], .number(20000))
+            XCTAssertEqual(settings["maxPayload"], .number(1_000_000))
+            XCTAssertEqual(settings["upgrades"], .array([]))
+        }
+    }
+
+    func testSessionWithoutConnectIsClosedAtTheDeadline() async throws {
+        try await withServer({ $0.connectTimeout = .milliseconds(300) }) { url, _ in
+            let (closed, _) = try await Self.raw(url, send: [], timeout: .seconds(3))
+            XCTAssertTrue(closed, "the server kept an unauthenticated session open")
+        }
+    }
+
+    func testProtocolViolationsCloseTheSession() async throws {
+        try await withServer({ $0.maxPayload = 1000 }) { url, _ in
+            for frames in [
+                ["4garbage{"],                                   // malformed Socket.IO packet
+                ["40{\"name\":\"x\"}", "42[\"disconnect\"]"],    // reserved event name
+                ["40{\"name\":\"x\"}", "42abc[\"echo\"]"],       // bad ack id
+                ["4" + String(repeating: "x", count: 2000)],     // over maxPayload
+                ["zz"],                                          // not an Engine.IO packet
+            ] {
+                let (closed, _) = try await Self.raw(url, send: frames, timeout: .seconds(3))
+                XCTAssertTrue(closed, "still open after \(frames.map { $0.prefix(20) })")
+            }
+            // A well-behaved session stays open past the same time.
+            let (closed, received) = try await Self.raw(url, send: ["40{\"name\":\"x\"}"], timeout: .milliseconds(500))
+            XCTAssertFalse(closed)
+            XCTAssertTrue(received.contains { $0.hasPrefix("40{\"sid\"") }, "\(received)")
+        }
+    }
+
+    func testPollingHandshakeMessagesAndErrors() async throws {
+        try await withServer({ $0.corsOrigins = ["https://app.example"] }) { _, client in
+            func get(_ query: String) async throws -> (HTTPResponse.Status, String, HTTPFields) {
+                try await client.execute(uri: "/socket.io/?\(query)", method: .get, headers: [.origin: "https://app.example"]) {
+                    ($0.status, String(buffer: $0.body), $0.headers)
+                }
+            }
+            let (status, open, headers) = try await get("EIO=4&transport=polling")
+            XCTAssertEqual(status, .ok)
+            XCTAssertEqual(headers[.accessControlAllowOrigin], "https://app.example")
+            let settings = try XCTUnwrap(JSONValue.parse(Array(open.utf8.dropFirst())))
+            XCTAssertEqual(settings["upgrades"], .array([.string("websocket")]))
+            let sid = try XCTUnwrap(settings["sid"]?.stringValue)
+
+            let posted = try await client.execute(uri: "/socket.io/?EIO=4&transport=polling&sid=\(sid)", method: .post,
+                                                  body: ByteBuffer(string: "40{\"name\":\"p\"}\u{1e}42[\"shout\",1]")) { String(buffer: $0.body) }
+            XCTAssertEqual(posted, "ok")
+            let (_, answer, _) = try await get("EIO=4&transport=polling&sid=\(sid)")
+            let packets = answer.split(separator: "\u{1e}").map(String.init)
+            XCTAssertTrue(packets.first?.hasPrefix("40{\"sid\"") ?? false, answer)
+            XCTAssertTrue(packets.contains("42[\"heard\",\"p\",1]"), answer)
+
+            for (query, code) in [("EIO=3&transport=polling", 5), ("EIO=4&transport=carrier-pigeon", 0), ("EIO=4&transport=polling&sid=nope", 1)] {
+                let (status, body, _) = try await get(query)
+                XCTAssertEqual(status, .badRequest, query)
+                XCTAssertEqual(JSONValue.parse(Array(body.utf8))?["code"], .number(Double(code)), query)
+            }
+        }
+    }
+}
+
+final class ReceivedFrames: @unchecked Sendable {
+    // Guarded by `lock`: written by the reader task, read by the test.
+    private let lock = NSLock()
+    private var storage: [String] = []
+    private var isClosed = false
+
+    func append(_ frame: String) { lock.lock(); storage.append(frame); lock.unlock() }
+    func markClosed() { lock.lock(); isClosed = true; lock.unlock() }
+    var frames: [String] { lock.lock(); defer { lock.unlock() }; return storage }
+    var closed: Bool { lock.lock(); defer { lock.unlock() }; return isClosed }
+}
