@@ -1,4 +1,7 @@
 import ArgumentParser
+import Hummingbird
+import Logging
+import SocketIO
 
 struct Serve: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
@@ -48,5 +51,24 @@ struct Migrate: AsyncParsableCommand {
 
     func run() async throws {
         try await Runtime.start(label: "migrate").migrate()
+    }
+}
+
+struct SocketIOConformance: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "socketio-conformance",
+        abstract: "Run the bare server the official Engine.IO and Socket.IO protocol test suites expect.",
+        discussion: "/engine.io/ echoes every message; /socket.io/ serves / and /custom. No database or queue is used.")
+
+    @Option(help: "Port to listen on.")
+    var port: Int = 3000
+
+    @Option(help: "Address to bind.")
+    var host: String = "127.0.0.1"
+
+    func run() async throws {
+        var logger = Logger(label: "parley.conformance")
+        logger.logLevel = .info
+        try await ConformanceServer.application(host: host, port: port, logger: logger).runService()
     }
 }

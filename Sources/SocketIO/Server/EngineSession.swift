@@ -67,6 +67,7 @@ final class EngineSession: Sendable {
     func close(reason: String) {
         let (waiter, writer): (CheckedContinuation<Void, Never>?, AsyncStream<EnginePacket>.Continuation?) = state.withLock { state in
             guard !state.closed else { return (nil, nil) }
+            // What is still queued (a `close` packet, say) stays for a poll already waiting.
             state.closed = true
             state.closeReason = reason
             defer { state.pollWaiter = nil }
@@ -79,7 +80,7 @@ final class EngineSession: Sendable {
 
     // MARK: - Polling
 
-    enum PollError: Error { case concurrentPoll, wrongTransport }
+    enum PollError: Error, Equatable { case concurrentPoll, wrongTransport }
 
     /// Waits for packets and takes at most `maxPackets` of them within `maxBytes`; after the
     /// session closed, a `close` packet.
@@ -97,8 +98,10 @@ final class EngineSession: Sendable {
                     return [.noop]
                 }
                 if state.closed {
+                    // Whatever was queued (a `close` from the server among it) goes out; else the
+                    // poll ends cleanly with `noop`.
                     state.pollInProgress = false
-                    return state.outbox.isEmpty ? [.close] : take(&state.outbox, maxPackets: maxPackets, maxBytes: maxBytes)
+                    return state.outbox.isEmpty ? [.noop] : take(&state.outbox, maxPackets: maxPackets, maxBytes: maxBytes)
                 }
                 guard !state.outbox.isEmpty else { return nil }
                 state.pollInProgress = false

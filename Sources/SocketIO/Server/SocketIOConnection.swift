@@ -69,6 +69,8 @@ final class SocketIOConnection: Sendable {
             return await connect(packet)
         case .disconnect:
             await leave(namespace: packet.namespace, reason: "client namespace disconnect")
+            // With no namespace left the session has no use: close it, as clients expect.
+            if !hasSockets { session.close(reason: "client namespace disconnect") }
             return .none
         case .event, .binaryEvent:
             guard let socket = state.withLock({ $0.sockets[packet.namespace] }) else { return .none }
@@ -100,6 +102,7 @@ final class SocketIOConnection: Sendable {
             socket.setUserData(userData)
             state.withLock { $0.sockets[namespace] = socket }
             session.send([.message(SocketPacket(kind: .connect, namespace: namespace, data: .object(["sid": .string(socket.id)])).encoded)])
+            await handler.connected(socket, auth: packet.data)
         case .reject(let message, let data):
             var body: [String: JSONValue] = ["message": .string(message)]
             if let data { body["data"] = data }

@@ -3,10 +3,17 @@ public protocol SocketIOHandler: Sendable {
     /// A client asks to join `socket.namespace` with `auth` (the CONNECT payload). Accept, with
     /// any per-socket value the application keeps, or refuse with a message.
     func connect(_ socket: SocketIOSocket, auth: JSONValue?) async -> ConnectDecision
+    /// The client has been told it joined (its CONNECT answer is sent): events emitted now
+    /// arrive after it.
+    func connected(_ socket: SocketIOSocket, auth: JSONValue?) async
     /// An event from a connected socket; `ack`, when present, answers the client's callback.
     func event(_ socket: SocketIOSocket, name: String, arguments: [JSONValue], ack: Ack?) async
     /// The socket left (client disconnect, transport closed, ping timeout, server close).
     func disconnected(_ socket: SocketIOSocket, reason: String) async
+}
+
+extension SocketIOHandler {
+    public func connected(_ socket: SocketIOSocket, auth: JSONValue?) async {}
 }
 
 /// The answer to a CONNECT.
@@ -18,9 +25,18 @@ public enum ConnectDecision: Sendable {
 
 /// Answers one event's acknowledgement callback; only the first call sends.
 public struct Ack: Sendable {
-    let send: @Sendable ([JSONValue]) -> Void
+    let sendArguments: @Sendable ([JSONValue]) -> Void
+
+    init(_ send: @escaping @Sendable ([JSONValue]) -> Void) {
+        sendArguments = send
+    }
 
     public func callAsFunction(_ arguments: JSONValue...) {
-        send(arguments)
+        sendArguments(arguments)
+    }
+
+    /// Answers with a list of arguments.
+    public func send(_ arguments: [JSONValue]) {
+        sendArguments(arguments)
     }
 }

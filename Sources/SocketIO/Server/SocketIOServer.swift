@@ -15,7 +15,15 @@ import Synchronization
 /// Run it as a `Service` (every session's task is a child of ``run()``), and mount it with
 /// ``addPollingRoutes(to:)`` and ``addWebSocketRoutes(to:)``.
 public final class SocketIOServer: Service, Sendable {
+    /// What sits on top of the Engine.IO sessions.
+    private enum Layer: Sendable {
+        case socketIO
+        /// Every message back to its sender: the server the Engine.IO protocol test suite expects.
+        case engineEcho
+    }
+
     public let configuration: SocketIOConfiguration
+    private let layer: Layer
     private let handler: any SocketIOHandler
     private let namespaces: Set<String>
     private let logger: Logger
@@ -28,7 +36,18 @@ public final class SocketIOServer: Service, Sendable {
     ///   - namespaces: the namespaces clients may join; others get CONNECT_ERROR.
     ///   - handler: the application.
     ///   - logger: for protocol violations and closes.
-    public init(configuration: SocketIOConfiguration = .init(), namespaces: Set<String> = ["/"], handler: any SocketIOHandler, logger: Logger) {
+    public convenience init(configuration: SocketIOConfiguration = .init(), namespaces: Set<String> = ["/"], handler: any SocketIOHandler, logger: Logger) {
+        self.init(layer: .socketIO, configuration: configuration, namespaces: namespaces, handler: handler, logger: logger)
+    }
+
+    /// A bare Engine.IO server that echoes every message and binary packet, for protocol
+    /// conformance checks of the transport layer.
+    public static func engineEcho(configuration: SocketIOConfiguration, logger: Logger) -> SocketIOServer {
+        SocketIOServer(layer: .engineEcho, configuration: configuration, namespaces: [], handler: NoHandler(), logger: logger)
+    }
+
+    private init(layer: Layer, configuration: SocketIOConfiguration, namespaces: Set<String>, handler: any SocketIOHandler, logger: Logger) {
+        self.layer = layer
         self.configuration = configuration
         self.handler = handler
         self.namespaces = namespaces
@@ -72,9 +91,10 @@ public final class SocketIOServer: Service, Sendable {
         return (session, .open(open.serialized))
     }
 
+    /// The open session with that id; a closed one is gone for clients even before its task ends.
     private func session(_ sid: String?) -> EngineSession? {
-        guard let sid else { return nil }
-        return sessions.withLock { $0[sid] }
+        guard let sid, let session = sessions.withLock({ $0[sid] }), !session.isClosed else { return nil }
+        return session
     }
 
     /// The life of one session: heartbeats, the connect deadline, and every packet it receives.
@@ -83,22 +103,25 @@ public final class SocketIOServer: Service, Sendable {
         session.connection = connection
         await withTaskGroup(of: Void.self) { group in
             group.addTask { await self.heartbeat(session) }
-            group.addTask {
-                try? await Task.sleep(for: self.configuration.connectTimeout)
-                if !Task.isCancelled && !connection.hasSockets { session.close(reason: "connect timeout") }
+            if layer == .socketIO {
+                group.addTask {
+                    try? await Task.sleep(for: self.configuration.connectTimeout)
+                    if !Task.isCancelled && !connection.hasSockets { session.close(reason: "connect timeout") }
+                }
             }
             let (finished, finishedContinuation) = AsyncStream.makeStream(of: Void.self)
             var finishedIterator = finished.makeAsyncIterator()
             var inFlight = 0
             for await packet in session.inbound {
                 let outcome: SocketIOConnection.Outcome
-                switch packet {
-                case .message(let text): outcome = await connection.receive(text: text)
-                case .binary(let bytes): outcome = await connection.receive(binary: bytes)
-                case .ping(let data): session.send([.pong(data)]); outcome = .none
-                case .close: session.close(reason: "transport close"); outcome = .none
-                case .pong, .noop, .upgrade: outcome = .none
-                case .open: outcome = .violation("clients do not send open")
+                switch (layer, packet) {
+                case (.engineEcho, .message), (.engineEcho, .binary): session.send([packet]); outcome = .none
+                case (_, .message(let text)): outcome = await connection.receive(text: text)
+                case (_, .binary(let bytes)): outcome = await connection.receive(binary: bytes)
+                case (_, .ping(let data)): session.send([.pong(data)]); outcome = .none
+                case (_, .close): session.close(reason: "transport close"); outcome = .none
+                case (_, .pong), (_, .noop), (_, .upgrade): outcome = .none
+                case (_, .open): outcome = .violation("clients do not send open")
                 }
                 switch outcome {
                 case .none:
@@ -148,6 +171,9 @@ public final class SocketIOServer: Service, Sendable {
         router.get(path) { request, _ in try await self.pollingGet(request) }
         router.post(path) { request, context in try await self.pollingPost(request, maxSize: self.configuration.maxPayload) }
         router.on(path, method: .options) { request, _ in self.withCORS(Response(status: .noContent), request: request) }
+        for method in [HTTPRequest.Method.put, .delete, .patch] {
+            router.on(path, method: method) { request, _ in self.withCORS(Self.protocolError(2, "Bad handshake method"), request: request) }
+        }
     }
 
     private func pollingGet(_ request: Request) async throws -> Response {
@@ -161,9 +187,13 @@ public final class SocketIOServer: Service, Sendable {
         do {
             let packets = try await session.poll(maxPackets: 16, maxBytes: configuration.maxPayload)
             return withCORS(Self.payload(packets), request: request)
-        } catch {
-            // A second concurrent poll, or polling an upgraded session: the client is confused.
+        } catch .concurrentPoll {
+            // Two polls at once: the client is confused; end the session, the first poll gets `close`.
+            session.send([.close])
             session.close(reason: "transport error")
+            return withCORS(Self.protocolError(3, "Bad request"), request: request)
+        } catch {
+            // Polling a session that moved to WebSocket: refused, the session goes on.
             return withCORS(Self.protocolError(3, "Bad request"), request: request)
         }
     }
@@ -174,6 +204,7 @@ public final class SocketIOServer: Service, Sendable {
         guard let session = session(query.get("sid")) else {
             return withCORS(Self.protocolError(query.get("sid") == nil ? 2 : 1, query.get("sid") == nil ? "Bad handshake method" : "Session ID unknown"), request: request)
         }
+        guard session.transport == .polling else { return withCORS(Self.protocolError(3, "Bad request"), request: request) }
         let body: ByteBuffer
         do {
             body = try await request.body.collect(upTo: maxSize)
@@ -318,4 +349,11 @@ extension Duration {
     var milliseconds: Int64 {
         components.seconds * 1000 + components.attoseconds / 1_000_000_000_000_000
     }
+}
+
+/// The handler of a server without a Socket.IO layer: never called.
+private struct NoHandler: SocketIOHandler {
+    func connect(_ socket: SocketIOSocket, auth: JSONValue?) async -> ConnectDecision { .reject(message: "no namespaces") }
+    func event(_ socket: SocketIOSocket, name: String, arguments: [JSONValue], ack: Ack?) async {}
+    func disconnected(_ socket: SocketIOSocket, reason: String) async {}
 }

@@ -23,6 +23,11 @@ public final class SocketIOSocket: Sendable {
 
     /// Sends an event with arguments; binary values go as attachments.
     public func emit(_ event: String, _ arguments: JSONValue...) {
+        emit(event, arguments)
+    }
+
+    /// Sends an event with a list of arguments.
+    public func emit(_ event: String, _ arguments: [JSONValue]) {
         send(SocketPacket(kind: .event, namespace: namespace, data: .array([.string(event)] + arguments)))
     }
 
