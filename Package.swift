@@ -203,7 +203,7 @@ let package = Package(
         .testTarget(
             name: "ParleyGatewayTests",
             dependencies: [
-                "ParleyGateway", "MessageWorker", "ParleyTestSupport",
+                "ParleyGateway", "MessageWorker", "ParleyTestSupport", "SocketIO",
                 .product(name: "HummingbirdTesting", package: "hummingbird"),
                 .product(name: "JWTKit", package: "jwt-kit"),
             ],

@@ -29,6 +29,8 @@ struct GatewayRig: Sendable {
     let redis: RedisClient
     /// Sees what the worker publishes to users' channels (what their sockets would get).
     let recorder: PubSubRecorder
+    /// The gateway's own subscriber: which user channels the node holds.
+    let subscriber: RedisSubscriber
     let client: any TestClientProtocol
 
     static func run(_ framework: TestingSetup = .router, _ body: @escaping @Sendable (GatewayRig) async throws -> Void) async throws {
@@ -51,7 +53,7 @@ struct GatewayRig: Sendable {
                 XCTAssertTrue(connected, "RabbitMQ is not reachable: run `make services-up`")
                 await subscriber.subscribe(bus.replyChannel)
                 try await app.test(framework) { client in
-                    try await body(GatewayRig(database: database, redis: redis, recorder: recorder, client: client))
+                    try await body(GatewayRig(database: database, redis: redis, recorder: recorder, subscriber: subscriber, client: client))
                 }
             }
         }

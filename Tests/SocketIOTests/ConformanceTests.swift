@@ -165,33 +165,37 @@ final class ConformanceTests: XCTestCase {
 
     func testHeartbeatOverPolling() async throws {
         try await Self.withServer { _, client in
-            let sid = try await Self.pollingSession(client, "engine.io")
-            for _ in 0..<3 {
-                let (status, ping) = try await Self.get(client, "/engine.io/?EIO=4&transport=polling&sid=\(sid)")
-                XCTAssertEqual(status, 200)
-                XCTAssertEqual(ping, "2")
-                let (pongStatus, _) = try await Self.post(client, "/engine.io/?EIO=4&transport=polling&sid=\(sid)", "3")
-                XCTAssertEqual(pongStatus, 200)
+            for path in ["engine.io", "socket.io"] {
+                let sid = try await Self.pollingSession(client, path)
+                for _ in 0..<3 {
+                    let (status, ping) = try await Self.get(client, "/\(path)/?EIO=4&transport=polling&sid=\(sid)")
+                    XCTAssertEqual(status, 200)
+                    XCTAssertEqual(ping, "2", path)
+                    let (pongStatus, _) = try await Self.post(client, "/\(path)/?EIO=4&transport=polling&sid=\(sid)", "3")
+                    XCTAssertEqual(pongStatus, 200)
+                }
+                let silent = try await Self.pollingSession(client, path)
+                try await Task.sleep(for: .milliseconds(300 + 200 + 100))
+                let (status, _) = try await Self.get(client, "/\(path)/?EIO=4&transport=polling&sid=\(silent)")
+                XCTAssertEqual(status, 400, "the session outlived its ping timeout on \(path)")
             }
-            let silent = try await Self.pollingSession(client, "engine.io")
-            try await Task.sleep(for: .milliseconds(300 + 200 + 100))
-            let (status, _) = try await Self.post(client, "/engine.io/?EIO=4&transport=polling&sid=\(silent)", "3")
-            XCTAssertEqual(status, 400, "the session outlived its ping timeout")
         }
     }
 
     func testHeartbeatOverWebSocket() async throws {
         try await Self.withServer { host, _ in
-            try await RawSocket.with("ws://\(host)/engine.io/?EIO=4&transport=websocket") { socket in
-                _ = await socket.next()
-                for _ in 0..<3 {
-                    await assertNext(socket, .text("2"), timeout: .seconds(1))
-                    socket.send("3")
+            for path in ["engine.io", "socket.io"] {
+                try await RawSocket.with("ws://\(host)/\(path)/?EIO=4&transport=websocket") { socket in
+                    _ = await socket.next()
+                    for _ in 0..<3 {
+                        await assertNext(socket, .text("2"), timeout: .seconds(1))
+                        socket.send("3")
+                    }
                 }
-            }
-            try await RawSocket.with("ws://\(host)/engine.io/?EIO=4&transport=websocket") { socket in
-                _ = await socket.next()
-                await assertCloses(socket, "no pong, yet the session stayed")
+                try await RawSocket.with("ws://\(host)/\(path)/?EIO=4&transport=websocket") { socket in
+                    _ = await socket.next()
+                    await assertCloses(socket, "no pong, yet the session stayed")
+                }
             }
         }
     }

@@ -16,6 +16,7 @@ final class EngineSession: Sendable {
         var closed = false
         var closeReason = ""
         var lastPong: ContinuousClock.Instant = .now
+        var pongWaiter: CheckedContinuation<Void, Never>?
         var connection: SocketIOConnection?
     }
 
@@ -44,8 +45,35 @@ final class EngineSession: Sendable {
 
     /// Hands a packet from the client to the session task.
     func receive(_ packet: EnginePacket) {
-        if case .pong = packet { state.withLock { $0.lastPong = .now } }
+        if case .pong = packet {
+            let waiter = state.withLock { state in
+                state.lastPong = .now
+                defer { state.pongWaiter = nil }
+                return state.pongWaiter
+            }
+            waiter?.resume()
+        }
         inboundContinuation.yield(packet)
+    }
+
+    /// Returns once a pong arrived after `since`, or the session closed; cancellation ends the wait.
+    func pong(since: ContinuousClock.Instant) async {
+        await withTaskCancellationHandler {
+            await withCheckedContinuation { (waiter: CheckedContinuation<Void, Never>) in
+                let ready = state.withLock { state -> Bool in
+                    if state.closed || state.lastPong >= since || Task.isCancelled { return true }
+                    state.pongWaiter = waiter
+                    return false
+                }
+                if ready { waiter.resume() }
+            }
+        } onCancel: {
+            let waiter = state.withLock { state in
+                defer { state.pongWaiter = nil }
+                return state.pongWaiter
+            }
+            waiter?.resume()
+        }
     }
 
     /// Queues packets for the client on whichever transport is current.
@@ -65,15 +93,18 @@ final class EngineSession: Sendable {
 
     /// Ends the session: the session task sees its inbound stream end, transports are released.
     func close(reason: String) {
-        let (waiter, writer): (CheckedContinuation<Void, Never>?, AsyncStream<EnginePacket>.Continuation?) = state.withLock { state in
-            guard !state.closed else { return (nil, nil) }
+        let (waiters, writer): ([CheckedContinuation<Void, Never>], AsyncStream<EnginePacket>.Continuation?) = state.withLock { state in
+            guard !state.closed else { return ([], nil) }
             // What is still queued (a `close` packet, say) stays for a poll already waiting.
             state.closed = true
             state.closeReason = reason
-            defer { state.pollWaiter = nil }
-            return (state.pollWaiter, state.webSocketWriter)
+            defer {
+                state.pollWaiter = nil
+                state.pongWaiter = nil
+            }
+            return ([state.pollWaiter, state.pongWaiter].compactMap { $0 }, state.webSocketWriter)
         }
-        waiter?.resume()
+        for waiter in waiters { waiter.resume() }
         writer?.finish()
         inboundContinuation.finish()
     }

@@ -147,17 +147,32 @@ public final class SocketIOServer: Service, Sendable {
         sessions.withLock { _ = $0.removeValue(forKey: session.sid) }
     }
 
+    /// Pings every `pingInterval` after the last pong, as Engine.IO clients expect; a pong that
+    /// does not come within `pingTimeout` closes the session.
     private func heartbeat(_ session: EngineSession) async {
         while !session.isClosed {
             do {
                 try await Task.sleep(for: configuration.pingInterval)
-                let sent = ContinuousClock.now
-                session.send([.ping([])])
-                try await Task.sleep(for: configuration.pingTimeout)
-                if session.lastPong < sent {
-                    session.close(reason: "ping timeout")
-                }
             } catch {
+                return
+            }
+            let sent = ContinuousClock.now
+            session.send([.ping([])])
+            let answered = await withTaskGroup(of: Bool.self) { group in
+                group.addTask {
+                    await session.pong(since: sent)
+                    return !Task.isCancelled
+                }
+                group.addTask {
+                    try? await Task.sleep(for: self.configuration.pingTimeout)
+                    return false
+                }
+                defer { group.cancelAll() }
+                return await group.next() ?? false
+            }
+            if Task.isCancelled { return }
+            if !answered || session.lastPong < sent {
+                session.close(reason: "ping timeout")
                 return
             }
         }

@@ -1,0 +1,57 @@
+import Foundation
+import JWTKit
+import Logging
+import ParleyCore
+import ParleyTestSupport
+import SocketIO
+import XCTest
+
+/// The chat side of the socket gateway through the project's Swift client.
+final class SocketGatewayTests: XCTestCase {
+    static var logger: Logger {
+        var logger = Logger(label: "socket-gateway-test")
+        logger.logLevel = .critical
+        return logger
+    }
+
+    struct Claims: JWTPayload {
+        var sub: SubjectClaim
+        var exp: ExpirationClaim
+        var iat = IssuedAtClaim(value: Date())
+        func verify(using algorithm: some JWTAlgorithm) async throws {}
+    }
+
+    func testTokenOfAVanishedUserIsRefused() async throws {
+        try await GatewayRig.run(.live) { rig in
+            let keys = JWTKeyCollection()
+            await keys.add(hmac: HMACKey(from: GatewayRig.secret), digestAlgorithm: .sha256)
+            let ghost = try await keys.sign(Claims(sub: .init(value: UUIDv7.make().lowercased), exp: .init(value: Date().addingTimeInterval(60))))
+            do {
+                try await SocketIOClient.connect(to: "http://127.0.0.1:\(rig.client.port!)", auth: .object(["token": .string(ghost)]), logger: Self.logger) { _ in }
+                XCTFail("a token for no user connected")
+            } catch let error as SocketIOClient.ClientError {
+                XCTAssertEqual(error, .refused("User not found"))
+            }
+        }
+    }
+
+    func testNodeHoldsAUsersChannelExactlyWhileItHoldsTheirSockets() async throws {
+        try await GatewayRig.run(.live) { rig in
+            let user = try await rig.signup("Tabs")
+            let channel = Channels.user(try XCTUnwrap(UUID(uuidString: user.id)))
+            let url = "http://127.0.0.1:\(rig.client.port!)"
+            let auth = JSONValue.object(["token": .string(user.token)])
+            XCTAssertFalse(rig.subscriber.channels.contains(channel))
+            try await SocketIOClient.connect(to: url, auth: auth, logger: Self.logger) { _ in
+                XCTAssertTrue(rig.subscriber.channels.contains(channel), "first socket subscribes")
+                try await SocketIOClient.connect(to: url, auth: auth, logger: Self.logger) { _ in
+                    XCTAssertTrue(rig.subscriber.channels.contains(channel))
+                }
+                // One tab closed: the other still needs the channel.
+                try await Task.sleep(for: .milliseconds(200))
+                XCTAssertTrue(rig.subscriber.channels.contains(channel), "second tab's close dropped the channel")
+            }
+            try await eventually("the channel outlived the last socket") { !rig.subscriber.channels.contains(channel) }
+        }
+    }
+}
