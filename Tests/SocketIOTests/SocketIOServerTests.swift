@@ -34,6 +34,10 @@ final class SocketIOServerTests: XCTestCase {
     }
 
     func withServer(_ configure: (inout SocketIOConfiguration) -> Void = { _ in }, _ body: @escaping @Sendable (String, any TestClientProtocol) async throws -> Void) async throws {
+        try await withServer(configure) { url, client, _ in try await body(url, client) }
+    }
+
+    func withServer(_ configure: (inout SocketIOConfiguration) -> Void = { _ in }, _ body: @escaping @Sendable (String, any TestClientProtocol, SocketIOServer) async throws -> Void) async throws {
         var configuration = SocketIOConfiguration()
         configure(&configuration)
         let server = SocketIOServer(configuration: configuration, handler: EchoHandler(), logger: Self.logger)
@@ -45,7 +49,7 @@ final class SocketIOServerTests: XCTestCase {
             router: router, server: .http1WebSocketUpgrade(webSocketRouter: webSocketRouter),
             configuration: .init(address: .hostname("127.0.0.1", port: 0)), services: [server], logger: Self.logger)
         try await app.test(.live) { client in
-            try await body("http://127.0.0.1:\(client.port!)", client)
+            try await body("http://127.0.0.1:\(client.port!)", client, server)
         }
     }
 
@@ -144,6 +148,36 @@ final class SocketIOServerTests: XCTestCase {
             let (closed, received) = try await Self.raw(url, send: ["40{\"name\":\"x\"}"], timeout: .milliseconds(500))
             XCTAssertFalse(closed)
             XCTAssertTrue(received.contains { $0.hasPrefix("40{\"sid\"") }, "\(received)")
+        }
+    }
+
+    func testPollResponsesCarryAtMostSixteenPackets() async throws {
+        try await withServer { _, client in
+            let (_, open) = try await client.execute(uri: "/socket.io/?EIO=4&transport=polling", method: .get) { ($0.status, String(buffer: $0.body)) }
+            let sid = try XCTUnwrap(JSONValue.parse(Array(open.utf8.dropFirst()))?["sid"]?.stringValue)
+            let shouts = (0..<40).map { "42[\"shout\",\($0)]" }.joined(separator: "\u{1e}")
+            _ = try await client.execute(uri: "/socket.io/?EIO=4&transport=polling&sid=\(sid)", method: .post,
+                                         body: ByteBuffer(string: "40{\"name\":\"n\"}\u{1e}" + shouts)) { _ in }
+            var heard = 0
+            for _ in 0..<10 where heard < 40 {
+                let body = try await client.execute(uri: "/socket.io/?EIO=4&transport=polling&sid=\(sid)", method: .get) { String(buffer: $0.body) }
+                let packets = body.split(separator: "\u{1e}")
+                XCTAssertLessThanOrEqual(packets.count, 16)
+                heard += packets.filter { $0.hasPrefix("42[\"heard\"") }.count
+            }
+            XCTAssertEqual(heard, 40, "every event arrives, sixteen packets a poll at most")
+        }
+    }
+
+    func testClosedSessionsAreForgotten() async throws {
+        try await withServer { url, _, server in
+            try await SocketIOClient.connect(to: url, auth: .object(["name": .string("a")]), logger: Self.logger) { _ in
+                XCTAssertEqual(server.sessionCount, 1)
+            }
+            _ = try await Self.raw(url, send: ["4garbage{"], timeout: .seconds(2))
+            let deadline = ContinuousClock.now + .seconds(3)
+            while server.sessionCount > 0 && ContinuousClock.now < deadline { try await Task.sleep(for: .milliseconds(20)) }
+            XCTAssertEqual(server.sessionCount, 0, "a closed session is still held")
         }
     }
 
