@@ -76,13 +76,6 @@ final class AuthTests: XCTestCase {
         }
     }
 
-    struct ForeignClaims: JWTPayload {
-        var sub: SubjectClaim
-        var exp: ExpirationClaim
-        var iat = IssuedAtClaim(value: Date())
-        func verify(using algorithm: some JWTAlgorithm) async throws {}
-    }
-
     func testMeNeedsAValidPinnedHS256Token() async throws {
         try await GatewayRig.run { rig in
             let account = try await rig.signup()
@@ -104,13 +97,9 @@ final class AuthTests: XCTestCase {
             }
 
             // Right claims, wrong key; and right key, expired.
-            let otherKeys = JWTKeyCollection()
-            await otherKeys.add(hmac: HMACKey(from: "another-secret-0123456789-0123456789-xyz"), digestAlgorithm: .sha256)
-            let foreign = try await otherKeys.sign(ForeignClaims(sub: .init(value: account.id), exp: .init(value: Date().addingTimeInterval(600))))
-            let ourKeys = JWTKeyCollection()
-            await ourKeys.add(hmac: HMACKey(from: GatewayRig.secret), digestAlgorithm: .sha256)
-            let expired = try await ourKeys.sign(ForeignClaims(sub: .init(value: account.id), exp: .init(value: Date().addingTimeInterval(-60))))
-            let stillValid = try await ourKeys.sign(ForeignClaims(sub: .init(value: account.id), exp: .init(value: Date().addingTimeInterval(60))))
+            let foreign = try await GatewayRig.token(subject: account.id, expiresIn: 600, secret: "another-secret-0123456789-0123456789-xyz")
+            let expired = try await GatewayRig.token(subject: account.id, expiresIn: -60)
+            let stillValid = try await GatewayRig.token(subject: account.id, expiresIn: 60)
             let foreignReply = try await rig.request(.get, "/api/users/me", token: foreign)
             let expiredReply = try await rig.request(.get, "/api/users/me", token: expired)
             let validReply = try await rig.request(.get, "/api/users/me", token: stillValid)

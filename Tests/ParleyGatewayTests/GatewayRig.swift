@@ -1,5 +1,6 @@
 import Foundation
 import Hummingbird
+import JWTKit
 import HummingbirdTesting
 import Logging
 import MessageWorker
@@ -57,6 +58,22 @@ struct GatewayRig: Sendable {
                 }
             }
         }
+    }
+
+    // MARK: - Tokens
+
+    struct Claims: JWTPayload {
+        var sub: SubjectClaim
+        var exp: ExpirationClaim
+        var iat = IssuedAtClaim(value: Date())
+        func verify(using algorithm: some JWTAlgorithm) async throws {}
+    }
+
+    /// A token made outside the gateway: any subject, any expiry, any key.
+    static func token(subject: String, expiresIn seconds: TimeInterval, secret: String = secret) async throws -> String {
+        let keys = JWTKeyCollection()
+        await keys.add(hmac: HMACKey(from: secret), digestAlgorithm: .sha256)
+        return try await keys.sign(Claims(sub: .init(value: subject), exp: .init(value: Date().addingTimeInterval(seconds))))
     }
 
     // MARK: - Requests

@@ -1,5 +1,4 @@
 import Foundation
-import JWTKit
 import Logging
 import ParleyCore
 import ParleyTestSupport
@@ -14,18 +13,9 @@ final class SocketGatewayTests: XCTestCase {
         return logger
     }
 
-    struct Claims: JWTPayload {
-        var sub: SubjectClaim
-        var exp: ExpirationClaim
-        var iat = IssuedAtClaim(value: Date())
-        func verify(using algorithm: some JWTAlgorithm) async throws {}
-    }
-
     func testTokenOfAVanishedUserIsRefused() async throws {
         try await GatewayRig.run(.live) { rig in
-            let keys = JWTKeyCollection()
-            await keys.add(hmac: HMACKey(from: GatewayRig.secret), digestAlgorithm: .sha256)
-            let ghost = try await keys.sign(Claims(sub: .init(value: UUIDv7.make().lowercased), exp: .init(value: Date().addingTimeInterval(60))))
+            let ghost = try await GatewayRig.token(subject: UUIDv7.make().lowercased, expiresIn: 60)
             do {
                 try await SocketIOClient.connect(to: "http://127.0.0.1:\(rig.client.port!)", auth: .object(["token": .string(ghost)]), logger: Self.logger) { _ in }
                 XCTFail("a token for no user connected")
