@@ -64,4 +64,61 @@ public struct UserRepository: Sendable {
             return try await Rows.users(rows, viewer: viewer).first
         }
     }
+
+    /// What a profile update changes; `nil` leaves a field as it is.
+    public struct ProfileChange: Sendable {
+        public var firstName: String?
+        public var lastName: String?
+        /// `.some(nil)` clears the image.
+        public var image: String??
+        public var showLastSeen: Bool?
+
+        public init(firstName: String? = nil, lastName: String? = nil, image: String?? = nil, showLastSeen: Bool? = nil) {
+            self.firstName = firstName
+            self.lastName = lastName
+            self.image = image
+            self.showLastSeen = showLastSeen
+        }
+    }
+
+    /// Applies a profile change; `nil` when the user does not exist.
+    public func update(id: UUID, _ change: ProfileChange) async throws -> User? {
+        let setImage = change.image != nil
+        let image: String? = change.image ?? nil
+        return try await database.run {
+            let rows = try await database.client.query(
+                """
+                UPDATE users u SET
+                    first_name = COALESCE(\(change.firstName), u.first_name),
+                    last_name = COALESCE(\(change.lastName), u.last_name),
+                    image = CASE WHEN \(setImage) THEN \(image) ELSE u.image END,
+                    show_last_seen = COALESCE(\(change.showLastSeen), u.show_last_seen),
+                    updated_at = now()
+                WHERE u.id = \(id)
+                RETURNING \(unescaped: Rows.userColumns)
+                """, logger: database.logger)
+            return try await Rows.users(rows, viewer: id).first
+        }
+    }
+
+    /// Users whose name or email contains `text` (case-insensitive), never `viewer`, in id order
+    /// after `after`: keyset pages of `limit`.
+    public func search(_ text: String, viewer: UUID, after: UUID?, limit: Int) async throws -> [User] {
+        // The text is matched literally: LIKE's wildcards in it are escaped.
+        let escaped = text.replacingOccurrences(of: "\\", with: "\\\\")
+            .replacingOccurrences(of: "%", with: "\\%").replacingOccurrences(of: "_", with: "\\_")
+        let pattern = "%\(escaped)%"
+        let lower = after ?? UUID(uuid: (0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0))
+        return try await database.run {
+            let rows = try await database.client.query(
+                """
+                SELECT \(unescaped: Rows.userColumns) FROM users u
+                WHERE u.id <> \(viewer) AND u.id > \(lower)
+                  AND (u.first_name ILIKE \(pattern) OR u.last_name ILIKE \(pattern) OR u.email ILIKE \(pattern)
+                       OR (u.first_name || ' ' || u.last_name) ILIKE \(pattern))
+                ORDER BY u.id LIMIT \(limit)
+                """, logger: database.logger)
+            return try await Rows.users(rows, viewer: viewer)
+        }
+    }
 }

@@ -97,6 +97,10 @@ public enum Limits {
     public static let minPassword = 8
     /// Longest password, in bytes (bcrypt reads 72 at most).
     public static let maxPasswordBytes = 72
+    /// Longest profile image URL, in characters.
+    public static let imageURL = 2048
     /// Most messages one history page holds.
     public static let historyPage = 200
+    /// Most users one search page holds.
+    public static let userPage = 100
 }

@@ -42,7 +42,7 @@ struct AuthController {
         v.check(Validator.isEmail(email) && email.count <= Limits.email, "email must be a valid email address")
         v.check(body.password.count >= Limits.minPassword, "password must be at least \(Limits.minPassword) characters")
         v.check(body.password.utf8.count <= Limits.maxPasswordBytes, "password must be at most \(Limits.maxPasswordBytes) bytes")
-        v.check((body.image?.count ?? 0) <= 2048, "image must be at most 2048 characters")
+        v.check((body.image?.count ?? 0) <= Limits.imageURL, "image must be at most \(Limits.imageURL) characters")
         try v.validate()
 
         let hash = try await hasher.hash(body.password)

@@ -14,6 +14,16 @@ struct ChatController {
 
     func addRoutes(to group: RouterGroup<GatewayContext>) {
         group.post(use: openDirect)
+        group.get(":chatId", use: show)
+    }
+
+    /// One chat as the caller sees it; 403 for non-members.
+    @Sendable func show(_ request: Request, context: GatewayContext) async throws -> Response {
+        let me = try context.requireUser()
+        let chatId = try parseID(context.parameters.get("chatId"), name: "chatId")
+        try await database.chats.requireMember(chatId: chatId, userId: me)
+        guard let chat = try await database.chats.chat(id: chatId, viewer: me) else { throw ParleyError.notFound("Chat not found") }
+        return JSONResponse.data(chat)
     }
 
     /// The caller's 1:1 chat with `userId`: 200 when it existed, 201 when this call made it.

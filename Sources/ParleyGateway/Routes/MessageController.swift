@@ -47,13 +47,7 @@ struct MessageController {
         let before = try query.get("before").map { try parseID(String($0), name: "before") }
         let after = try query.get("after").map { try parseID(String($0), name: "after") }
         guard before == nil || after == nil else { throw ParleyError.badRequest("Use either before or after, not both") }
-        var limit = 50
-        if let raw = query.get("limit") {
-            guard let n = Int(raw), (1...Limits.historyPage).contains(n) else {
-                throw ParleyError.badRequest("limit must be a whole number from 1 to \(Limits.historyPage)")
-            }
-            limit = n
-        }
+        let limit = try pageLimit(query.get("limit"), default: 50, max: Limits.historyPage)
         try await messages.requireMember(chatId: chatId, userId: me)
         let page = try await database.messages.history(chatId: chatId, viewer: me, before: before, after: after, limit: limit)
         let older: UUID? = after != nil ? page.first?.id : (page.count == limit ? page.first?.id : nil)

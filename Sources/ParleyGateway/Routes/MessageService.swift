@@ -41,12 +41,7 @@ struct MessageService: Sendable {
         }
     }
 
-    /// 404 for an unknown chat, 403 for a chat the user is not in.
     func requireMember(chatId: UUID, userId: UUID) async throws {
-        switch try await database.chats.membership(chatId: chatId, userId: userId) {
-        case .member: return
-        case .notMember: throw ParleyError.forbidden("You are not a member of this chat")
-        case .noSuchChat: throw ParleyError.notFound("Chat not found")
-        }
+        try await database.chats.requireMember(chatId: chatId, userId: userId)
     }
 }
