@@ -68,6 +68,10 @@ parley_amqp *parley_amqp_connect(const char *host, int port, const char *vhost, 
     amqp_socket_t *socket = amqp_tcp_socket_new(conn);
     if (!socket) { set_err(err, errlen, "connect", "cannot create socket"); amqp_destroy_connection(conn); return NULL; }
     struct timeval tv = to_timeval(5000);
+    /* Every synchronous method gets an answer or an error in bounded time: a broker that never
+     * answers (a queue process that crashed, a stalled node) must not hang the thread. */
+    amqp_set_handshake_timeout(conn, &tv);
+    amqp_set_rpc_timeout(conn, &tv);
     int status = amqp_socket_open_noblock(socket, host, port, &tv);
     if (status != AMQP_STATUS_OK) {
         set_err(err, errlen, "connect", amqp_error_string2(status));

@@ -124,6 +124,9 @@ public struct Backoff: Sendable {
 
     /// Call after a success.
     public mutating func reset() { attempt = 0 }
+
+    /// Whether no delay was drawn since the last reset: the coming failure is the first.
+    public var isFresh: Bool { attempt == 0 }
 }
 
 /// A client whose connection lives on an ``IOThread``: as a `Service` it runs from ``start()``

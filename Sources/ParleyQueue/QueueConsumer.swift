@@ -97,7 +97,9 @@ public final class QueueConsumer: IOThreadService, Sendable {
                 logger.info("consuming", metadata: ["queue": "\(queue)", "prefetch": "\(prefetch)"])
                 try serve(connection, generation: generation)
             } catch {
-                if isConnected { logger.warning("RabbitMQ connection lost", metadata: ["queue": "\(queue)", "error": "\(error)"]) }
+                // The first failure after a success is worth a warning; the retries that follow, a debug line.
+                let level: Logger.Level = isConnected || backoff.isFresh ? .warning : .debug
+                logger.log(level: level, "RabbitMQ connection failed, retrying", metadata: ["queue": "\(queue)", "error": "\(error)"])
                 connected.store(false, ordering: .releasing)
                 if !thread.isStopped { thread.sleep(backoff.next()) }
             }

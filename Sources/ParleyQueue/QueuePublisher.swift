@@ -87,13 +87,12 @@ public final class QueuePublisher: IOThreadService, Sendable {
                 logger.info("connected to RabbitMQ", metadata: ["role": "publisher", "host": "\(endpoint.host):\(endpoint.port)"])
                 try serve(connection)
             } catch {
-                if isConnected { logger.warning("RabbitMQ connection lost", metadata: ["error": "\(error)"]) }
+                // The first failure after a success is worth a warning; the retries that follow, a debug line.
+                let level: Logger.Level = isConnected || backoff.isFresh ? .warning : .debug
+                logger.log(level: level, "RabbitMQ connection failed, retrying", metadata: ["role": "publisher", "error": "\(error)"])
                 connected.store(false, ordering: .releasing)
                 failQueued(with: error)
-                if !thread.isStopped {
-                    logger.debug("reconnecting to RabbitMQ", metadata: ["error": "\(error)"])
-                    thread.sleep(backoff.next())
-                }
+                if !thread.isStopped { thread.sleep(backoff.next()) }
             }
         }
         connected.store(false, ordering: .releasing)
