@@ -62,43 +62,71 @@ public struct ChatRepository: Sendable {
         }
     }
 
-    /// The chat as `viewer` sees it: members, admin, latest message and the viewer's unread count.
+    /// The chat as `viewer` (a member) sees it: members, admin, latest message and the viewer's
+    /// unread count; `nil` if it does not exist or `viewer` is not in it.
     public func chat(id: UUID, viewer: UUID) async throws -> Chat? {
+        try await chats(of: viewer, only: id, limit: 1).first
+    }
+
+    /// `viewer`'s chats, latest activity (newest message, else creation) first.
+    ///
+    /// Three queries whatever the number of chats: the chats with their latest message id and
+    /// unread count, then every member of them, then the latest messages.
+    public func chats(of viewer: UUID, only chatId: UUID? = nil, limit: Int = 200) async throws -> [Chat] {
         try await database.run {
             let client = database.client
             let logger = database.logger
-            let chatRows = try await client.query(
-                "SELECT chat_name, is_group, group_admin_id, created_at, updated_at FROM chats WHERE id = \(id)",
-                logger: logger)
-            var found: (String, Bool, UUID?, Date, Date)?
-            for try await row in chatRows.decode((String, Bool, UUID?, Date, Date).self) { found = row }
-            guard let (name, isGroup, adminId, createdAt, updatedAt) = found else { return nil }
-
-            let members = try await Rows.users(client.query(
+            let zero = UUID(uuid: (0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0))
+            let rows = try await client.query(
                 """
-                SELECT \(unescaped: Rows.userColumns) FROM chat_members cm JOIN users u ON u.id = cm.user_id
-                WHERE cm.chat_id = \(id) ORDER BY cm.joined_at, u.id
-                """, logger: logger), viewer: viewer)
-            let latest = try await Rows.messages(client.query(
-                """
-                SELECT \(unescaped: Rows.messageColumns) FROM messages m JOIN users u ON u.id = m.sender_id
-                WHERE m.chat_id = \(id) ORDER BY m.id DESC LIMIT 1
-                """, logger: logger), viewer: viewer).first
-            let unreadRows = try await client.query(
-                """
-                SELECT count(*) FROM chat_members cm JOIN messages m ON m.chat_id = cm.chat_id
-                WHERE cm.chat_id = \(id) AND cm.user_id = \(viewer) AND m.sender_id <> \(viewer)
-                  AND m.deleted_at IS NULL
-                  AND (cm.last_read_message_id IS NULL OR m.id > cm.last_read_message_id)
-                  AND (cm.cleared_at IS NULL OR m.created_at > cm.cleared_at)
+                SELECT c.id, c.chat_name, c.is_group, c.group_admin_id, c.created_at, c.updated_at, last.id, unread.n
+                FROM chat_members cm
+                JOIN chats c ON c.id = cm.chat_id
+                LEFT JOIN LATERAL (
+                    SELECT m.id, m.created_at FROM messages m WHERE m.chat_id = c.id ORDER BY m.id DESC LIMIT 1
+                ) last ON true
+                CROSS JOIN LATERAL (
+                    SELECT count(*) AS n FROM messages m
+                    WHERE m.chat_id = c.id AND m.id > COALESCE(cm.last_read_message_id, \(zero))
+                      AND m.sender_id <> \(viewer) AND m.deleted_at IS NULL
+                      AND (cm.cleared_at IS NULL OR m.created_at > cm.cleared_at)
+                ) unread
+                WHERE cm.user_id = \(viewer) AND (\(chatId)::uuid IS NULL OR c.id = \(chatId))
+                ORDER BY COALESCE(last.created_at, c.created_at) DESC, c.id DESC
+                LIMIT \(limit)
                 """, logger: logger)
-            var unread = 0
-            for try await n in unreadRows.decode(Int.self) { unread = n }
-            return Chat(
-                id: id, chatName: name, isGroupChat: isGroup, users: members,
-                groupAdmin: members.first { $0.id == adminId }, latestMessage: latest, unreadCount: unread,
-                createdAt: createdAt, updatedAt: updatedAt
-            )
+            typealias ChatRow = (UUID, String, Bool, UUID?, Date, Date, UUID?, Int)
+            var found: [ChatRow] = []
+            for try await row in rows.decode(ChatRow.self) { found.append(row) }
+            guard !found.isEmpty else { return [] }
+
+            var members: [UUID: [User]] = [:]
+            let memberRows = try await client.query(
+                """
+                SELECT cm.chat_id, \(unescaped: Rows.userColumns) FROM chat_members cm JOIN users u ON u.id = cm.user_id
+                WHERE cm.chat_id = ANY(\(found.map(\.0))) ORDER BY cm.joined_at, u.id
+                """, logger: logger)
+            for try await r in memberRows.decode((UUID, UUID, String, String, String, String?, Bool, Date?, Date, Date).self) {
+                members[r.0, default: []].append(Rows.user((r.1, r.2, r.3, r.4, r.5, r.6, r.7, r.8, r.9), viewer: viewer))
+            }
+            let latestIds = found.compactMap(\.6)
+            var latest: [UUID: Message] = [:]
+            if !latestIds.isEmpty {
+                let messages = try await Rows.messages(client.query(
+                    """
+                    SELECT \(unescaped: Rows.messageColumns) FROM messages m JOIN users u ON u.id = m.sender_id
+                    WHERE m.id = ANY(\(latestIds))
+                    """, logger: logger), viewer: viewer)
+                for message in messages { latest[message.chatId] = message }
+            }
+            return found.map { row in
+                let (id, name, isGroup, adminId, createdAt, updatedAt, _, unread) = row
+                let users = members[id] ?? []
+                return Chat(
+                    id: id, chatName: name, isGroupChat: isGroup, users: users,
+                    groupAdmin: users.first { $0.id == adminId }, latestMessage: latest[id], unreadCount: unread,
+                    createdAt: createdAt, updatedAt: updatedAt)
+            }
         }
     }
 

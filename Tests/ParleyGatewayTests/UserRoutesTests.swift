@@ -96,4 +96,37 @@ final class UserRoutesTests: XCTestCase {
             XCTAssertEqual(missing.status, .notFound)
         }
     }
+
+    func testChatListPutsLatestActivityFirstWithUnreadCounts() async throws {
+        try await GatewayRig.run { rig in
+            let me = try await rig.signup("Me")
+            let b = try await rig.signup("B")
+            let c = try await rig.signup("C")
+            let empty = try await rig.request(.get, "/api/chats", token: me.token)
+            XCTAssertEqual((empty.json["data"] as? [Any])?.count, 0)
+
+            let chatB = try await rig.request(.post, "/api/chats", token: me.token, json: ["userId": b.id])
+            let chatC = try await rig.request(.post, "/api/chats", token: me.token, json: ["userId": c.id])
+            let withB = try XCTUnwrap(chatB.data["id"] as? String)
+            let withC = try XCTUnwrap(chatC.data["id"] as? String)
+            _ = try await rig.request(.post, "/api/messages", token: b.token, json: ["chatId": withB, "text": "one"])
+            _ = try await rig.request(.post, "/api/messages", token: b.token, json: ["chatId": withB, "text": "two"])
+            var list = try await rig.request(.get, "/api/chats", token: me.token)
+            var chats = list.json["data"] as? [[String: Any]] ?? []
+            XCTAssertEqual(chats.compactMap { $0["id"] as? String }, [withB, withC], "the chat with news first")
+            XCTAssertEqual(chats.first?["unreadCount"] as? Int, 2)
+            XCTAssertEqual(((chats.first?["latestMessage"] as? [String: Any])?["content"] as? [String: Any])?["text"] as? String, "two")
+            XCTAssertTrue(chats.last?["latestMessage"] is NSNull)
+            XCTAssertEqual((chats.last?["users"] as? [Any])?.count, 2)
+
+            _ = try await rig.request(.post, "/api/messages", token: me.token, json: ["chatId": withC, "text": "hi C"])
+            list = try await rig.request(.get, "/api/chats", token: me.token)
+            chats = list.json["data"] as? [[String: Any]] ?? []
+            XCTAssertEqual(chats.compactMap { $0["id"] as? String }, [withC, withB])
+            XCTAssertEqual(chats.first?["unreadCount"] as? Int, 0, "one's own message is not unread")
+
+            let theirs = try await rig.request(.get, "/api/chats", token: c.token)
+            XCTAssertEqual((theirs.json["data"] as? [[String: Any]])?.compactMap { $0["id"] as? String }, [withC], "only one's own chats")
+        }
+    }
 }

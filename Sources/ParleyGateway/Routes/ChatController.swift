@@ -14,7 +14,14 @@ struct ChatController {
 
     func addRoutes(to group: RouterGroup<GatewayContext>) {
         group.post(use: openDirect)
+        group.get(use: list)
         group.get(":chatId", use: show)
+    }
+
+    /// The caller's chats, latest activity first.
+    @Sendable func list(_ request: Request, context: GatewayContext) async throws -> Response {
+        let me = try context.requireUser()
+        return JSONResponse.data(try await database.chats.chats(of: me))
     }
 
     /// One chat as the caller sees it; 403 for non-members.
