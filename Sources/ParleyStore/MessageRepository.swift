@@ -50,6 +50,68 @@ public struct MessageRepository: Sendable {
         }
     }
 
+    /// What an edit or a delete did.
+    public enum ChangeOutcome: Sendable, Equatable {
+        case changed(Message)
+        /// A delete of a message deleted before: nothing changed (a redelivery, a double click).
+        case unchanged(Message)
+        case notFound
+        /// The actor may not change this message.
+        case forbidden
+        /// An edit of a deleted message.
+        case deleted
+    }
+
+    /// A message by id, as `viewer` sees its sender.
+    public func find(id: UUID, viewer: UUID?) async throws -> Message? {
+        try await database.run {
+            try await Rows.messages(database.client.query(
+                """
+                SELECT \(unescaped: Rows.messageColumns) FROM messages m JOIN users u ON u.id = m.sender_id WHERE m.id = \(id)
+                """, logger: database.logger), viewer: viewer).first
+        }
+    }
+
+    /// Replaces the text of a message; only its sender may, and not once it is deleted.
+    public func edit(_ command: MessageEdit) async throws -> ChangeOutcome {
+        let updated = try await database.run {
+            try await Rows.messages(database.client.query(
+                """
+                WITH m AS (
+                    UPDATE messages SET text = \(command.text), edited_at = now(), updated_at = now()
+                    WHERE id = \(command.messageId) AND sender_id = \(command.editorId) AND deleted_at IS NULL
+                    RETURNING *
+                )
+                SELECT \(unescaped: Rows.messageColumns) FROM m JOIN users u ON u.id = m.sender_id
+                """, logger: database.logger), viewer: nil).first
+        }
+        if let updated { return .changed(updated) }
+        guard let existing = try await find(id: command.messageId, viewer: nil) else { return .notFound }
+        if existing.sender.id != command.editorId { return .forbidden }
+        return .deleted
+    }
+
+    /// Soft-deletes a message: its content goes, its id and stamps stay. The sender or the
+    /// group's admin may; deleting it again changes nothing.
+    public func delete(_ command: MessageDelete) async throws -> ChangeOutcome {
+        let deleted = try await database.run {
+            try await Rows.messages(database.client.query(
+                """
+                WITH m AS (
+                    UPDATE messages SET text = NULL, deleted_at = now(), updated_at = now()
+                    WHERE id = \(command.messageId) AND deleted_at IS NULL
+                      AND (sender_id = \(command.actorId)
+                           OR EXISTS (SELECT 1 FROM chats c WHERE c.id = messages.chat_id AND c.group_admin_id = \(command.actorId)))
+                    RETURNING *
+                )
+                SELECT \(unescaped: Rows.messageColumns) FROM m JOIN users u ON u.id = m.sender_id
+                """, logger: database.logger), viewer: nil).first
+        }
+        if let deleted { return .changed(deleted) }
+        guard let existing = try await find(id: command.messageId, viewer: nil) else { return .notFound }
+        return existing.isDeleted ? .unchanged(existing) : .forbidden
+    }
+
     /// One page of a chat's history, oldest first.
     ///
     /// Keyset pagination on `(chat_id, id)`: with `before`, the `limit` messages just older

@@ -3,6 +3,7 @@ import ParleyCore
 import ParleyPubSub
 import ParleyTestSupport
 import PostgresNIO
+import HTTPTypes
 import XCTest
 
 /// The walking skeleton end to end: HTTP → RabbitMQ → message worker → PostgreSQL → Redis.
@@ -128,6 +129,61 @@ final class MessagePipelineTests: XCTestCase {
             }
             let history = try await rig.request(.get, "/api/messages/\(chatId)", token: a.token)
             XCTAssertEqual((history.json["data"] as? [Any])?.count, 0)
+        }
+    }
+
+    func testEditAndDeleteAreAuthorisedAndAnnounced() async throws {
+        try await GatewayRig.run { rig in
+            let a = try await rig.signup("A")
+            let b = try await rig.signup("B")
+            let stranger = try await rig.signup("C")
+            let chat = try await rig.request(.post, "/api/chats", token: a.token, json: ["userId": b.id])
+            let chatId = try XCTUnwrap(chat.data["id"] as? String)
+            let sent = try await rig.request(.post, "/api/messages", token: a.token, json: ["chatId": chatId, "text": "first draft"])
+            let messageId = try XCTUnwrap(sent.data["id"] as? String)
+            let bChannel = Channels.user(try XCTUnwrap(UUID(uuidString: b.id)))
+            await rig.recorder.subscribe(bChannel)
+
+            for (token, status) in [(b.token, HTTPResponse.Status.forbidden), (stranger.token, .forbidden)] {
+                let reply = try await rig.request(.put, "/api/messages/\(messageId)", token: token, json: ["text": "hijacked"])
+                XCTAssertEqual(reply.status, status)
+            }
+            let blank = try await rig.request(.put, "/api/messages/\(messageId)", token: a.token, json: ["text": " "])
+            XCTAssertEqual(blank.status, .badRequest)
+            let unknown = try await rig.request(.put, "/api/messages/\(UUIDv7.make().lowercased)", token: a.token, json: ["text": "x"])
+            XCTAssertEqual(unknown.status, .notFound)
+
+            let edited = try await rig.request(.put, "/api/messages/\(messageId)", token: a.token, json: ["text": "final"])
+            XCTAssertEqual(edited.status, .ok)
+            XCTAssertEqual(edited.data["isEdited"] as? Bool, true)
+            XCTAssertFalse(edited.data["editedAt"] is NSNull)
+            XCTAssertEqual((edited.data["content"] as? [String: Any])?["text"] as? String, "final")
+            let updated = await rig.recorder.next(UserEvent.self, on: bChannel)
+            guard case .messageUpdated(let announced)? = updated else { return XCTFail("no message_updated for B: \(String(describing: updated))") }
+            XCTAssertEqual(announced.content.text, "final")
+
+            let notYours = try await rig.request(.delete, "/api/messages/\(messageId)", token: b.token)
+            XCTAssertEqual(notYours.status, .forbidden)
+            let deleted = try await rig.request(.delete, "/api/messages/\(messageId)", token: a.token)
+            XCTAssertEqual(deleted.status, .ok)
+            XCTAssertEqual(deleted.data["isDeleted"] as? Bool, true)
+            XCTAssertEqual(deleted.data["id"] as? String, messageId, "the id stays")
+            XCTAssertNil((deleted.data["content"] as? [String: Any])?["text"], "the content goes")
+            let gone = await rig.recorder.next(UserEvent.self, on: bChannel)
+            guard case .messageDeleted(let deletion)? = gone else { return XCTFail("no message_deleted for B") }
+            XCTAssertEqual(deletion.id.lowercased, messageId)
+            XCTAssertEqual(deletion.chatId.lowercased, chatId)
+
+            let again = try await rig.request(.delete, "/api/messages/\(messageId)", token: a.token)
+            XCTAssertEqual(again.status, .ok, "deleting twice is not an error")
+            let late = try await rig.request(.put, "/api/messages/\(messageId)", token: a.token, json: ["text": "resurrect"])
+            XCTAssertEqual(late.status, .conflict)
+            let history = try await rig.request(.get, "/api/messages/\(chatId)", token: b.token)
+            let shown = (history.json["data"] as? [[String: Any]])?.first
+            XCTAssertEqual(shown?["isDeleted"] as? Bool, true)
+            XCTAssertNil((shown?["content"] as? [String: Any])?["text"])
+            try await Task.sleep(for: .milliseconds(200))
+            XCTAssertEqual(rig.recorder.count(on: bChannel), 0, "a repeated delete announces nothing")
         }
     }
 }

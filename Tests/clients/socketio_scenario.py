@@ -47,6 +47,16 @@ def connect(token=None, transports=None, header=False, auth=True, errors=None, u
         received.append(data)
         arrived.set()
 
+    changes = []
+
+    @client.on("message_updated")
+    def on_updated(data):
+        changes.append(("updated", data))
+
+    @client.on("message_deleted")
+    def on_deleted(data):
+        changes.append(("deleted", data))
+
     kwargs = {"transports": transports or ["websocket"], "wait_timeout": 5}
     if token and auth:
         kwargs["auth"] = {"token": token}
@@ -55,6 +65,7 @@ def connect(token=None, transports=None, header=False, auth=True, errors=None, u
     client.connect(url or BASE, **kwargs)
     client.received = received
     client.arrived = arrived
+    client.changes = changes
     return client
 
 
@@ -117,6 +128,16 @@ check("strangers receive nothing", stranger.received == [], stranger.received)
 
 again = sender.call("send_message", {"chatId": chat["id"], "text": "hello from python", "clientMessageId": "py-1"}, timeout=10)
 check("a repeated clientMessageId acks the same message", again.get("data", {}).get("id") == message_id, again)
+
+edited = sender.call("edit_message", {"messageId": message_id, "text": "edited from python"}, timeout=10)
+check("edit_message acks the edited message", edited.get("ok") is True and edited["data"]["isEdited"] is True, edited)
+not_yours = b_tab_1.call("edit_message", {"messageId": message_id, "text": "nope"}, timeout=10)
+check("editing someone else's message is refused", not_yours.get("ok") is False and not_yours["error"]["code"] == "forbidden", not_yours)
+removed = sender.call("delete_message", {"messageId": message_id}, timeout=10)
+check("delete_message acks the deleted message", removed.get("ok") is True and removed["data"]["isDeleted"] is True, removed)
+b_tab_2.sleep(0.5)
+kinds = [kind for kind, data in b_tab_2.changes if data.get("id") == message_id]
+check("message_updated and message_deleted reach the other member", kinds == ["updated", "deleted"], b_tab_2.changes)
 
 denied = stranger.call("send_message", {"chatId": chat["id"], "text": "let me in"}, timeout=10)
 check("non-member gets an error ack", denied.get("ok") is False and denied["error"]["code"] == "forbidden", denied)

@@ -108,6 +108,14 @@ public final class MessageWorker: Service, Sendable {
                 return CommandReply(commandId: command.id, outcome: .failed(.forbidden("You are not a member of this chat")))
             }
 
+        case .messageEdit(let edit):
+            return try await change(command, outcome: database.messages.edit(edit)) { .messageUpdated($0) }
+
+        case .messageDelete(let delete):
+            return try await change(command, outcome: database.messages.delete(delete)) { message in
+                .messageDeleted(MessageDeletion(id: message.id, chatId: message.chatId, deletedAt: message.deletedAt ?? message.updatedAt))
+            }
+
         case .chatCreateDirect(let create):
             let (chatId, created) = try await database.chats.createDirect(chatId: create.chatId, between: create.userId, and: create.otherUserId)
             guard let chat = try await database.chats.chat(id: chatId, viewer: create.userId) else {
@@ -123,6 +131,27 @@ public final class MessageWorker: Service, Sendable {
                 await publish(events)
             }
             return CommandReply(commandId: command.id, outcome: .chat(chat, created: created))
+        }
+    }
+
+    /// The reply to an edit or delete, announcing a real change to every member.
+    private func change(
+        _ command: Command, outcome: MessageRepository.ChangeOutcome, event: (Message) -> UserEvent
+    ) async throws -> CommandReply {
+        switch outcome {
+        case .changed(let message):
+            let payload = [UInt8](try JSON.encode(event(message)))
+            let members = try await database.chats.memberIds(chatId: message.chatId)
+            await publish(members.map { (Channels.user($0), payload) })
+            return CommandReply(commandId: command.id, outcome: .message(message, created: true))
+        case .unchanged(let message):
+            return CommandReply(commandId: command.id, outcome: .message(message, created: false))
+        case .notFound:
+            return CommandReply(commandId: command.id, outcome: .failed(.notFound("Message not found")))
+        case .forbidden:
+            return CommandReply(commandId: command.id, outcome: .failed(.forbidden("You may not change this message")))
+        case .deleted:
+            return CommandReply(commandId: command.id, outcome: .failed(ParleyError(.conflict, "The message was deleted")))
         }
     }
 

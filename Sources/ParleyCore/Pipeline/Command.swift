@@ -3,6 +3,8 @@ import Foundation
 /// The routing key of a command on the `parley` exchange; also its `type` field.
 public enum CommandType: String, Codable, Sendable, CaseIterable {
     case messageCreate = "message.create"
+    case messageEdit = "message.edit"
+    case messageDelete = "message.delete"
     case chatCreateDirect = "chat.create_direct"
 }
 
@@ -29,11 +31,15 @@ public struct Command: Codable, Sendable, Equatable {
     /// What a command asks for; its case decides the `type`.
     public enum Payload: Sendable, Equatable {
         case messageCreate(MessageCreate)
+        case messageEdit(MessageEdit)
+        case messageDelete(MessageDelete)
         case chatCreateDirect(ChatCreateDirect)
 
         public var type: CommandType {
             switch self {
             case .messageCreate: .messageCreate
+            case .messageEdit: .messageEdit
+            case .messageDelete: .messageDelete
             case .chatCreateDirect: .chatCreateDirect
             }
         }
@@ -49,6 +55,8 @@ public struct Command: Codable, Sendable, Equatable {
         replyTo = try c.decodeIfPresent(String.self, forKey: .replyTo)
         switch type {
         case .messageCreate: payload = .messageCreate(try c.decode(MessageCreate.self, forKey: .payload))
+        case .messageEdit: payload = .messageEdit(try c.decode(MessageEdit.self, forKey: .payload))
+        case .messageDelete: payload = .messageDelete(try c.decode(MessageDelete.self, forKey: .payload))
         case .chatCreateDirect: payload = .chatCreateDirect(try c.decode(ChatCreateDirect.self, forKey: .payload))
         }
     }
@@ -61,6 +69,8 @@ public struct Command: Codable, Sendable, Equatable {
         try c.encodeIfPresent(replyTo, forKey: .replyTo)
         switch payload {
         case .messageCreate(let p): try c.encode(p, forKey: .payload)
+        case .messageEdit(let p): try c.encode(p, forKey: .payload)
+        case .messageDelete(let p): try c.encode(p, forKey: .payload)
         case .chatCreateDirect(let p): try c.encode(p, forKey: .payload)
         }
     }
@@ -84,6 +94,30 @@ public struct MessageCreate: Codable, Sendable, Equatable {
         self.messageType = messageType
         self.text = text
         self.clientMessageId = clientMessageId
+    }
+}
+
+/// `message.edit`: replace a message's text; only its sender may.
+public struct MessageEdit: Codable, Sendable, Equatable {
+    public var messageId: UUID
+    public var editorId: UUID
+    public var text: String
+
+    public init(messageId: UUID, editorId: UUID, text: String) {
+        self.messageId = messageId
+        self.editorId = editorId
+        self.text = text
+    }
+}
+
+/// `message.delete`: soft-delete a message; its sender or the group's admin may.
+public struct MessageDelete: Codable, Sendable, Equatable {
+    public var messageId: UUID
+    public var actorId: UUID
+
+    public init(messageId: UUID, actorId: UUID) {
+        self.messageId = messageId
+        self.actorId = actorId
     }
 }
 

@@ -6,11 +6,15 @@ import Foundation
 /// receive.
 public enum UserEvent: Codable, Sendable, Equatable {
     case messageReceived(Message)
+    case messageUpdated(Message)
+    case messageDeleted(MessageDeletion)
     case chatUpdated(Chat)
 
     public var name: String {
         switch self {
         case .messageReceived: "message_received"
+        case .messageUpdated: "message_updated"
+        case .messageDeleted: "message_deleted"
         case .chatUpdated: "chat_updated"
         }
     }
@@ -22,6 +26,8 @@ public enum UserEvent: Codable, Sendable, Equatable {
         let name = try c.decode(String.self, forKey: .event)
         switch name {
         case "message_received": self = .messageReceived(try c.decode(Message.self, forKey: .data))
+        case "message_updated": self = .messageUpdated(try c.decode(Message.self, forKey: .data))
+        case "message_deleted": self = .messageDeleted(try c.decode(MessageDeletion.self, forKey: .data))
         case "chat_updated": self = .chatUpdated(try c.decode(Chat.self, forKey: .data))
         default:
             throw DecodingError.dataCorruptedError(forKey: .event, in: c, debugDescription: "unknown event \(name)")
@@ -32,9 +38,30 @@ public enum UserEvent: Codable, Sendable, Equatable {
         var c = encoder.container(keyedBy: CodingKeys.self)
         try c.encode(name, forKey: .event)
         switch self {
-        case .messageReceived(let m): try c.encode(m, forKey: .data)
+        case .messageReceived(let m), .messageUpdated(let m): try c.encode(m, forKey: .data)
+        case .messageDeleted(let d): try c.encode(d, forKey: .data)
         case .chatUpdated(let chat): try c.encode(chat, forKey: .data)
         }
+    }
+}
+
+/// `message_deleted`'s payload: which message, where, and when; the content is gone.
+public struct MessageDeletion: Codable, Sendable, Equatable {
+    public var id: UUID
+    public var chatId: UUID
+    public var deletedAt: Date
+
+    public init(id: UUID, chatId: UUID, deletedAt: Date) {
+        self.id = id
+        self.chatId = chatId
+        self.deletedAt = deletedAt
+    }
+
+    public func encode(to encoder: any Encoder) throws {
+        var c = encoder.container(keyedBy: CodingKeys.self)
+        try c.encode(id.lowercased, forKey: .id)
+        try c.encode(chatId.lowercased, forKey: .chatId)
+        try c.encode(deletedAt, forKey: .deletedAt)
     }
 }
 

@@ -46,6 +46,14 @@ struct ChatSocketHandler: SocketIOHandler {
                 let request = try decode(MessageService.SendRequest.self, from: arguments)
                 let (message, _) = try await messages.send(request, from: userId)
                 data = try JSONValue.encoding(message)
+            case "edit_message":
+                let request = try decode(MessageService.EditRequest.self, from: arguments)
+                let messageId = try parseID(request.messageId, name: "messageId")
+                data = try JSONValue.encoding(try await messages.edit(messageId: messageId, text: request.text, by: userId))
+            case "delete_message":
+                let request = try decode(MessageService.DeleteRequest.self, from: arguments)
+                let messageId = try parseID(request.messageId, name: "messageId")
+                data = try JSONValue.encoding(try await messages.delete(messageId: messageId, by: userId))
             default:
                 throw ParleyError(.badRequest, "Unknown event '\(name)'")
             }

@@ -27,7 +27,11 @@ struct MessageController {
 
     func addRoutes(to group: RouterGroup<GatewayContext>) {
         group.post(use: send)
-        group.get(":chatId", use: history)
+        // One parameter name at one place of the path: GET takes a chat id there, PUT and DELETE
+        // a message id (the paths of the client contract).
+        group.get(":id", use: history)
+        group.put(":id", use: edit)
+        group.delete(":id", use: delete)
     }
 
     /// 201 with the persisted message. A repeated `clientMessageId` answers the same message
@@ -39,10 +43,25 @@ struct MessageController {
         return JSONResponse.data(message, status: .created, headers: created ? [:] : [.idempotentReplayed: "true"])
     }
 
+    /// The sender replaces the text; `isEdited` and `editedAt` are set.
+    @Sendable func edit(_ request: Request, context: GatewayContext) async throws -> Response {
+        let me = try context.requireUser()
+        let messageId = try parseID(context.parameters.get("id"), name: "messageId")
+        let body = try await request.decodeJSON(MessageService.EditRequest.self, context: context)
+        return JSONResponse.data(try await messages.edit(messageId: messageId, text: body.text, by: me))
+    }
+
+    /// Soft delete by the sender or the group admin: the answer is the message without content.
+    @Sendable func delete(_ request: Request, context: GatewayContext) async throws -> Response {
+        let me = try context.requireUser()
+        let messageId = try parseID(context.parameters.get("id"), name: "messageId")
+        return JSONResponse.data(try await messages.delete(messageId: messageId, by: me))
+    }
+
     /// `?limit=50&before=<id>` or `?after=<id>`: one page, oldest first.
     @Sendable func history(_ request: Request, context: GatewayContext) async throws -> Response {
         let me = try context.requireUser()
-        let chatId = try parseID(context.parameters.get("chatId"), name: "chatId")
+        let chatId = try parseID(context.parameters.get("id"), name: "chatId")
         let query = request.uri.queryParameters
         let before = try query.get("before").map { try parseID(String($0), name: "before") }
         let after = try query.get("after").map { try parseID(String($0), name: "after") }

@@ -14,6 +14,15 @@ struct MessageService: Sendable {
         var clientMessageId: String?
     }
 
+    struct EditRequest: Decodable {
+        var messageId: String?
+        var text: String
+    }
+
+    struct DeleteRequest: Decodable {
+        var messageId: String
+    }
+
     /// - Returns: the persisted message, and false when it was stored before (a repeated
     ///   `clientMessageId`).
     func send(_ request: SendRequest, from sender: UUID) async throws -> (message: Message, created: Bool) {
@@ -38,6 +47,38 @@ struct MessageService: Sendable {
             throw error
         case .chat:
             throw ParleyError(.internal, "Unexpected reply to message creation")
+        }
+    }
+
+    /// Replaces a message's text: its sender only (403 otherwise), not once deleted (409).
+    func edit(messageId: UUID, text: String, by editor: UUID) async throws -> Message {
+        var v = Validator()
+        v.check(!text.trimmingCharacters(in: .whitespacesAndNewlines).isEmpty, "text is required")
+        v.check(text.count <= Limits.messageText, "text must be at most \(Limits.messageText) characters")
+        try v.validate()
+        try await requireVisible(messageId: messageId, to: editor)
+        return try await changed(.messageEdit(MessageEdit(messageId: messageId, editorId: editor, text: text)))
+    }
+
+    /// Soft-deletes a message: its sender or the group's admin (403 otherwise); again is a no-op.
+    func delete(messageId: UUID, by actor: UUID) async throws -> Message {
+        try await requireVisible(messageId: messageId, to: actor)
+        return try await changed(.messageDelete(MessageDelete(messageId: messageId, actorId: actor)))
+    }
+
+    /// 404 for an unknown message, 403 when the user is not in its chat.
+    private func requireVisible(messageId: UUID, to userId: UUID) async throws {
+        guard let message = try await database.messages.find(id: messageId, viewer: userId) else {
+            throw ParleyError.notFound("Message not found")
+        }
+        try await requireMember(chatId: message.chatId, userId: userId)
+    }
+
+    private func changed(_ payload: Command.Payload) async throws -> Message {
+        switch try await bus.send(payload) {
+        case .message(let message, _): return message
+        case .failed(let error): throw error
+        case .chat: throw ParleyError(.internal, "Unexpected reply to a message change")
         }
     }
 
