@@ -105,6 +105,14 @@ struct GatewayRig: Sendable {
         let email: String
     }
 
+    /// Two new users and their 1:1 chat, opened by the first.
+    func directChat() async throws -> (a: Account, b: Account, chatId: String) {
+        let a = try await signup("A")
+        let b = try await signup("B")
+        let chat = try await request(.post, "/api/chats", token: a.token, json: ["userId": b.id])
+        return (a, b, try XCTUnwrap(chat.data["id"] as? String))
+    }
+
     func signup(_ name: String = "Test") async throws -> Account {
         let email = TestServices.uniqueEmail(name.lowercased())
         let reply = try await request(.post, "/api/auth/signup", json: ["firstName": name, "lastName": "User", "email": email, "password": "password123"])

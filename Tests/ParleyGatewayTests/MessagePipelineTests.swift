@@ -35,10 +35,7 @@ final class MessagePipelineTests: XCTestCase {
 
     func testMessageTravelsThroughThePipelineToMembersAndHistory() async throws {
         try await GatewayRig.run { rig in
-            let a = try await rig.signup("A")
-            let b = try await rig.signup("B")
-            let chat = try await rig.request(.post, "/api/chats", token: a.token, json: ["userId": b.id])
-            let chatId = try XCTUnwrap(chat.data["id"] as? String)
+            let (a, b, chatId) = try await rig.directChat()
             let bId = try XCTUnwrap(UUID(uuidString: b.id))
             await rig.recorder.subscribe(Channels.user(bId))
             let sent = try await rig.request(.post, "/api/messages", token: a.token, json: ["chatId": chatId, "text": "hello, B", "clientMessageId": "first"])
@@ -66,10 +63,7 @@ final class MessagePipelineTests: XCTestCase {
 
     func testRetriedClientMessageIdYieldsOneMessage() async throws {
         try await GatewayRig.run { rig in
-            let a = try await rig.signup("A")
-            let b = try await rig.signup("B")
-            let chat = try await rig.request(.post, "/api/chats", token: a.token, json: ["userId": b.id])
-            let chatId = try XCTUnwrap(chat.data["id"] as? String)
+            let (a, b, chatId) = try await rig.directChat()
             let body: [String: String] = ["chatId": chatId, "text": "only once", "clientMessageId": "retry-\(UUID())"]
             let replies = try await withThrowingTaskGroup(of: GatewayRig.Reply.self) { group in
                 for _ in 0..<8 {
@@ -87,11 +81,8 @@ final class MessagePipelineTests: XCTestCase {
 
     func testOnlyMembersMaySendOrRead() async throws {
         try await GatewayRig.run { rig in
-            let a = try await rig.signup("A")
-            let b = try await rig.signup("B")
+            let (a, b, chatId) = try await rig.directChat()
             let stranger = try await rig.signup("C")
-            let chat = try await rig.request(.post, "/api/chats", token: a.token, json: ["userId": b.id])
-            let chatId = try XCTUnwrap(chat.data["id"] as? String)
 
             let send = try await rig.request(.post, "/api/messages", token: stranger.token, json: ["chatId": chatId, "text": "hi"])
             XCTAssertEqual(send.status, .forbidden)
@@ -109,10 +100,7 @@ final class MessagePipelineTests: XCTestCase {
 
     func testInvalidMessagesNeverReachTheQueue() async throws {
         try await GatewayRig.run { rig in
-            let a = try await rig.signup("A")
-            let b = try await rig.signup("B")
-            let chat = try await rig.request(.post, "/api/chats", token: a.token, json: ["userId": b.id])
-            let chatId = try XCTUnwrap(chat.data["id"] as? String)
+            let (a, b, chatId) = try await rig.directChat()
             for body: [String: Any] in [
                 ["chatId": chatId, "text": "   "],
                 ["chatId": chatId, "text": String(repeating: "x", count: Limits.messageText + 1)],
@@ -134,11 +122,8 @@ final class MessagePipelineTests: XCTestCase {
 
     func testEditAndDeleteAreAuthorisedAndAnnounced() async throws {
         try await GatewayRig.run { rig in
-            let a = try await rig.signup("A")
-            let b = try await rig.signup("B")
+            let (a, b, chatId) = try await rig.directChat()
             let stranger = try await rig.signup("C")
-            let chat = try await rig.request(.post, "/api/chats", token: a.token, json: ["userId": b.id])
-            let chatId = try XCTUnwrap(chat.data["id"] as? String)
             let sent = try await rig.request(.post, "/api/messages", token: a.token, json: ["chatId": chatId, "text": "first draft"])
             let messageId = try XCTUnwrap(sent.data["id"] as? String)
             let bChannel = Channels.user(try XCTUnwrap(UUID(uuidString: b.id)))

@@ -77,11 +77,8 @@ final class UserRoutesTests: XCTestCase {
 
     func testChatIsShownToMembersOnly() async throws {
         try await GatewayRig.run { rig in
-            let a = try await rig.signup("A")
-            let b = try await rig.signup("B")
+            let (a, b, chatId) = try await rig.directChat()
             let c = try await rig.signup("C")
-            let chat = try await rig.request(.post, "/api/chats", token: a.token, json: ["userId": b.id])
-            let chatId = try XCTUnwrap(chat.data["id"] as? String)
             _ = try await rig.request(.post, "/api/messages", token: a.token, json: ["chatId": chatId, "text": "unread by B"])
 
             let asB = try await rig.request(.get, "/api/chats/\(chatId)", token: b.token)
