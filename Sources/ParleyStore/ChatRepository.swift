@@ -130,6 +130,25 @@ public struct ChatRepository: Sendable {
         }
     }
 
+    /// Moves `userId`'s read mark in `chatId` forward to `messageId` (never back).
+    /// - Returns: the mark as it stands, or `nil` when the message is not in that chat or the
+    ///   user is not a member.
+    public func markRead(chatId: UUID, userId: UUID, messageId: UUID) async throws -> UUID? {
+        try await database.run {
+            let rows = try await database.client.query(
+                """
+                UPDATE chat_members cm SET last_read_message_id =
+                    CASE WHEN cm.last_read_message_id IS NULL OR cm.last_read_message_id < \(messageId)
+                         THEN \(messageId) ELSE cm.last_read_message_id END
+                WHERE cm.chat_id = \(chatId) AND cm.user_id = \(userId)
+                  AND EXISTS (SELECT 1 FROM messages m WHERE m.id = \(messageId) AND m.chat_id = \(chatId))
+                RETURNING cm.last_read_message_id
+                """, logger: database.logger)
+            for try await mark in rows.decode(UUID.self) { return mark }
+            return nil
+        }
+    }
+
     /// The ids of a chat's members, for fan-out.
     public func memberIds(chatId: UUID) async throws -> [UUID] {
         try await database.run {

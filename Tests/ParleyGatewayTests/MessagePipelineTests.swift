@@ -171,4 +171,46 @@ final class MessagePipelineTests: XCTestCase {
             XCTAssertEqual(rig.recorder.count(on: bChannel), 0, "a repeated delete announces nothing")
         }
     }
+
+    func testReadMarksMoveForwardOnlyAndAreAnnounced() async throws {
+        try await GatewayRig.run { rig in
+            let (a, b, chatId) = try await rig.directChat()
+            var ids: [String] = []
+            for text in ["one", "two", "three"] {
+                let sent = try await rig.request(.post, "/api/messages", token: a.token, json: ["chatId": chatId, "text": text])
+                ids.append(try XCTUnwrap(sent.data["id"] as? String))
+            }
+            let aChannel = Channels.user(try XCTUnwrap(UUID(uuidString: a.id)))
+            await rig.recorder.subscribe(aChannel)
+            func unread() async throws -> Int? {
+                try await rig.request(.get, "/api/chats/\(chatId)", token: b.token).data["unreadCount"] as? Int
+            }
+            let before = try await unread()
+            XCTAssertEqual(before, 3)
+
+            let marked = try await rig.request(.post, "/api/messages/\(chatId)/read", token: b.token, json: ["messageId": ids[1]])
+            XCTAssertEqual(marked.status, .ok)
+            XCTAssertEqual(marked.data["messageId"] as? String, ids[1])
+            let afterTwo = try await unread()
+            XCTAssertEqual(afterTwo, 1)
+            let event = await rig.recorder.next(UserEvent.self, on: aChannel)
+            guard case .messagesRead(let mark)? = event else { return XCTFail("no messages_read for the sender") }
+            XCTAssertEqual(mark.userId.lowercased, b.id)
+            XCTAssertEqual(mark.messageId.lowercased, ids[1])
+
+            // An older mark does not move it back.
+            let older = try await rig.request(.post, "/api/messages/\(chatId)/read", token: b.token, json: ["messageId": ids[0]])
+            XCTAssertEqual(older.data["messageId"] as? String, ids[1])
+            let still = try await unread()
+            XCTAssertEqual(still, 1)
+
+            let elsewhere = try await rig.request(.post, "/api/messages/\(chatId)/read", token: b.token, json: ["messageId": UUIDv7.make().lowercased])
+            XCTAssertEqual(elsewhere.status, .notFound)
+            let stranger = try await rig.signup("S")
+            let notMember = try await rig.request(.post, "/api/messages/\(chatId)/read", token: stranger.token, json: ["messageId": ids[2]])
+            XCTAssertEqual(notMember.status, .forbidden)
+            let malformed = try await rig.request(.post, "/api/messages/\(chatId)/read", token: b.token, json: ["messageId": "x"])
+            XCTAssertEqual(malformed.status, .badRequest)
+        }
+    }
 }

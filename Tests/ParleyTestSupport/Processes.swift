@@ -22,6 +22,9 @@ public struct ClientMissing: Error, CustomStringConvertible {
 
 /// Runs a process to its end without blocking a thread of the cooperative pool; returns its exit
 /// status and everything it printed.
+///
+/// The output is read by a plain thread with blocking reads: a `readabilityHandler` would register
+/// the pipe with libdispatch, which then trips over the descriptor once it is closed and reused.
 public func runProcess(_ executable: URL, _ arguments: [String]) async throws -> (Int32, String) {
     let process = Process()
     process.executableURL = executable
@@ -29,31 +32,13 @@ public func runProcess(_ executable: URL, _ arguments: [String]) async throws ->
     let pipe = Pipe()
     process.standardOutput = pipe
     process.standardError = pipe
-    let output = OutputCollector()
-    pipe.fileHandleForReading.readabilityHandler = { handle in output.append(handle.availableData) }
-    let status: Int32 = try await withCheckedThrowingContinuation { continuation in
-        process.terminationHandler = { continuation.resume(returning: $0.terminationStatus) }
-        do { try process.run() } catch { continuation.resume(throwing: error) }
-    }
-    pipe.fileHandleForReading.readabilityHandler = nil
-    output.append(pipe.fileHandleForReading.readDataToEndOfFile())
-    return (status, output.text)
-}
-
-final class OutputCollector: @unchecked Sendable {
-    // Guarded by `lock`: the pipe's handler and the caller touch it from different threads.
-    private let lock = NSLock()
-    private var data = Data()
-
-    func append(_ chunk: Data) {
-        lock.lock()
-        data.append(chunk)
-        lock.unlock()
-    }
-
-    var text: String {
-        lock.lock()
-        defer { lock.unlock() }
-        return String(decoding: data, as: UTF8.self)
+    try process.run()
+    let reader = pipe.fileHandleForReading
+    return await withCheckedContinuation { continuation in
+        Thread {
+            let data = reader.readDataToEndOfFile()
+            process.waitUntilExit()
+            continuation.resume(returning: (process.terminationStatus, String(decoding: data, as: UTF8.self)))
+        }.start()
     }
 }

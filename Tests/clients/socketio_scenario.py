@@ -129,6 +129,9 @@ check("strangers receive nothing", stranger.received == [], stranger.received)
 again = sender.call("send_message", {"chatId": chat["id"], "text": "hello from python", "clientMessageId": "py-1"}, timeout=10)
 check("a repeated clientMessageId acks the same message", again.get("data", {}).get("id") == message_id, again)
 
+read = b_tab_1.call("mark_read", {"chatId": chat["id"], "messageId": message_id}, timeout=10)
+check("mark_read acks the read mark", read.get("ok") is True and read["data"]["messageId"] == message_id, read)
+
 edited = sender.call("edit_message", {"messageId": message_id, "text": "edited from python"}, timeout=10)
 check("edit_message acks the edited message", edited.get("ok") is True and edited["data"]["isEdited"] is True, edited)
 not_yours = b_tab_1.call("edit_message", {"messageId": message_id, "text": "nope"}, timeout=10)

@@ -116,6 +116,18 @@ public final class MessageWorker: Service, Sendable {
                 .messageDeleted(MessageDeletion(id: message.id, chatId: message.chatId, deletedAt: message.deletedAt ?? message.updatedAt))
             }
 
+        case .chatRead(let read):
+            guard let mark = try await database.chats.markRead(chatId: read.chatId, userId: read.userId, messageId: read.messageId) else {
+                return CommandReply(commandId: command.id, outcome: .failed(.notFound("Message not found in this chat")))
+            }
+            let readMark = ReadMark(chatId: read.chatId, userId: read.userId, messageId: mark)
+            if mark == read.messageId {
+                let payload = [UInt8](try JSON.encode(UserEvent.messagesRead(readMark)))
+                let members = try await database.chats.memberIds(chatId: read.chatId)
+                await publish(members.map { (Channels.user($0), payload) })
+            }
+            return CommandReply(commandId: command.id, outcome: .read(readMark))
+
         case .chatCreateDirect(let create):
             let (chatId, created) = try await database.chats.createDirect(chatId: create.chatId, between: create.userId, and: create.otherUserId)
             guard let chat = try await database.chats.chat(id: chatId, viewer: create.userId) else {

@@ -6,6 +6,7 @@ public enum CommandType: String, Codable, Sendable, CaseIterable {
     case messageEdit = "message.edit"
     case messageDelete = "message.delete"
     case chatCreateDirect = "chat.create_direct"
+    case chatRead = "chat.read"
 }
 
 /// A command as it travels through RabbitMQ (`design.md`, queue contracts).
@@ -34,6 +35,7 @@ public struct Command: Codable, Sendable, Equatable {
         case messageEdit(MessageEdit)
         case messageDelete(MessageDelete)
         case chatCreateDirect(ChatCreateDirect)
+        case chatRead(ChatRead)
 
         public var type: CommandType {
             switch self {
@@ -41,6 +43,7 @@ public struct Command: Codable, Sendable, Equatable {
             case .messageEdit: .messageEdit
             case .messageDelete: .messageDelete
             case .chatCreateDirect: .chatCreateDirect
+            case .chatRead: .chatRead
             }
         }
     }
@@ -58,6 +61,7 @@ public struct Command: Codable, Sendable, Equatable {
         case .messageEdit: payload = .messageEdit(try c.decode(MessageEdit.self, forKey: .payload))
         case .messageDelete: payload = .messageDelete(try c.decode(MessageDelete.self, forKey: .payload))
         case .chatCreateDirect: payload = .chatCreateDirect(try c.decode(ChatCreateDirect.self, forKey: .payload))
+        case .chatRead: payload = .chatRead(try c.decode(ChatRead.self, forKey: .payload))
         }
     }
 
@@ -72,6 +76,7 @@ public struct Command: Codable, Sendable, Equatable {
         case .messageEdit(let p): try c.encode(p, forKey: .payload)
         case .messageDelete(let p): try c.encode(p, forKey: .payload)
         case .chatCreateDirect(let p): try c.encode(p, forKey: .payload)
+        case .chatRead(let p): try c.encode(p, forKey: .payload)
         }
     }
 }
@@ -132,5 +137,18 @@ public struct ChatCreateDirect: Codable, Sendable, Equatable {
         self.chatId = chatId
         self.userId = userId
         self.otherUserId = otherUserId
+    }
+}
+
+/// `chat.read`: a member has read a chat up to a message; the mark never moves back.
+public struct ChatRead: Codable, Sendable, Equatable {
+    public var chatId: UUID
+    public var userId: UUID
+    public var messageId: UUID
+
+    public init(chatId: UUID, userId: UUID, messageId: UUID) {
+        self.chatId = chatId
+        self.userId = userId
+        self.messageId = messageId
     }
 }

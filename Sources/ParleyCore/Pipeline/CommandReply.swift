@@ -16,6 +16,8 @@ public struct CommandReply: Codable, Sendable, Equatable {
         /// repeated `clientMessageId`, an existing 1:1 chat).
         case message(Message, created: Bool)
         case chat(Chat, created: Bool)
+        /// A read mark as it stands after the command (it never moves back).
+        case read(ReadMark)
         case failed(ParleyError)
     }
 }

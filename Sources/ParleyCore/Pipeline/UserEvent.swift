@@ -8,6 +8,7 @@ public enum UserEvent: Codable, Sendable, Equatable {
     case messageReceived(Message)
     case messageUpdated(Message)
     case messageDeleted(MessageDeletion)
+    case messagesRead(ReadMark)
     case chatUpdated(Chat)
 
     public var name: String {
@@ -15,6 +16,7 @@ public enum UserEvent: Codable, Sendable, Equatable {
         case .messageReceived: "message_received"
         case .messageUpdated: "message_updated"
         case .messageDeleted: "message_deleted"
+        case .messagesRead: "messages_read"
         case .chatUpdated: "chat_updated"
         }
     }
@@ -28,6 +30,7 @@ public enum UserEvent: Codable, Sendable, Equatable {
         case "message_received": self = .messageReceived(try c.decode(Message.self, forKey: .data))
         case "message_updated": self = .messageUpdated(try c.decode(Message.self, forKey: .data))
         case "message_deleted": self = .messageDeleted(try c.decode(MessageDeletion.self, forKey: .data))
+        case "messages_read": self = .messagesRead(try c.decode(ReadMark.self, forKey: .data))
         case "chat_updated": self = .chatUpdated(try c.decode(Chat.self, forKey: .data))
         default:
             throw DecodingError.dataCorruptedError(forKey: .event, in: c, debugDescription: "unknown event \(name)")
@@ -40,6 +43,7 @@ public enum UserEvent: Codable, Sendable, Equatable {
         switch self {
         case .messageReceived(let m), .messageUpdated(let m): try c.encode(m, forKey: .data)
         case .messageDeleted(let d): try c.encode(d, forKey: .data)
+        case .messagesRead(let r): try c.encode(r, forKey: .data)
         case .chatUpdated(let chat): try c.encode(chat, forKey: .data)
         }
     }
@@ -62,6 +66,26 @@ public struct MessageDeletion: Codable, Sendable, Equatable {
         try c.encode(id.lowercased, forKey: .id)
         try c.encode(chatId.lowercased, forKey: .chatId)
         try c.encode(deletedAt, forKey: .deletedAt)
+    }
+}
+
+/// `messages_read`'s payload: a member has read a chat up to a message.
+public struct ReadMark: Codable, Sendable, Equatable {
+    public var chatId: UUID
+    public var userId: UUID
+    public var messageId: UUID
+
+    public init(chatId: UUID, userId: UUID, messageId: UUID) {
+        self.chatId = chatId
+        self.userId = userId
+        self.messageId = messageId
+    }
+
+    public func encode(to encoder: any Encoder) throws {
+        var c = encoder.container(keyedBy: CodingKeys.self)
+        try c.encode(chatId.lowercased, forKey: .chatId)
+        try c.encode(userId.lowercased, forKey: .userId)
+        try c.encode(messageId.lowercased, forKey: .messageId)
     }
 }
 

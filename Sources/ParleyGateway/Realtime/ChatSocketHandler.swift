@@ -50,6 +50,11 @@ struct ChatSocketHandler: SocketIOHandler {
                 let request = try decode(MessageService.EditRequest.self, from: arguments)
                 let messageId = try parseID(request.messageId, name: "messageId")
                 data = try JSONValue.encoding(try await messages.edit(messageId: messageId, text: request.text, by: userId))
+            case "mark_read":
+                let request = try decode(MessageService.ReadRequest.self, from: arguments)
+                let chatId = try parseID(request.chatId, name: "chatId")
+                let messageId = try parseID(request.messageId, name: "messageId")
+                data = try JSONValue.encoding(try await messages.markRead(chatId: chatId, messageId: messageId, by: userId))
             case "delete_message":
                 let request = try decode(MessageService.DeleteRequest.self, from: arguments)
                 let messageId = try parseID(request.messageId, name: "messageId")

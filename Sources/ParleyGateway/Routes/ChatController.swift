@@ -52,7 +52,7 @@ struct ChatController {
             return JSONResponse.data(chat, status: created ? .created : .ok)
         case .failed(let error):
             throw error
-        case .message:
+        default:
             throw ParleyError(.internal, "Unexpected reply to chat creation")
         }
     }

@@ -32,6 +32,7 @@ struct MessageController {
         group.get(":id", use: history)
         group.put(":id", use: edit)
         group.delete(":id", use: delete)
+        group.post(":id/read", use: markRead)
     }
 
     /// 201 with the persisted message. A repeated `clientMessageId` answers the same message
@@ -56,6 +57,15 @@ struct MessageController {
         let me = try context.requireUser()
         let messageId = try parseID(context.parameters.get("id"), name: "messageId")
         return JSONResponse.data(try await messages.delete(messageId: messageId, by: me))
+    }
+
+    /// `{messageId}`: the caller has read the chat up to it.
+    @Sendable func markRead(_ request: Request, context: GatewayContext) async throws -> Response {
+        let me = try context.requireUser()
+        let chatId = try parseID(context.parameters.get("id"), name: "chatId")
+        let body = try await request.decodeJSON(MessageService.ReadRequest.self, context: context)
+        let messageId = try parseID(body.messageId, name: "messageId")
+        return JSONResponse.data(try await messages.markRead(chatId: chatId, messageId: messageId, by: me))
     }
 
     /// `?limit=50&before=<id>` or `?after=<id>`: one page, oldest first.

@@ -23,6 +23,11 @@ struct MessageService: Sendable {
         var messageId: String
     }
 
+    struct ReadRequest: Decodable {
+        var chatId: String?
+        var messageId: String
+    }
+
     /// - Returns: the persisted message, and false when it was stored before (a repeated
     ///   `clientMessageId`).
     func send(_ request: SendRequest, from sender: UUID) async throws -> (message: Message, created: Bool) {
@@ -45,7 +50,7 @@ struct MessageService: Sendable {
             return (message, created)
         case .failed(let error):
             throw error
-        case .chat:
+        default:
             throw ParleyError(.internal, "Unexpected reply to message creation")
         }
     }
@@ -66,6 +71,17 @@ struct MessageService: Sendable {
         return try await changed(.messageDelete(MessageDelete(messageId: messageId, actorId: actor)))
     }
 
+    /// Marks `chatId` read up to `messageId` for `reader`; members get `messages_read`. The mark
+    /// never moves back: the answer is where it stands.
+    func markRead(chatId: UUID, messageId: UUID, by reader: UUID) async throws -> ReadMark {
+        try await requireMember(chatId: chatId, userId: reader)
+        switch try await bus.send(.chatRead(ChatRead(chatId: chatId, userId: reader, messageId: messageId))) {
+        case .read(let mark): return mark
+        case .failed(let error): throw error
+        default: throw ParleyError(.internal, "Unexpected reply to a read mark")
+        }
+    }
+
     /// 404 for an unknown message, 403 when the user is not in its chat.
     private func requireVisible(messageId: UUID, to userId: UUID) async throws {
         guard let message = try await database.messages.find(id: messageId, viewer: userId) else {
@@ -78,7 +94,7 @@ struct MessageService: Sendable {
         switch try await bus.send(payload) {
         case .message(let message, _): return message
         case .failed(let error): throw error
-        case .chat: throw ParleyError(.internal, "Unexpected reply to a message change")
+        default: throw ParleyError(.internal, "Unexpected reply to a message change")
         }
     }
 
