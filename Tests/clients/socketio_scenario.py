@@ -57,6 +57,14 @@ def connect(token=None, transports=None, header=False, auth=True, errors=None, u
     def on_deleted(data):
         changes.append(("deleted", data))
 
+    @client.on("typing")
+    def on_typing(data):
+        changes.append(("typing", data))
+
+    @client.on("stop_typing")
+    def on_stop_typing(data):
+        changes.append(("stop_typing", data))
+
     kwargs = {"transports": transports or ["websocket"], "wait_timeout": 5}
     if token and auth:
         kwargs["auth"] = {"token": token}
@@ -128,6 +136,16 @@ check("strangers receive nothing", stranger.received == [], stranger.received)
 
 again = sender.call("send_message", {"chatId": chat["id"], "text": "hello from python", "clientMessageId": "py-1"}, timeout=10)
 check("a repeated clientMessageId acks the same message", again.get("data", {}).get("id") == message_id, again)
+
+typing = sender.call("typing", {"chatId": chat["id"]}, timeout=10)
+sender.call("stop_typing", {"chatId": chat["id"]}, timeout=10)
+check("typing acks ok", typing.get("ok") is True, typing)
+b_tab_1.sleep(0.3)
+relayed = [kind for kind, data in b_tab_1.changes if kind in ("typing", "stop_typing") and data.get("userId") == id_a]
+check("typing and stop_typing reach the other member", relayed == ["typing", "stop_typing"], b_tab_1.changes)
+check("the typer's own devices get no typing notice", not any(k in ("typing", "stop_typing") for k, _ in sender_other_device.changes), sender_other_device.changes)
+stranger_typing = stranger.call("typing", {"chatId": chat["id"]}, timeout=10)
+check("a stranger cannot type into the chat", stranger_typing.get("ok") is False and stranger_typing["error"]["code"] == "forbidden", stranger_typing)
 
 read = b_tab_1.call("mark_read", {"chatId": chat["id"], "messageId": message_id}, timeout=10)
 check("mark_read acks the read mark", read.get("ok") is True and read["data"]["messageId"] == message_id, read)

@@ -9,6 +9,8 @@ public enum UserEvent: Codable, Sendable, Equatable {
     case messageUpdated(Message)
     case messageDeleted(MessageDeletion)
     case messagesRead(ReadMark)
+    case typing(TypingNotice)
+    case stopTyping(TypingNotice)
     case chatUpdated(Chat)
 
     public var name: String {
@@ -17,6 +19,8 @@ public enum UserEvent: Codable, Sendable, Equatable {
         case .messageUpdated: "message_updated"
         case .messageDeleted: "message_deleted"
         case .messagesRead: "messages_read"
+        case .typing: "typing"
+        case .stopTyping: "stop_typing"
         case .chatUpdated: "chat_updated"
         }
     }
@@ -31,6 +35,8 @@ public enum UserEvent: Codable, Sendable, Equatable {
         case "message_updated": self = .messageUpdated(try c.decode(Message.self, forKey: .data))
         case "message_deleted": self = .messageDeleted(try c.decode(MessageDeletion.self, forKey: .data))
         case "messages_read": self = .messagesRead(try c.decode(ReadMark.self, forKey: .data))
+        case "typing": self = .typing(try c.decode(TypingNotice.self, forKey: .data))
+        case "stop_typing": self = .stopTyping(try c.decode(TypingNotice.self, forKey: .data))
         case "chat_updated": self = .chatUpdated(try c.decode(Chat.self, forKey: .data))
         default:
             throw DecodingError.dataCorruptedError(forKey: .event, in: c, debugDescription: "unknown event \(name)")
@@ -44,6 +50,7 @@ public enum UserEvent: Codable, Sendable, Equatable {
         case .messageReceived(let m), .messageUpdated(let m): try c.encode(m, forKey: .data)
         case .messageDeleted(let d): try c.encode(d, forKey: .data)
         case .messagesRead(let r): try c.encode(r, forKey: .data)
+        case .typing(let t), .stopTyping(let t): try c.encode(t, forKey: .data)
         case .chatUpdated(let chat): try c.encode(chat, forKey: .data)
         }
     }
@@ -86,6 +93,23 @@ public struct ReadMark: Codable, Sendable, Equatable {
         try c.encode(chatId.lowercased, forKey: .chatId)
         try c.encode(userId.lowercased, forKey: .userId)
         try c.encode(messageId.lowercased, forKey: .messageId)
+    }
+}
+
+/// `typing` / `stop_typing`: who is typing where. Ephemeral: relayed, never stored.
+public struct TypingNotice: Codable, Sendable, Equatable {
+    public var chatId: UUID
+    public var userId: UUID
+
+    public init(chatId: UUID, userId: UUID) {
+        self.chatId = chatId
+        self.userId = userId
+    }
+
+    public func encode(to encoder: any Encoder) throws {
+        var c = encoder.container(keyedBy: CodingKeys.self)
+        try c.encode(chatId.lowercased, forKey: .chatId)
+        try c.encode(userId.lowercased, forKey: .userId)
     }
 }
 

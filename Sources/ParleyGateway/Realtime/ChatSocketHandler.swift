@@ -10,9 +10,13 @@ import SocketIO
 struct ChatSocketHandler: SocketIOHandler {
     let tokens: TokenService
     let users: UserRepository
+    let chats: ChatRepository
     let messages: MessageService
     let hub: SocketHub
     let subscriber: RedisSubscriber
+    /// For typing notices, which go straight to the other members' channels: ephemeral, so not
+    /// through the queue and not stored.
+    let redis: RedisClient
     let logger: Logger
 
     func connect(_ socket: SocketIOSocket, auth: JSONValue?) async -> ConnectDecision {
@@ -55,6 +59,10 @@ struct ChatSocketHandler: SocketIOHandler {
                 let chatId = try parseID(request.chatId, name: "chatId")
                 let messageId = try parseID(request.messageId, name: "messageId")
                 data = try JSONValue.encoding(try await messages.markRead(chatId: chatId, messageId: messageId, by: userId))
+            case "typing", "stop_typing":
+                let request = try decode(TypingRequest.self, from: arguments)
+                try await relayTyping(started: name == "typing", chatId: try parseID(request.chatId, name: "chatId"), userId: userId)
+                data = .null
             case "delete_message":
                 let request = try decode(MessageService.DeleteRequest.self, from: arguments)
                 let messageId = try parseID(request.messageId, name: "messageId")
@@ -72,6 +80,22 @@ struct ChatSocketHandler: SocketIOHandler {
                 "code": .string(parleyError.code.rawValue), "message": .string(parleyError.message),
             ])]))
         }
+    }
+
+    struct TypingRequest: Decodable {
+        var chatId: String
+    }
+
+    /// Tells the other members' sockets that `userId` started or stopped typing in `chatId`.
+    private func relayTyping(started: Bool, chatId: UUID, userId: UUID) async throws {
+        let members = try await chats.memberIds(chatId: chatId)
+        guard members.contains(userId) else {
+            try await chats.requireMember(chatId: chatId, userId: userId)
+            return
+        }
+        let notice = TypingNotice(chatId: chatId, userId: userId)
+        let payload = [UInt8](try JSON.encode(started ? UserEvent.typing(notice) : UserEvent.stopTyping(notice)))
+        try await redis.publish(members.filter { $0 != userId }.map { (channel: Channels.user($0), message: payload) })
     }
 
     /// The event's first argument as `T`; anything else is a 400-style error ack.

@@ -67,8 +67,8 @@ public enum Gateway {
     ) -> some ApplicationProtocol {
         let hub = SocketHub()
         let handler = ChatSocketHandler(
-            tokens: deps.tokens, users: deps.database.users, messages: MessageService(database: deps.database, bus: deps.bus),
-            hub: hub, subscriber: deps.subscriber, logger: logger)
+            tokens: deps.tokens, users: deps.database.users, chats: deps.database.chats, messages: MessageService(database: deps.database, bus: deps.bus),
+            hub: hub, subscriber: deps.subscriber, redis: deps.redis, logger: logger)
         let socketServer = SocketIOServer(configuration: deps.socketIO, handler: handler, logger: logger)
         let httpRouter = router(deps)
         socketServer.addPollingRoutes(to: httpRouter)
