@@ -35,7 +35,8 @@ public struct Command: Codable, Sendable, Equatable {
         case messageEdit(MessageEdit)
         case messageDelete(MessageDelete)
         case chatCreateDirect(ChatCreateDirect)
-        case chatRead(ChatRead)
+        /// `chat.read`: a member has read a chat up to a message; the mark never moves back.
+        case chatRead(ReadMark)
 
         public var type: CommandType {
             switch self {
@@ -61,7 +62,7 @@ public struct Command: Codable, Sendable, Equatable {
         case .messageEdit: payload = .messageEdit(try c.decode(MessageEdit.self, forKey: .payload))
         case .messageDelete: payload = .messageDelete(try c.decode(MessageDelete.self, forKey: .payload))
         case .chatCreateDirect: payload = .chatCreateDirect(try c.decode(ChatCreateDirect.self, forKey: .payload))
-        case .chatRead: payload = .chatRead(try c.decode(ChatRead.self, forKey: .payload))
+        case .chatRead: payload = .chatRead(try c.decode(ReadMark.self, forKey: .payload))
         }
     }
 
@@ -137,18 +138,5 @@ public struct ChatCreateDirect: Codable, Sendable, Equatable {
         self.chatId = chatId
         self.userId = userId
         self.otherUserId = otherUserId
-    }
-}
-
-/// `chat.read`: a member has read a chat up to a message; the mark never moves back.
-public struct ChatRead: Codable, Sendable, Equatable {
-    public var chatId: UUID
-    public var userId: UUID
-    public var messageId: UUID
-
-    public init(chatId: UUID, userId: UUID, messageId: UUID) {
-        self.chatId = chatId
-        self.userId = userId
-        self.messageId = messageId
     }
 }

@@ -76,7 +76,8 @@ public struct MessageDeletion: Codable, Sendable, Equatable {
     }
 }
 
-/// `messages_read`'s payload: a member has read a chat up to a message.
+/// A member's read mark in a chat: the payload of `messages_read`, and of the `chat.read`
+/// command that moves it.
 public struct ReadMark: Codable, Sendable, Equatable {
     public var chatId: UUID
     public var userId: UUID

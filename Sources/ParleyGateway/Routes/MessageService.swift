@@ -75,7 +75,7 @@ struct MessageService: Sendable {
     /// never moves back: the answer is where it stands.
     func markRead(chatId: UUID, messageId: UUID, by reader: UUID) async throws -> ReadMark {
         try await requireMember(chatId: chatId, userId: reader)
-        switch try await bus.send(.chatRead(ChatRead(chatId: chatId, userId: reader, messageId: messageId))) {
+        switch try await bus.send(.chatRead(ReadMark(chatId: chatId, userId: reader, messageId: messageId))) {
         case .read(let mark): return mark
         case .failed(let error): throw error
         default: throw ParleyError(.internal, "Unexpected reply to a read mark")
