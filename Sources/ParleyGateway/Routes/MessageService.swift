@@ -33,8 +33,7 @@ struct MessageService: Sendable {
     func send(_ request: SendRequest, from sender: UUID) async throws -> (message: Message, created: Bool) {
         let chatId = try parseID(request.chatId, name: "chatId")
         var v = Validator()
-        v.check(!request.text.trimmingCharacters(in: .whitespacesAndNewlines).isEmpty, "text is required")
-        v.check(request.text.count <= Limits.messageText, "text must be at most \(Limits.messageText) characters")
+        v.messageText(request.text)
         if let key = request.clientMessageId {
             v.check(!key.isEmpty && key.count <= Limits.clientMessageId, "clientMessageId must be 1 to \(Limits.clientMessageId) characters")
         }
@@ -58,8 +57,7 @@ struct MessageService: Sendable {
     /// Replaces a message's text: its sender only (403 otherwise), not once deleted (409).
     func edit(messageId: UUID, text: String, by editor: UUID) async throws -> Message {
         var v = Validator()
-        v.check(!text.trimmingCharacters(in: .whitespacesAndNewlines).isEmpty, "text is required")
-        v.check(text.count <= Limits.messageText, "text must be at most \(Limits.messageText) characters")
+        v.messageText(text)
         try v.validate()
         try await requireVisible(messageId: messageId, to: editor)
         return try await changed(.messageEdit(MessageEdit(messageId: messageId, editorId: editor, text: text)))

@@ -17,6 +17,12 @@ struct Validator {
         return trimmed
     }
 
+    /// A message's text: not blank, at most ``Limits/messageText`` characters, kept as sent.
+    mutating func messageText(_ text: String) {
+        check(!text.trimmingCharacters(in: .whitespacesAndNewlines).isEmpty, "text is required")
+        check(text.count <= Limits.messageText, "text must be at most \(Limits.messageText) characters")
+    }
+
     /// Throws a 400 `validation_failed` listing every problem found.
     func validate() throws {
         if !errors.isEmpty { throw ParleyError.badRequest("Invalid request", errors: errors) }
