@@ -62,71 +62,162 @@ public struct ChatRepository: Sendable {
         }
     }
 
-    /// The chat as `viewer` (a member) sees it: members, admin, latest message and the viewer's
-    /// unread count; `nil` if it does not exist or `viewer` is not in it.
+    /// The chat as `viewer` sees it: members, admin, the latest message the viewer has not
+    /// cleared and the viewer's unread count (0 for one who is not a member; callers check
+    /// membership). `nil` if there is no such chat.
     public func chat(id: UUID, viewer: UUID) async throws -> Chat? {
-        try await chats(of: viewer, only: id, limit: 1).first
+        try await database.run {
+            try await assemble(summaries(
+                """
+                SELECT \(unescaped: Self.summaryColumns)
+                FROM chats c LEFT JOIN chat_members cm ON cm.chat_id = c.id AND cm.user_id = \(viewer)
+                \(unescaped: Self.summaryLaterals)
+                WHERE c.id = \(id)
+                """), viewer: { _ in viewer }).first?.chat
+        }
     }
 
-    /// `viewer`'s chats, latest activity (newest message, else creation) first.
-    ///
-    /// Three queries whatever the number of chats: the chats with their latest message id and
-    /// unread count, then every member of them, then the latest messages.
-    public func chats(of viewer: UUID, only chatId: UUID? = nil, limit: Int = 200) async throws -> [Chat] {
+    /// One page of `viewer`'s chats, latest activity first: the newest message the viewer has
+    /// not cleared, else when the viewer joined.
+    /// - Parameter before: the `nextBefore` of the previous page.
+    public func chats(of viewer: UUID, before: ChatCursor? = nil, limit: Int = Limits.chatPage) async throws -> (chats: [Chat], nextBefore: ChatCursor?) {
+        let cursor = before ?? ChatCursor(activity: .max, chatId: Self.zero)
+        return try await database.run {
+            let rows = try await summaries(Self.listQuery(viewer: viewer, before: cursor, limit: limit))
+            let next = rows.count == limit ? rows.last.map { ChatCursor(activity: $0.activity, chatId: $0.chatId) } : nil
+            return (try await assemble(rows, viewer: { _ in viewer }).map(\.chat), next)
+        }
+    }
+
+    /// The chat-list query: the viewer's memberships (`chat_members_user_idx`), each chat's
+    /// newest visible message and unread count on `messages_chat_id_idx`.
+    static func listQuery(viewer: UUID, before cursor: ChatCursor, limit: Int) -> PostgresQuery {
+        """
+        SELECT * FROM (
+            SELECT \(unescaped: Self.summaryColumns)
+            FROM chat_members cm JOIN chats c ON c.id = cm.chat_id
+            \(unescaped: Self.summaryLaterals)
+            WHERE cm.user_id = \(viewer)
+        ) s
+        WHERE (s.activity, s.id) < (\(cursor.activity), \(cursor.chatId))
+        ORDER BY s.activity DESC, s.id DESC
+        LIMIT \(limit)
+        """
+    }
+
+    /// The chat as each of its current members sees it (their unread counts, what they
+    /// cleared), for `chat_updated`; three queries whatever the number of members.
+    public func memberViews(of chatId: UUID) async throws -> [(userId: UUID, chat: Chat)] {
         try await database.run {
-            let client = database.client
-            let logger = database.logger
-            let zero = UUID(uuid: (0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0))
+            try await assemble(summaries(
+                """
+                SELECT \(unescaped: Self.summaryColumns)
+                FROM chat_members cm JOIN chats c ON c.id = cm.chat_id
+                \(unescaped: Self.summaryLaterals)
+                WHERE c.id = \(chatId)
+                """), viewer: { $0.viewer })
+        }
+    }
+
+    /// A place in the chat list: chats whose activity is older than this (ties broken by id).
+    public struct ChatCursor: Sendable, Equatable, LosslessStringConvertible {
+        /// Microseconds since 1970, exactly as PostgreSQL stores the time.
+        public var activity: Int64
+        public var chatId: UUID
+
+        public init(activity: Int64, chatId: UUID) {
+            self.activity = activity
+            self.chatId = chatId
+        }
+
+        /// `activity.chatId`, opaque to clients.
+        public init?(_ text: String) {
+            let parts = text.split(separator: ".", maxSplits: 1)
+            guard parts.count == 2, let activity = Int64(parts[0]), let id = UUID(uuidString: String(parts[1])) else { return nil }
+            self.init(activity: activity, chatId: id)
+        }
+
+        public var description: String { "\(activity).\(chatId.lowercased)" }
+    }
+
+    // The summary of a chat for one viewer (`cm`, absent when the viewer is not a member).
+    private static let summaryColumns = """
+        cm.user_id AS viewer, c.id, c.chat_name, c.is_group, c.group_admin_id, c.created_at, c.updated_at, last.id AS latest, unread.n,
+        (extract(epoch FROM GREATEST(COALESCE(last.created_at, c.created_at), COALESCE(cm.joined_at, c.created_at))) * 1000000)::bigint AS activity
+        """
+    private static let summaryLaterals = """
+        LEFT JOIN LATERAL (
+            SELECT m.id, m.created_at FROM messages m
+            WHERE m.chat_id = c.id AND m.id > COALESCE(cm.cleared_through, '\(zero.lowercased)')
+            ORDER BY m.id DESC LIMIT 1
+        ) last ON true
+        CROSS JOIN LATERAL (
+            SELECT count(*) AS n FROM messages m
+            WHERE cm.user_id IS NOT NULL AND m.chat_id = c.id
+              AND m.id > GREATEST(COALESCE(cm.last_read_message_id, '\(zero.lowercased)'), COALESCE(cm.cleared_through, '\(zero.lowercased)'))
+              AND m.sender_id <> cm.user_id AND m.deleted_at IS NULL
+        ) unread
+        """
+    static let zero = UUID(uuid: (0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0))
+
+    private struct Summary {
+        var viewer: UUID?
+        var chatId: UUID
+        var name: String
+        var isGroup: Bool
+        var adminId: UUID?
+        var createdAt: Date
+        var updatedAt: Date
+        var latestId: UUID?
+        var unread: Int
+        var activity: Int64
+    }
+
+    private func summaries(_ query: PostgresQuery) async throws -> [Summary] {
+        let rows = try await database.client.query(query, logger: database.logger)
+        var found: [Summary] = []
+        for try await r in rows.decode((UUID?, UUID, String, Bool, UUID?, Date, Date, UUID?, Int, Int64).self) {
+            found.append(Summary(viewer: r.0, chatId: r.1, name: r.2, isGroup: r.3, adminId: r.4, createdAt: r.5,
+                                 updatedAt: r.6, latestId: r.7, unread: r.8, activity: r.9))
+        }
+        return found
+    }
+
+    /// Chats from summaries, with two more queries: every member of those chats, and their
+    /// latest messages. `viewer` says for whom each summary is shown (whose hidden `lastSeen`
+    /// stays visible).
+    private func assemble(_ found: [Summary], viewer: (Summary) -> UUID?) async throws -> [(userId: UUID, chat: Chat)] {
+        guard !found.isEmpty else { return [] }
+        let client = database.client
+        let logger = database.logger
+        var members: [UUID: [Rows.UserRow]] = [:]
+        let memberRows = try await client.query(
+            """
+            SELECT cm.chat_id, \(unescaped: Rows.userColumns) FROM chat_members cm JOIN users u ON u.id = cm.user_id
+            WHERE cm.chat_id = ANY(\(Array(Set(found.map(\.chatId))))) ORDER BY cm.joined_at, u.id
+            """, logger: logger)
+        for try await r in memberRows.decode((UUID, UUID, String, String, String, String?, Bool, Date?, Date, Date).self) {
+            members[r.0, default: []].append((r.1, r.2, r.3, r.4, r.5, r.6, r.7, r.8, r.9))
+        }
+        var latest: [UUID: Rows.MessageRow] = [:]
+        let latestIds = Array(Set(found.compactMap(\.latestId)))
+        if !latestIds.isEmpty {
             let rows = try await client.query(
                 """
-                SELECT c.id, c.chat_name, c.is_group, c.group_admin_id, c.created_at, c.updated_at, last.id, unread.n
-                FROM chat_members cm
-                JOIN chats c ON c.id = cm.chat_id
-                LEFT JOIN LATERAL (
-                    SELECT m.id, m.created_at FROM messages m WHERE m.chat_id = c.id ORDER BY m.id DESC LIMIT 1
-                ) last ON true
-                CROSS JOIN LATERAL (
-                    SELECT count(*) AS n FROM messages m
-                    WHERE m.chat_id = c.id AND m.id > COALESCE(cm.last_read_message_id, \(zero))
-                      AND m.sender_id <> \(viewer) AND m.deleted_at IS NULL
-                      AND (cm.cleared_at IS NULL OR m.created_at > cm.cleared_at)
-                ) unread
-                WHERE cm.user_id = \(viewer) AND (\(chatId)::uuid IS NULL OR c.id = \(chatId))
-                ORDER BY COALESCE(last.created_at, c.created_at) DESC, c.id DESC
-                LIMIT \(limit)
+                SELECT \(unescaped: Rows.messageColumns) FROM messages m JOIN users u ON u.id = m.sender_id
+                WHERE m.id = ANY(\(latestIds))
                 """, logger: logger)
-            typealias ChatRow = (UUID, String, Bool, UUID?, Date, Date, UUID?, Int)
-            var found: [ChatRow] = []
-            for try await row in rows.decode(ChatRow.self) { found.append(row) }
-            guard !found.isEmpty else { return [] }
-
-            var members: [UUID: [User]] = [:]
-            let memberRows = try await client.query(
-                """
-                SELECT cm.chat_id, \(unescaped: Rows.userColumns) FROM chat_members cm JOIN users u ON u.id = cm.user_id
-                WHERE cm.chat_id = ANY(\(found.map(\.0))) ORDER BY cm.joined_at, u.id
-                """, logger: logger)
-            for try await r in memberRows.decode((UUID, UUID, String, String, String, String?, Bool, Date?, Date, Date).self) {
-                members[r.0, default: []].append(Rows.user((r.1, r.2, r.3, r.4, r.5, r.6, r.7, r.8, r.9), viewer: viewer))
-            }
-            let latestIds = found.compactMap(\.6)
-            var latest: [UUID: Message] = [:]
-            if !latestIds.isEmpty {
-                let messages = try await Rows.messages(client.query(
-                    """
-                    SELECT \(unescaped: Rows.messageColumns) FROM messages m JOIN users u ON u.id = m.sender_id
-                    WHERE m.id = ANY(\(latestIds))
-                    """, logger: logger), viewer: viewer)
-                for message in messages { latest[message.chatId] = message }
-            }
-            return found.map { row in
-                let (id, name, isGroup, adminId, createdAt, updatedAt, _, unread) = row
-                let users = members[id] ?? []
-                return Chat(
-                    id: id, chatName: name, isGroupChat: isGroup, users: users,
-                    groupAdmin: users.first { $0.id == adminId }, latestMessage: latest[id], unreadCount: unread,
-                    createdAt: createdAt, updatedAt: updatedAt)
-            }
+            for try await row in rows.decode(Rows.MessageRow.self) { latest[row.0] = row }
+        }
+        return found.map { s in
+            let who = viewer(s)
+            let users = (members[s.chatId] ?? []).map { Rows.user($0, viewer: who) }
+            let chat = Chat(
+                id: s.chatId, chatName: s.name, isGroupChat: s.isGroup, users: users,
+                groupAdmin: users.first { $0.id == s.adminId },
+                latestMessage: s.latestId.flatMap { latest[$0] }.map { Rows.message($0, viewer: who) },
+                unreadCount: s.unread, createdAt: s.createdAt, updatedAt: s.updatedAt)
+            return (who ?? Self.zero, chat)
         }
     }
 

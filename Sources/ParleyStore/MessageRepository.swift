@@ -115,28 +115,37 @@ public struct MessageRepository: Sendable {
     /// One page of a chat's history, oldest first.
     ///
     /// Keyset pagination on `(chat_id, id)`: with `before`, the `limit` messages just older
-    /// than it; with `after`, the `limit` messages just newer; with neither, the newest.
+    /// than it; with `after`, the `limit` messages just newer; with neither, the newest. What
+    /// the viewer cleared is not shown.
     public func history(chatId: UUID, viewer: UUID, before: UUID?, after: UUID?, limit: Int) async throws -> [Message] {
         try await database.run {
-            let client = database.client
-            let logger = database.logger
-            if let after {
-                return try await Rows.messages(client.query(
-                    """
-                    SELECT \(unescaped: Rows.messageColumns) FROM messages m JOIN users u ON u.id = m.sender_id
-                    WHERE m.chat_id = \(chatId) AND m.id > \(after)
-                    ORDER BY m.id ASC LIMIT \(limit)
-                    """, logger: logger), viewer: viewer)
-            }
-            // No `before` means from the newest: the largest UUID stands in for "after everything".
-            let upper = before ?? UUID(uuid: (255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255))
-            let page = try await Rows.messages(client.query(
-                """
-                SELECT \(unescaped: Rows.messageColumns) FROM messages m JOIN users u ON u.id = m.sender_id
-                WHERE m.chat_id = \(chatId) AND m.id < \(upper)
-                ORDER BY m.id DESC LIMIT \(limit)
-                """, logger: logger), viewer: viewer)
-            return page.reversed()
+            let page = try await Rows.messages(
+                database.client.query(Self.historyQuery(chatId: chatId, viewer: viewer, before: before, after: after, limit: limit),
+                                      logger: database.logger),
+                viewer: viewer)
+            return after == nil ? page.reversed() : page
         }
+    }
+
+    /// The history query: newest first below `before` (or from the top), oldest first above
+    /// `after`. The newest id the viewer cleared is a scalar subquery PostgreSQL runs once and
+    /// uses as a bound of the index scan.
+    static func historyQuery(chatId: UUID, viewer: UUID, before: UUID?, after: UUID?, limit: Int) -> PostgresQuery {
+        if let after {
+            return """
+                SELECT \(unescaped: Rows.messageColumns) FROM messages m JOIN users u ON u.id = m.sender_id
+                WHERE m.chat_id = \(chatId) AND m.id > \(after)
+                  AND m.id > COALESCE((SELECT cleared_through FROM chat_members WHERE chat_id = \(chatId) AND user_id = \(viewer)), \(ChatRepository.zero))
+                ORDER BY m.id ASC LIMIT \(limit)
+                """
+        }
+        // No `before` means from the newest: the largest UUID stands in for "after everything".
+        let upper = before ?? UUID(uuid: (255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255))
+        return """
+            SELECT \(unescaped: Rows.messageColumns) FROM messages m JOIN users u ON u.id = m.sender_id
+            WHERE m.chat_id = \(chatId) AND m.id < \(upper)
+              AND m.id > COALESCE((SELECT cleared_through FROM chat_members WHERE chat_id = \(chatId) AND user_id = \(viewer)), \(ChatRepository.zero))
+            ORDER BY m.id DESC LIMIT \(limit)
+            """
     }
 }

@@ -89,7 +89,18 @@ public enum Migrations {
             CREATE UNIQUE INDEX messages_client_message_id_key ON messages (sender_id, client_message_id)
                 WHERE client_message_id IS NOT NULL
             """,
-        ])
+        ]),
+        Migration(version: 2, name: "clearing history by message id, user search index", statements: [
+            // The newest message id a member cleared: hiding by id keeps history and unread
+            // counts on the (chat_id, id) index.
+            "ALTER TABLE chat_members ADD COLUMN cleared_through uuid",
+            // pg_trgm is a trusted extension: the database's owner may create it.
+            "CREATE EXTENSION IF NOT EXISTS pg_trgm",
+            """
+            CREATE INDEX users_search_idx ON users
+                USING gin ((first_name || ' ' || last_name || ' ' || email) gin_trgm_ops)
+            """,
+        ]),
     ]
 
     /// The newest schema version this build knows.

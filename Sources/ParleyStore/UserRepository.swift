@@ -101,6 +101,16 @@ public struct UserRepository: Sendable {
         }
     }
 
+    /// Which of `ids` are users.
+    public func existing(_ ids: [UUID]) async throws -> Set<UUID> {
+        try await database.run {
+            let rows = try await database.client.query("SELECT id FROM users WHERE id = ANY(\(ids))", logger: database.logger)
+            var found = Set<UUID>()
+            for try await id in rows.decode(UUID.self) { found.insert(id) }
+            return found
+        }
+    }
+
     /// Users whose name or email contains `text` (case-insensitive), never `viewer`, in id order
     /// after `after`: keyset pages of `limit`.
     public func search(_ text: String, viewer: UUID, after: UUID?, limit: Int) async throws -> [User] {
@@ -114,8 +124,7 @@ public struct UserRepository: Sendable {
                 """
                 SELECT \(unescaped: Rows.userColumns) FROM users u
                 WHERE u.id <> \(viewer) AND u.id > \(lower)
-                  AND (u.first_name ILIKE \(pattern) OR u.last_name ILIKE \(pattern) OR u.email ILIKE \(pattern)
-                       OR (u.first_name || ' ' || u.last_name) ILIKE \(pattern))
+                  AND (u.first_name || ' ' || u.last_name || ' ' || u.email) ILIKE \(pattern)
                 ORDER BY u.id LIMIT \(limit)
                 """, logger: database.logger)
             return try await Rows.users(rows, viewer: viewer)

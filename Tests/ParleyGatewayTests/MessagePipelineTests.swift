@@ -63,7 +63,7 @@ final class MessagePipelineTests: XCTestCase {
 
     func testRetriedClientMessageIdYieldsOneMessage() async throws {
         try await GatewayRig.run { rig in
-            let (a, b, chatId) = try await rig.directChat()
+            let (a, _, chatId) = try await rig.directChat()
             let body: [String: String] = ["chatId": chatId, "text": "only once", "clientMessageId": "retry-\(UUID())"]
             let replies = try await withThrowingTaskGroup(of: GatewayRig.Reply.self) { group in
                 for _ in 0..<8 {
@@ -81,7 +81,7 @@ final class MessagePipelineTests: XCTestCase {
 
     func testOnlyMembersMaySendOrRead() async throws {
         try await GatewayRig.run { rig in
-            let (a, b, chatId) = try await rig.directChat()
+            let (a, _, chatId) = try await rig.directChat()
             let stranger = try await rig.signup("C")
 
             let send = try await rig.request(.post, "/api/messages", token: stranger.token, json: ["chatId": chatId, "text": "hi"])
@@ -100,7 +100,7 @@ final class MessagePipelineTests: XCTestCase {
 
     func testInvalidMessagesNeverReachTheQueue() async throws {
         try await GatewayRig.run { rig in
-            let (a, b, chatId) = try await rig.directChat()
+            let (a, _, chatId) = try await rig.directChat()
             for body: [String: Any] in [
                 ["chatId": chatId, "text": "   "],
                 ["chatId": chatId, "text": String(repeating: "x", count: Limits.messageText + 1)],

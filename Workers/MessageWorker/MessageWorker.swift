@@ -15,7 +15,7 @@ import ServiceLifecycle
 /// replies.
 public final class MessageWorker: Service, Sendable {
     private let consumer: QueueConsumer
-    private let database: Database
+    let database: Database
     private let redis: RedisClient
     private let logger: Logger
     private let concurrency: Int
@@ -130,19 +130,17 @@ public final class MessageWorker: Service, Sendable {
 
         case .chatCreateDirect(let create):
             let (chatId, created) = try await database.chats.createDirect(chatId: create.chatId, between: create.userId, and: create.otherUserId)
-            guard let chat = try await database.chats.chat(id: chatId, viewer: create.userId) else {
-                return CommandReply(commandId: command.id, outcome: .failed(.notFound("Chat not found")))
-            }
-            if created {
-                var events: [(String, [UInt8])] = []
-                for member in chat.users {
-                    if let view = try await database.chats.chat(id: chatId, viewer: member.id) {
-                        events.append((Channels.user(member.id), [UInt8](try JSON.encode(UserEvent.chatUpdated(view)))))
-                    }
-                }
-                await publish(events)
-            }
-            return CommandReply(commandId: command.id, outcome: .chat(chat, created: created))
+            return try await chatChanged(command, chatId: chatId, actor: create.userId, outcome: created ? .changed(leaving: []) : .unchanged)
+        case .chatCreateGroup(let create):
+            return try await chatChanged(command, chatId: create.chatId, actor: create.adminId, outcome: database.chats.createGroup(create))
+        case .chatRename(let rename):
+            return try await chatChanged(command, chatId: rename.chatId, actor: rename.actorId, outcome: database.chats.rename(rename))
+        case .chatAddMember(let change):
+            return try await chatChanged(command, chatId: change.chatId, actor: change.actorId, outcome: database.chats.addMember(change))
+        case .chatRemoveMember(let change):
+            return try await chatChanged(command, chatId: change.chatId, actor: change.actorId, outcome: database.chats.removeMember(change))
+        case .chatClear(let clear):
+            return try await cleared(command, clear)
         }
     }
 
@@ -168,7 +166,7 @@ public final class MessageWorker: Service, Sendable {
     }
 
     /// Real-time delivery is best effort: a Redis failure is logged, clients resync on reconnect.
-    private func publish(_ messages: [(String, [UInt8])]) async {
+    func publish(_ messages: [(String, [UInt8])]) async {
         guard !messages.isEmpty else { return }
         do {
             try await redis.publish(messages.map { (channel: $0.0, message: $0.1) })

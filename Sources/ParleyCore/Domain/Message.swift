@@ -99,6 +99,12 @@ public enum Limits {
     public static let maxPasswordBytes = 72
     /// Longest profile image URL, in characters.
     public static let imageURL = 2048
+    /// Longest group name, in characters.
+    public static let chatName = 100
+    /// Most members a group holds, its admin included (every message fans out to each).
+    public static let groupMembers = 500
+    /// Most chats one page of the chat list holds.
+    public static let chatPage = 200
     /// Most messages one history page holds.
     public static let historyPage = 200
     /// Most users one search page holds.

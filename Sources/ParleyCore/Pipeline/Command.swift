@@ -7,6 +7,11 @@ public enum CommandType: String, Codable, Sendable, CaseIterable {
     case messageDelete = "message.delete"
     case chatCreateDirect = "chat.create_direct"
     case chatRead = "chat.read"
+    case chatCreateGroup = "chat.create_group"
+    case chatRename = "chat.rename"
+    case chatAddMember = "chat.add_member"
+    case chatRemoveMember = "chat.remove_member"
+    case chatClear = "chat.clear"
 }
 
 /// A command as it travels through RabbitMQ (`design.md`, queue contracts).
@@ -37,6 +42,12 @@ public struct Command: Codable, Sendable, Equatable {
         case chatCreateDirect(ChatCreateDirect)
         /// `chat.read`: a member has read a chat up to a message; the mark never moves back.
         case chatRead(ReadMark)
+        case chatCreateGroup(ChatCreateGroup)
+        case chatRename(ChatRename)
+        case chatAddMember(ChatMemberChange)
+        /// `chat.remove_member`: by the admin, or by the member itself (leaving).
+        case chatRemoveMember(ChatMemberChange)
+        case chatClear(ChatClear)
 
         public var type: CommandType {
             switch self {
@@ -45,6 +56,11 @@ public struct Command: Codable, Sendable, Equatable {
             case .messageDelete: .messageDelete
             case .chatCreateDirect: .chatCreateDirect
             case .chatRead: .chatRead
+            case .chatCreateGroup: .chatCreateGroup
+            case .chatRename: .chatRename
+            case .chatAddMember: .chatAddMember
+            case .chatRemoveMember: .chatRemoveMember
+            case .chatClear: .chatClear
             }
         }
     }
@@ -63,6 +79,11 @@ public struct Command: Codable, Sendable, Equatable {
         case .messageDelete: payload = .messageDelete(try c.decode(MessageDelete.self, forKey: .payload))
         case .chatCreateDirect: payload = .chatCreateDirect(try c.decode(ChatCreateDirect.self, forKey: .payload))
         case .chatRead: payload = .chatRead(try c.decode(ReadMark.self, forKey: .payload))
+        case .chatCreateGroup: payload = .chatCreateGroup(try c.decode(ChatCreateGroup.self, forKey: .payload))
+        case .chatRename: payload = .chatRename(try c.decode(ChatRename.self, forKey: .payload))
+        case .chatAddMember: payload = .chatAddMember(try c.decode(ChatMemberChange.self, forKey: .payload))
+        case .chatRemoveMember: payload = .chatRemoveMember(try c.decode(ChatMemberChange.self, forKey: .payload))
+        case .chatClear: payload = .chatClear(try c.decode(ChatClear.self, forKey: .payload))
         }
     }
 
@@ -78,6 +99,10 @@ public struct Command: Codable, Sendable, Equatable {
         case .messageDelete(let p): try c.encode(p, forKey: .payload)
         case .chatCreateDirect(let p): try c.encode(p, forKey: .payload)
         case .chatRead(let p): try c.encode(p, forKey: .payload)
+        case .chatCreateGroup(let p): try c.encode(p, forKey: .payload)
+        case .chatRename(let p): try c.encode(p, forKey: .payload)
+        case .chatAddMember(let p), .chatRemoveMember(let p): try c.encode(p, forKey: .payload)
+        case .chatClear(let p): try c.encode(p, forKey: .payload)
         }
     }
 }

@@ -36,6 +36,17 @@ public enum UUIDv7 {
                            bytes[8], bytes[9], bytes[10], bytes[11], bytes[12], bytes[13], bytes[14], bytes[15]))
     }
 
+    /// The largest UUIDv7 of `date`'s millisecond: every id made up to then sorts at or below it
+    /// (PostgreSQL compares uuids byte by byte).
+    public static func upperBound(at date: Date) -> UUID {
+        let millis = UInt64(max(0, date.timeIntervalSince1970 * 1000))
+        var b = [UInt8](repeating: 0xFF, count: 16)
+        for i in 0..<6 { b[i] = UInt8(truncatingIfNeeded: millis >> (40 - 8 * UInt64(i))) }
+        b[6] = 0x7F
+        b[8] = 0xBF
+        return UUID(uuid: (b[0], b[1], b[2], b[3], b[4], b[5], b[6], b[7], b[8], b[9], b[10], b[11], b[12], b[13], b[14], b[15]))
+    }
+
     /// The creation time a UUIDv7 carries, to the millisecond.
     public static func timestamp(of id: UUID) -> Date {
         let b = id.uuid

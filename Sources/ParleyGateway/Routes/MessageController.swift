@@ -33,6 +33,7 @@ struct MessageController {
         group.put(":id", use: edit)
         group.delete(":id", use: delete)
         group.post(":id/read", use: markRead)
+        group.delete("clear/:chatId", use: clear)
     }
 
     /// 201 with the persisted message. A repeated `clientMessageId` answers the same message
@@ -66,6 +67,13 @@ struct MessageController {
         let body = try await request.decodeJSON(MessageService.ReadRequest.self, context: context)
         let messageId = try parseID(body.messageId, name: "messageId")
         return JSONResponse.data(try await messages.markRead(chatId: chatId, messageId: messageId, by: me))
+    }
+
+    /// Hides the history up to now for the caller only; answers the chat as they now see it.
+    @Sendable func clear(_ request: Request, context: GatewayContext) async throws -> Response {
+        let me = try context.requireUser()
+        let chatId = try parseID(context.parameters.get("chatId"), name: "chatId")
+        return JSONResponse.data(try await messages.clear(chatId: chatId, by: me))
     }
 
     /// `?limit=50&before=<id>` or `?after=<id>`: one page, oldest first.

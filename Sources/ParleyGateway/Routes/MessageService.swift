@@ -80,6 +80,18 @@ struct MessageService: Sendable {
         }
     }
 
+    /// Hides the chat's history up to now for `userId` only; the answer is the chat as they see
+    /// it afterwards.
+    func clear(chatId: UUID, by userId: UUID) async throws -> Chat {
+        try await requireMember(chatId: chatId, userId: userId)
+        let clear = ChatClear(chatId: chatId, userId: userId, through: UUIDv7.upperBound(at: Date()))
+        switch try await bus.send(.chatClear(clear)) {
+        case .chat(let chat, _): return chat
+        case .failed(let error): throw error
+        default: throw ParleyError(.internal, "Unexpected reply to clearing a chat")
+        }
+    }
+
     /// 404 for an unknown message, 403 when the user is not in its chat.
     private func requireVisible(messageId: UUID, to userId: UUID) async throws {
         guard let message = try await database.messages.find(id: messageId, viewer: userId) else {
