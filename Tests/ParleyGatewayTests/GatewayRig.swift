@@ -33,6 +33,8 @@ struct GatewayRig: Sendable {
     /// The gateway's own subscriber: which user channels the node holds.
     let subscriber: RedisSubscriber
     let client: any TestClientProtocol
+    /// What the gateway under test was built from.
+    let dependencies: GatewayDependencies
 
     static func run(_ framework: TestingSetup = .router, _ body: @escaping @Sendable (GatewayRig) async throws -> Void) async throws {
         try await TestServices.withDatabase { database in
@@ -54,7 +56,8 @@ struct GatewayRig: Sendable {
                 XCTAssertTrue(connected, "RabbitMQ is not reachable: run `make services-up`")
                 await subscriber.subscribe(bus.replyChannel)
                 try await app.test(framework) { client in
-                    try await body(GatewayRig(database: database, redis: redis, recorder: recorder, subscriber: subscriber, client: client))
+                    try await body(GatewayRig(
+                        database: database, redis: redis, recorder: recorder, subscriber: subscriber, client: client, dependencies: deps))
                 }
             }
         }

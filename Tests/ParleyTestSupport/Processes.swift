@@ -2,7 +2,8 @@ import Foundation
 import XCTest
 
 extension TestServices {
-    /// The virtualenv's Python with the stock Socket.IO client, which `make test` installs.
+    /// The virtualenv's Python with the stock Socket.IO client and the OpenAPI validator, which
+    /// `make test` installs.
     public static func python() throws -> URL {
         let python = root.appendingPathComponent(".run/venv/bin/python")
         guard FileManager.default.isExecutableFile(atPath: python.path) else {
@@ -17,7 +18,7 @@ extension TestServices {
 
 /// Raised when the stock client's virtualenv is not there.
 public struct ClientMissing: Error, CustomStringConvertible {
-    public var description: String { "python-socketio is not installed in .run/venv: run `make test` (it installs it)" }
+    public var description: String { "the test clients (Tests/clients/requirements.txt) are not installed in .run/venv: run `make test` (it installs them)" }
 }
 
 /// Runs a process to its end without blocking a thread of the cooperative pool; returns its exit

@@ -50,6 +50,7 @@ public enum Gateway {
             .addRoutes(to: router)
 
         let api = router.group("api")
+        OpenAPIController().addRoutes(to: api)
         AuthController(users: deps.database.users, tokens: deps.tokens, hasher: deps.hasher)
             .addRoutes(to: api.group("auth"))
         let authenticated = api.group().add(middleware: AuthMiddleware(tokens: deps.tokens))
