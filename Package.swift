@@ -121,7 +121,7 @@ let package = Package(
         .target(
             name: "ParleyGateway",
             dependencies: [
-                "ParleyCore", "ParleyStore", "ParleyQueue", "ParleyPubSub", "SocketIO",
+                "ParleyCore", "ParleyIOThread", "ParleyStore", "ParleyQueue", "ParleyPubSub", "SocketIO",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HummingbirdWebSocket", package: "hummingbird-websocket"),
                 .product(name: "HummingbirdBcrypt", package: "hummingbird-auth"),
@@ -147,10 +147,21 @@ let package = Package(
             swiftSettings: swiftSettings
         ),
 
+        .target(
+            name: "PresenceWorker",
+            dependencies: [
+                "ParleyCore", "ParleyStore", "ParleyQueue", "ParleyPubSub",
+                .product(name: "Metrics", package: "swift-metrics"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ],
+            path: "Workers/PresenceWorker",
+            swiftSettings: swiftSettings
+        ),
+
         .executableTarget(
             name: "parley",
             dependencies: [
-                "ParleyCore", "ParleyStore", "ParleyQueue", "ParleyPubSub", "ParleyGateway", "MessageWorker", "SocketIO",
+                "ParleyCore", "ParleyStore", "ParleyQueue", "ParleyPubSub", "ParleyGateway", "MessageWorker", "PresenceWorker", "SocketIO",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Prometheus", package: "swift-prometheus"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
@@ -203,9 +214,14 @@ let package = Package(
             swiftSettings: testSettings
         ),
         .testTarget(
+            name: "PresenceWorkerTests",
+            dependencies: ["PresenceWorker", "ParleyStore", "ParleyQueue", "ParleyPubSub", "ParleyTestSupport"],
+            swiftSettings: testSettings
+        ),
+        .testTarget(
             name: "ParleyGatewayTests",
             dependencies: [
-                "ParleyGateway", "MessageWorker", "ParleyTestSupport", "SocketIO",
+                "ParleyGateway", "MessageWorker", "PresenceWorker", "ParleyTestSupport", "SocketIO",
                 .product(name: "HummingbirdTesting", package: "hummingbird"),
                 .product(name: "JWTKit", package: "jwt-kit"),
             ],

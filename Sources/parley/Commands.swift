@@ -11,7 +11,7 @@ struct Serve: AsyncParsableCommand {
     func run() async throws {
         let runtime = Runtime.start(label: "serve")
         try await runtime.migrate()
-        try await runtime.run([runtime.messageWorker()] + runtime.gatewayServices())
+        try await runtime.run([runtime.messageWorker(), runtime.presenceWorker()] + runtime.gatewayServices())
     }
 }
 
@@ -31,7 +31,7 @@ struct WorkerCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "worker",
         abstract: "Run one worker.",
-        subcommands: [MessageWorkerCommand.self])
+        subcommands: [MessageWorkerCommand.self, PresenceWorkerCommand.self])
 }
 
 struct MessageWorkerCommand: AsyncParsableCommand {
@@ -43,6 +43,18 @@ struct MessageWorkerCommand: AsyncParsableCommand {
     func run() async throws {
         let runtime = Runtime.start(label: "worker.message")
         try await runtime.run([runtime.messageWorker()])
+    }
+}
+
+struct PresenceWorkerCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "presence",
+        abstract: "Apply connect, disconnect and heartbeat events from the parley.presence queue; reap dead gateway nodes.",
+        discussion: "Run as many as you like: transitions are computed atomically in Redis.")
+
+    func run() async throws {
+        let runtime = Runtime.start(label: "worker.presence")
+        try await runtime.run([runtime.presenceWorker()])
     }
 }
 

@@ -1,6 +1,7 @@
 import Foundation
 import Logging
 import MessageWorker
+import PresenceWorker
 import Metrics
 import ParleyCore
 import ParleyGateway
@@ -81,7 +82,8 @@ struct Runtime {
         let deps = GatewayDependencies(
             database: database, redis: redis, subscriber: subscriber, publisher: publisher, bus: bus,
             tokens: await TokenService(secret: secret, expiry: config.jwtExpiry),
-            hasher: PasswordHasher(cost: config.bcryptCost), metrics: metrics, socketIO: socketIOConfiguration()
+            hasher: PasswordHasher(cost: config.bcryptCost), metrics: metrics, socketIO: socketIOConfiguration(),
+            presenceTTL: config.presenceTTL
         )
         let app = Gateway.application(deps, host: config.host, port: config.port, logger: logger)
         return [subscriber, publisher, app]
@@ -99,6 +101,13 @@ struct Runtime {
         let consumer = QueueConsumer(
             endpoint: amqpEndpoint(), queue: Queues.messages, prefetch: config.workerPrefetch, logger: logger)
         return MessageWorker(consumer: consumer, database: database, redis: redis, logger: logger)
+    }
+
+    /// A presence worker consuming `parley.presence`.
+    func presenceWorker() -> PresenceWorker {
+        let consumer = QueueConsumer(
+            endpoint: amqpEndpoint(), queue: Queues.presence, prefetch: config.workerPrefetch, logger: logger)
+        return PresenceWorker(consumer: consumer, database: database, redis: redis, nodeTTL: config.presenceTTL, logger: logger)
     }
 
     /// Runs the shared clients and `services` until SIGTERM or SIGINT, then shuts them down in

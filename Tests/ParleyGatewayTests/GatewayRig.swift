@@ -4,6 +4,8 @@ import JWTKit
 import HummingbirdTesting
 import Logging
 import MessageWorker
+import PresenceWorker
+import ServiceLifecycle
 import Metrics
 import NIOCore
 import ParleyCore
@@ -36,7 +38,11 @@ struct GatewayRig: Sendable {
     /// What the gateway under test was built from.
     let dependencies: GatewayDependencies
 
-    static func run(_ framework: TestingSetup = .router, _ body: @escaping @Sendable (GatewayRig) async throws -> Void) async throws {
+    /// - Parameter presence: also run a presence worker, with heartbeats every `presenceTTL / 3`.
+    static func run(
+        _ framework: TestingSetup = .router, presence presenceTTL: Duration? = nil,
+        _ body: @escaping @Sendable (GatewayRig) async throws -> Void
+    ) async throws {
         try await TestServices.withDatabase { database in
             let logger = TestServices.logger("gateway")
             let redis = RedisClient(endpoint: TestServices.redis, logger: logger)
@@ -49,9 +55,14 @@ struct GatewayRig: Sendable {
             let deps = GatewayDependencies(
                 database: database, redis: redis, subscriber: subscriber, publisher: publisher, bus: bus,
                 tokens: await TokenService(secret: secret, expiry: .seconds(3600)), hasher: PasswordHasher(cost: 4),
-                metrics: metrics)
+                metrics: metrics, presenceTTL: presenceTTL ?? .seconds(15))
             let app = Gateway.application(deps, host: "127.0.0.1", port: 0, logger: logger)
-            try await TestServices.run([redis, subscriber, recorder, publisher, worker]) {
+            var services: [any Service] = [redis, subscriber, recorder, publisher, worker]
+            if let presenceTTL {
+                let presenceConsumer = QueueConsumer(endpoint: TestServices.amqp, queue: Queues.presence, prefetch: 32, logger: logger)
+                services.append(PresenceWorker(consumer: presenceConsumer, database: database, redis: redis, nodeTTL: presenceTTL, logger: logger))
+            }
+            try await TestServices.run(services) {
                 let connected = await publisher.waitUntilConnected()
                 XCTAssertTrue(connected, "RabbitMQ is not reachable: run `make services-up`")
                 await subscriber.subscribe(bus.replyChannel)

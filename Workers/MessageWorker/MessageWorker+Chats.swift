@@ -10,24 +10,25 @@ extension MessageWorker {
         let created = command.type == .chatCreateDirect || command.type == .chatCreateGroup
         switch outcome {
         case .changed(let leaving):
-            var events: [(String, [UInt8])] = []
-            var actorView: Chat?
-            for (userId, view) in try await database.chats.memberViews(of: chatId) {
-                events.append((Channels.user(userId), [UInt8](try JSON.encode(UserEvent.chatUpdated(view)))))
-                if userId == actor { actorView = view }
-            }
+            var views = try await database.chats.memberViews(of: chatId)
             for userId in leaving {
-                guard let view = try await database.chats.chat(id: chatId, viewer: userId) else { continue }
-                events.append((Channels.user(userId), [UInt8](try JSON.encode(UserEvent.chatUpdated(view)))))
-                if userId == actor { actorView = view }
+                if let view = try await database.chats.chat(id: chatId, viewer: userId) { views.append((userId, view)) }
             }
+            // One presence lookup for all views: they show the same users.
+            views = await live(views.map(\.chat)).enumerated().map { (views[$0.offset].userId, $0.element) }
+            var events: [(String, [UInt8])] = []
+            for (userId, view) in views {
+                events.append((Channels.user(userId), [UInt8](try JSON.encode(UserEvent.chatUpdated(view)))))
+            }
+            let actorView = views.first { $0.userId == actor }?.chat
             await publish(events)
             guard let actorView else { return failure(command, .notFound("Chat not found")) }
             return CommandReply(commandId: command.id, outcome: .chat(actorView, created: created))
         case .unchanged:
-            guard let view = try await database.chats.chat(id: chatId, viewer: actor) else {
+            guard let stored = try await database.chats.chat(id: chatId, viewer: actor) else {
                 return failure(command, .notFound("Chat not found"))
             }
+            let view = await live(stored)
             return CommandReply(commandId: command.id, outcome: .chat(view, created: false))
         case .noSuchChat: return failure(command, .notFound("Chat not found"))
         case .notGroup: return failure(command, .badRequest("A 1:1 chat has no name or members to change"))
@@ -40,8 +41,9 @@ extension MessageWorker {
     /// Clearing changes what one member sees: only their own sockets hear of it.
     func cleared(_ command: Command, _ clear: ChatClear) async throws -> CommandReply {
         guard try await database.chats.clear(clear),
-              let view = try await database.chats.chat(id: clear.chatId, viewer: clear.userId)
+              let stored = try await database.chats.chat(id: clear.chatId, viewer: clear.userId)
         else { return failure(command, .forbidden("You are not a member of this chat")) }
+        let view = await live(stored)
         await publish([(Channels.user(clear.userId), [UInt8](try JSON.encode(UserEvent.chatUpdated(view))))])
         return CommandReply(commandId: command.id, outcome: .chat(view, created: false))
     }

@@ -17,6 +17,7 @@ public final class MessageWorker: Service, Sendable {
     private let consumer: QueueConsumer
     let database: Database
     private let redis: RedisClient
+    private let presence: PresenceStore
     private let logger: Logger
     private let concurrency: Int
     private let persisted = Counter(label: "parley_messages_persisted_total")
@@ -34,32 +35,13 @@ public final class MessageWorker: Service, Sendable {
         self.consumer = consumer
         self.database = database
         self.redis = redis
+        self.presence = PresenceStore(redis: redis)
         self.concurrency = max(1, concurrency)
         self.logger = logger
     }
 
     public func run() async throws {
-        consumer.start()
-        await withGracefulShutdownHandler {
-            await withDiscardingTaskGroup { group in
-                var inFlight = 0
-                let (done, doneContinuation) = AsyncStream.makeStream(of: Void.self)
-                var doneIterator = done.makeAsyncIterator()
-                for await delivery in consumer.deliveries {
-                    if inFlight >= concurrency {
-                        await doneIterator.next()
-                        inFlight -= 1
-                    }
-                    inFlight += 1
-                    group.addTask {
-                        await self.handle(delivery)
-                        doneContinuation.yield()
-                    }
-                }
-            }
-        } onGracefulShutdown: {
-            self.consumer.stop()
-        }
+        await consumer.run(concurrency: concurrency) { delivery in await self.handle(delivery) }
     }
 
     /// Applies one delivery and settles it.
@@ -67,6 +49,7 @@ public final class MessageWorker: Service, Sendable {
         let command: Command
         do {
             command = try JSON.decode(Command.self, from: Data(delivery.body))
+            guard !command.type.rawValue.hasPrefix("presence.") else { throw MisroutedCommand(type: command.type, worker: "message") }
         } catch {
             // It can never succeed: straight to the parked queue.
             logger.error("parking undecodable command", metadata: ["routingKey": "\(delivery.routingKey)", "error": "\(error)"])
@@ -96,7 +79,8 @@ public final class MessageWorker: Service, Sendable {
         switch command.payload {
         case .messageCreate(let create):
             switch try await database.messages.create(create) {
-            case .created(let message):
+            case .created(let stored):
+                let message = await live(stored)
                 persisted.increment()
                 let event = [UInt8](try JSON.encode(UserEvent.messageReceived(message)))
                 let members = try await database.chats.memberIds(chatId: message.chatId)
@@ -141,6 +125,8 @@ public final class MessageWorker: Service, Sendable {
             return try await chatChanged(command, chatId: change.chatId, actor: change.actorId, outcome: database.chats.removeMember(change))
         case .chatClear(let clear):
             return try await cleared(command, clear)
+        case .presenceConnect, .presenceDisconnect, .presenceHeartbeat:
+            throw MisroutedCommand(type: command.type, worker: "message")
         }
     }
 
@@ -149,7 +135,8 @@ public final class MessageWorker: Service, Sendable {
         _ command: Command, outcome: MessageRepository.ChangeOutcome, event: (Message) -> UserEvent
     ) async throws -> CommandReply {
         switch outcome {
-        case .changed(let message):
+        case .changed(let stored):
+            let message = await live(stored)
             let payload = [UInt8](try JSON.encode(event(message)))
             let members = try await database.chats.memberIds(chatId: message.chatId)
             await publish(members.map { (Channels.user($0), payload) })
@@ -163,6 +150,12 @@ public final class MessageWorker: Service, Sendable {
         case .deleted:
             return CommandReply(commandId: command.id, outcome: .failed(ParleyError(.conflict, "The message was deleted")))
         }
+    }
+
+    /// `value` with its users' live `isOnline`; as stored (offline) if Redis does not answer,
+    /// which the publish right after would hit too.
+    func live<T: UserShaped>(_ value: T) async -> T {
+        (try? await presence.withLiveStatus(value)) ?? value
     }
 
     /// Real-time delivery is best effort: a Redis failure is logged, clients resync on reconnect.

@@ -29,6 +29,9 @@ public struct ParleyConfig: Sendable {
     public var replyTimeout: Duration
     /// How many unacknowledged commands a worker holds at once.
     public var workerPrefetch: Int
+    /// How long a gateway node counts as alive after its last heartbeat; its connections are
+    /// reaped (their users go offline) within twice this after it stops.
+    public var presenceTTL: Duration
 
     public var isDevelopment: Bool { environment == "development" }
 
@@ -74,6 +77,7 @@ public struct ParleyConfig: Sendable {
         logLevel = try s.oneOf("LOG_LEVEL", ["trace", "debug", "info", "notice", "warning", "error", "critical"])
         replyTimeout = .milliseconds(try s.int("REPLY_TIMEOUT", in: 100...600_000))
         workerPrefetch = try s.int("WORKER_PREFETCH", in: 1...65535)
+        presenceTTL = .seconds(try s.int("PRESENCE_TTL", in: 2...3600))
     }
 
     /// The JWT secret, or a random one in development.

@@ -105,6 +105,10 @@ public enum Limits {
     public static let groupMembers = 500
     /// Most chats one page of the chat list holds.
     public static let chatPage = 200
+    /// Longest `User-Agent` kept as a user's device.
+    public static let deviceInfo = 512
+    /// Most users one status query names.
+    public static let statusBatch = 200
     /// Most messages one history page holds.
     public static let historyPage = 200
     /// Most users one search page holds.

@@ -12,6 +12,9 @@ public enum CommandType: String, Codable, Sendable, CaseIterable {
     case chatAddMember = "chat.add_member"
     case chatRemoveMember = "chat.remove_member"
     case chatClear = "chat.clear"
+    case presenceConnect = "presence.connect"
+    case presenceDisconnect = "presence.disconnect"
+    case presenceHeartbeat = "presence.heartbeat"
 }
 
 /// A command as it travels through RabbitMQ (`design.md`, queue contracts).
@@ -48,6 +51,9 @@ public struct Command: Codable, Sendable, Equatable {
         /// `chat.remove_member`: by the admin, or by the member itself (leaving).
         case chatRemoveMember(ChatMemberChange)
         case chatClear(ChatClear)
+        case presenceConnect(PresenceChange)
+        case presenceDisconnect(PresenceChange)
+        case presenceHeartbeat(NodeHeartbeat)
 
         public var type: CommandType {
             switch self {
@@ -61,6 +67,9 @@ public struct Command: Codable, Sendable, Equatable {
             case .chatAddMember: .chatAddMember
             case .chatRemoveMember: .chatRemoveMember
             case .chatClear: .chatClear
+            case .presenceConnect: .presenceConnect
+            case .presenceDisconnect: .presenceDisconnect
+            case .presenceHeartbeat: .presenceHeartbeat
             }
         }
     }
@@ -84,6 +93,9 @@ public struct Command: Codable, Sendable, Equatable {
         case .chatAddMember: payload = .chatAddMember(try c.decode(ChatMemberChange.self, forKey: .payload))
         case .chatRemoveMember: payload = .chatRemoveMember(try c.decode(ChatMemberChange.self, forKey: .payload))
         case .chatClear: payload = .chatClear(try c.decode(ChatClear.self, forKey: .payload))
+        case .presenceConnect: payload = .presenceConnect(try c.decode(PresenceChange.self, forKey: .payload))
+        case .presenceDisconnect: payload = .presenceDisconnect(try c.decode(PresenceChange.self, forKey: .payload))
+        case .presenceHeartbeat: payload = .presenceHeartbeat(try c.decode(NodeHeartbeat.self, forKey: .payload))
         }
     }
 
@@ -103,6 +115,8 @@ public struct Command: Codable, Sendable, Equatable {
         case .chatRename(let p): try c.encode(p, forKey: .payload)
         case .chatAddMember(let p), .chatRemoveMember(let p): try c.encode(p, forKey: .payload)
         case .chatClear(let p): try c.encode(p, forKey: .payload)
+        case .presenceConnect(let p), .presenceDisconnect(let p): try c.encode(p, forKey: .payload)
+        case .presenceHeartbeat(let p): try c.encode(p, forKey: .payload)
         }
     }
 }
@@ -164,4 +178,17 @@ public struct ChatCreateDirect: Codable, Sendable, Equatable {
         self.userId = userId
         self.otherUserId = otherUserId
     }
+}
+
+/// A command that arrived on another worker's queue: parked, never applied.
+public struct MisroutedCommand: Error, CustomStringConvertible {
+    public let type: CommandType
+    public let worker: String
+
+    public init(type: CommandType, worker: String) {
+        self.type = type
+        self.worker = worker
+    }
+
+    public var description: String { "\(type.rawValue) is not a command of the \(worker) worker" }
 }

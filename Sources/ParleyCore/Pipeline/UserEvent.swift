@@ -12,6 +12,7 @@ public enum UserEvent: Codable, Sendable, Equatable {
     case typing(TypingNotice)
     case stopTyping(TypingNotice)
     case chatUpdated(Chat)
+    case userStatusChange(UserStatus)
 
     public var name: String {
         switch self {
@@ -22,6 +23,7 @@ public enum UserEvent: Codable, Sendable, Equatable {
         case .typing: "typing"
         case .stopTyping: "stop_typing"
         case .chatUpdated: "chat_updated"
+        case .userStatusChange: "user_status_change"
         }
     }
 
@@ -38,6 +40,7 @@ public enum UserEvent: Codable, Sendable, Equatable {
         case "typing": self = .typing(try c.decode(TypingNotice.self, forKey: .data))
         case "stop_typing": self = .stopTyping(try c.decode(TypingNotice.self, forKey: .data))
         case "chat_updated": self = .chatUpdated(try c.decode(Chat.self, forKey: .data))
+        case "user_status_change": self = .userStatusChange(try c.decode(UserStatus.self, forKey: .data))
         default:
             throw DecodingError.dataCorruptedError(forKey: .event, in: c, debugDescription: "unknown event \(name)")
         }
@@ -52,6 +55,7 @@ public enum UserEvent: Codable, Sendable, Equatable {
         case .messagesRead(let r): try c.encode(r, forKey: .data)
         case .typing(let t), .stopTyping(let t): try c.encode(t, forKey: .data)
         case .chatUpdated(let chat): try c.encode(chat, forKey: .data)
+        case .userStatusChange(let status): try c.encode(status, forKey: .data)
         }
     }
 }

@@ -17,7 +17,8 @@ public final class CommandBus: Sendable {
     }
 
     private let publisher: QueuePublisher
-    private let nodeId: String
+    /// The gateway node this bus answers for (`NODE_ID`).
+    public let nodeId: String
     private let timeout: Duration
     private let logger: Logger
     private let slots = Mutex<[UUID: Slot]>([:])

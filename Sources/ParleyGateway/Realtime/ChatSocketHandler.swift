@@ -1,4 +1,5 @@
 import Foundation
+import HTTPTypes
 import Logging
 import ParleyCore
 import ParleyPubSub
@@ -17,6 +18,8 @@ struct ChatSocketHandler: SocketIOHandler {
     /// For typing notices, which go straight to the other members' channels: ephemeral, so not
     /// through the queue and not stored.
     let redis: RedisClient
+    let reporter: PresenceReporter
+    let presence: LivePresence
     let logger: Logger
 
     func connect(_ socket: SocketIOSocket, auth: JSONValue?) async -> ConnectDecision {
@@ -34,8 +37,16 @@ struct ChatSocketHandler: SocketIOHandler {
         return .accept(userData: userId)
     }
 
+    func connected(_ socket: SocketIOSocket, auth: JSONValue?) async {
+        guard let userId = socket.userData as? UUID else { return }
+        reporter.connected(
+            userId: userId, socketId: socket.id, ip: socket.handshake.remoteAddress,
+            userAgent: socket.handshake.headers[.userAgent].map { String($0.prefix(Limits.deviceInfo)) })
+    }
+
     func disconnected(_ socket: SocketIOSocket, reason: String) async {
         guard let userId = socket.userData as? UUID else { return }
+        reporter.disconnected(userId: userId, socketId: socket.id)
         if hub.remove(socket, for: userId) {
             subscriber.unsubscribe(Channels.user(userId))
         }
@@ -49,11 +60,11 @@ struct ChatSocketHandler: SocketIOHandler {
             case "send_message":
                 let request = try decode(MessageService.SendRequest.self, from: arguments)
                 let (message, _) = try await messages.send(request, from: userId)
-                data = try JSONValue.encoding(message)
+                data = try JSONValue.encoding(await presence.live(message))
             case "edit_message":
                 let request = try decode(MessageService.EditRequest.self, from: arguments)
                 let messageId = try parseID(request.messageId, name: "messageId")
-                data = try JSONValue.encoding(try await messages.edit(messageId: messageId, text: request.text, by: userId))
+                data = try JSONValue.encoding(await presence.live(try await messages.edit(messageId: messageId, text: request.text, by: userId)))
             case "mark_read":
                 let request = try decode(MessageService.ReadRequest.self, from: arguments)
                 let chatId = try parseID(request.chatId, name: "chatId")
@@ -66,7 +77,10 @@ struct ChatSocketHandler: SocketIOHandler {
             case "delete_message":
                 let request = try decode(MessageService.DeleteRequest.self, from: arguments)
                 let messageId = try parseID(request.messageId, name: "messageId")
-                data = try JSONValue.encoding(try await messages.delete(messageId: messageId, by: userId))
+                data = try JSONValue.encoding(await presence.live(try await messages.delete(messageId: messageId, by: userId)))
+            case "get_status":
+                let request = try decode(StatusRequest.self, from: arguments)
+                data = try JSONValue.encoding(try await presence.statuses(of: request.userIds, viewer: userId))
             default:
                 throw ParleyError(.badRequest, "Unknown event '\(name)'")
             }
@@ -84,6 +98,10 @@ struct ChatSocketHandler: SocketIOHandler {
 
     struct TypingRequest: Decodable {
         var chatId: String
+    }
+
+    struct StatusRequest: Decodable {
+        var userIds: [String]
     }
 
     /// Tells the other members' sockets that `userId` started or stopped typing in `chatId`.

@@ -9,6 +9,7 @@ struct AuthController {
     let users: UserRepository
     let tokens: TokenService
     let hasher: PasswordHasher
+    let presence: LivePresence
 
     struct SignupRequest: Decodable {
         var firstName: String
@@ -51,7 +52,7 @@ struct AuthController {
             passwordHash: hash, image: body.image?.isEmpty == true ? nil : body.image
         ))
         let token = try await tokens.issue(for: user.id)
-        return JSONResponse.make(status: .created, body: Session(token: token, user: user))
+        return JSONResponse.make(status: .created, body: Session(token: token, user: await presence.live(user)))
     }
 
     @Sendable func signin(_ request: Request, context: GatewayContext) async throws -> Response {
@@ -63,6 +64,6 @@ struct AuthController {
             throw ParleyError(.invalidCredentials, "Invalid email or password")
         }
         let token = try await tokens.issue(for: user.id)
-        return JSONResponse.make(status: .ok, body: Session(token: token, user: user))
+        return JSONResponse.make(status: .ok, body: Session(token: token, user: await presence.live(user)))
     }
 }

@@ -8,6 +8,7 @@ import ParleyStore
 struct ChatController {
     let database: Database
     let bus: CommandBus
+    let presence: LivePresence
 
     struct DirectChatRequest: Decodable {
         var userId: String
@@ -60,7 +61,7 @@ struct ChatController {
             return cursor
         }
         let page = try await database.chats.chats(of: me, before: before, limit: limit)
-        return JSONResponse.make(status: .ok, body: ChatPage(data: page.chats, nextBefore: page.nextBefore?.description))
+        return JSONResponse.make(status: .ok, body: ChatPage(data: await presence.live(page.chats), nextBefore: page.nextBefore?.description))
     }
 
     /// One chat as the caller sees it; 403 for non-members.
@@ -69,7 +70,7 @@ struct ChatController {
         let chatId = try parseID(context.parameters.get("chatId"), name: "chatId")
         try await database.chats.requireMember(chatId: chatId, userId: me)
         guard let chat = try await database.chats.chat(id: chatId, viewer: me) else { throw ParleyError.notFound("Chat not found") }
-        return JSONResponse.data(chat)
+        return await presence.data(chat)
     }
 
     /// The caller's 1:1 chat with `userId`: 200 when it existed, 201 when this call made it.
@@ -83,10 +84,10 @@ struct ChatController {
         }
         if let existing = try await database.chats.findDirect(between: me, and: other),
            let chat = try await database.chats.chat(id: existing, viewer: me) {
-            return JSONResponse.data(chat)
+            return await presence.data(chat)
         }
         let (chat, created) = try await send(.chatCreateDirect(ChatCreateDirect(chatId: UUIDv7.make(), userId: me, otherUserId: other)))
-        return JSONResponse.data(chat, status: created ? .created : .ok)
+        return await presence.data(chat, status: created ? .created : .ok)
     }
 
     /// `{chatName, users}`: a group of the caller (its admin) and at least two others.
@@ -103,7 +104,7 @@ struct ChatController {
         try v.validate()
         guard try await database.users.existing(others).count == others.count else { throw ParleyError.notFound("User not found") }
         let (chat, _) = try await send(.chatCreateGroup(ChatCreateGroup(chatId: UUIDv7.make(), adminId: me, chatName: name, memberIds: others)))
-        return JSONResponse.data(chat, status: .created)
+        return await presence.data(chat, status: .created)
     }
 
     /// `{chatName}`: the group's admin renames it.
@@ -115,7 +116,7 @@ struct ChatController {
         let name = v.text(body.chatName, "chatName", max: Limits.chatName)
         try v.validate()
         try await database.chats.requireMember(chatId: chatId, userId: me)
-        return JSONResponse.data(try await send(.chatRename(ChatRename(chatId: chatId, actorId: me, chatName: name))).chat)
+        return await presence.data(try await send(.chatRename(ChatRename(chatId: chatId, actorId: me, chatName: name))).chat)
     }
 
     /// `{userId}`: the group's admin adds a user.
@@ -126,7 +127,7 @@ struct ChatController {
         let userId = try parseID(body.userId, name: "userId")
         try await database.chats.requireMember(chatId: chatId, userId: me)
         guard try await database.users.existing([userId]).contains(userId) else { throw ParleyError.notFound("User not found") }
-        return JSONResponse.data(try await send(.chatAddMember(ChatMemberChange(chatId: chatId, actorId: me, userId: userId))).chat)
+        return await presence.data(try await send(.chatAddMember(ChatMemberChange(chatId: chatId, actorId: me, userId: userId))).chat)
     }
 
     /// The admin removes a member, or a member leaves (`userId` is the caller). The answer is
@@ -139,7 +140,7 @@ struct ChatController {
         guard try await database.chats.membership(chatId: chatId, userId: userId) == .member else {
             throw ParleyError.notFound("That user is not a member of this chat")
         }
-        return JSONResponse.data(try await send(.chatRemoveMember(ChatMemberChange(chatId: chatId, actorId: me, userId: userId))).chat)
+        return await presence.data(try await send(.chatRemoveMember(ChatMemberChange(chatId: chatId, actorId: me, userId: userId))).chat)
     }
 
     private func send(_ payload: Command.Payload) async throws -> (chat: Chat, created: Bool) {

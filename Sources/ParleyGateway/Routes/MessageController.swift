@@ -9,6 +9,7 @@ import ParleyStore
 struct MessageController {
     let database: Database
     let messages: MessageService
+    let presence: LivePresence
 
     struct HistoryPage: Encodable {
         var data: [Message]
@@ -42,7 +43,7 @@ struct MessageController {
         let me = try context.requireUser()
         let body = try await request.decodeJSON(MessageService.SendRequest.self, context: context)
         let (message, created) = try await messages.send(body, from: me)
-        return JSONResponse.data(message, status: .created, headers: created ? [:] : [.idempotentReplayed: "true"])
+        return await presence.data(message, status: .created, headers: created ? [:] : [.idempotentReplayed: "true"])
     }
 
     /// The sender replaces the text; `isEdited` and `editedAt` are set.
@@ -50,14 +51,14 @@ struct MessageController {
         let me = try context.requireUser()
         let messageId = try parseID(context.parameters.get("id"), name: "messageId")
         let body = try await request.decodeJSON(MessageService.EditRequest.self, context: context)
-        return JSONResponse.data(try await messages.edit(messageId: messageId, text: body.text, by: me))
+        return await presence.data(try await messages.edit(messageId: messageId, text: body.text, by: me))
     }
 
     /// Soft delete by the sender or the group admin: the answer is the message without content.
     @Sendable func delete(_ request: Request, context: GatewayContext) async throws -> Response {
         let me = try context.requireUser()
         let messageId = try parseID(context.parameters.get("id"), name: "messageId")
-        return JSONResponse.data(try await messages.delete(messageId: messageId, by: me))
+        return await presence.data(try await messages.delete(messageId: messageId, by: me))
     }
 
     /// `{messageId}`: the caller has read the chat up to it.
@@ -73,7 +74,7 @@ struct MessageController {
     @Sendable func clear(_ request: Request, context: GatewayContext) async throws -> Response {
         let me = try context.requireUser()
         let chatId = try parseID(context.parameters.get("chatId"), name: "chatId")
-        return JSONResponse.data(try await messages.clear(chatId: chatId, by: me))
+        return await presence.data(try await messages.clear(chatId: chatId, by: me))
     }
 
     /// `?limit=50&before=<id>` or `?after=<id>`: one page, oldest first.
@@ -89,7 +90,7 @@ struct MessageController {
         let page = try await database.messages.history(chatId: chatId, viewer: me, before: before, after: after, limit: limit)
         let older: UUID? = after != nil ? page.first?.id : (page.count == limit ? page.first?.id : nil)
         return JSONResponse.make(status: .ok, body: HistoryPage(
-            data: page, nextBefore: older, nextAfter: page.last?.id ?? after
+            data: await presence.live(page), nextBefore: older, nextAfter: page.last?.id ?? after
         ))
     }
 }

@@ -7,6 +7,7 @@ import ParleyStore
 /// users, and search.
 struct UserController {
     let users: UserRepository
+    let presence: LivePresence
 
     /// `PATCH /api/users/me`: absent fields stay; `image: null` clears the image.
     struct ProfileRequest: Decodable {
@@ -44,6 +45,7 @@ struct UserController {
     func addRoutes(to group: RouterGroup<GatewayContext>) {
         group.get(use: search)
         group.get("me", use: me)
+        group.get("status", use: status)
         group.patch("me", use: updateMe)
         group.get(":userId", use: user)
     }
@@ -53,7 +55,7 @@ struct UserController {
         guard let user = try await users.find(id: userId, viewer: userId) else {
             throw ParleyError(.unauthorized, "User not found")
         }
-        return JSONResponse.data(user)
+        return await presence.data(user)
     }
 
     @Sendable func updateMe(_ request: Request, context: GatewayContext) async throws -> Response {
@@ -72,14 +74,22 @@ struct UserController {
         guard let user = try await users.update(id: userId, change) else {
             throw ParleyError(.unauthorized, "User not found")
         }
-        return JSONResponse.data(user)
+        return await presence.data(user)
     }
 
     @Sendable func user(_ request: Request, context: GatewayContext) async throws -> Response {
         let viewer = try context.requireUser()
         let id = try parseID(context.parameters.get("userId"), name: "userId")
         guard let user = try await users.find(id: id, viewer: viewer) else { throw ParleyError.notFound("User not found") }
-        return JSONResponse.data(user)
+        return await presence.data(user)
+    }
+
+    /// `?ids=a,b,c`: online status and `lastSeen` of up to 200 users.
+    @Sendable func status(_ request: Request, context: GatewayContext) async throws -> Response {
+        let viewer = try context.requireUser()
+        let ids = (request.uri.queryParameters.get("ids") ?? "").split(separator: ",")
+            .map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty }
+        return JSONResponse.data(try await presence.statuses(of: ids, viewer: viewer))
     }
 
     /// `?search=&limit=&after=`: name or email contains the text, case-insensitive; never the
@@ -92,7 +102,7 @@ struct UserController {
         let after = try query.get("after").map { try parseID(String($0), name: "after") }
         let limit = try pageLimit(query.get("limit"), default: 20, max: Limits.userPage)
         let page = try await users.search(text, viewer: viewer, after: after, limit: limit)
-        return JSONResponse.make(status: .ok, body: SearchPage(data: page, nextAfter: page.count == limit ? page.last?.id.lowercased : nil))
+        return JSONResponse.make(status: .ok, body: SearchPage(data: await presence.live(page), nextAfter: page.count == limit ? page.last?.id.lowercased : nil))
     }
 }
 

@@ -21,11 +21,13 @@ public struct GatewayDependencies: Sendable {
     public var hasher: PasswordHasher
     public var metrics: PrometheusCollectorRegistry
     public var socketIO: SocketIOConfiguration
+    /// How long this node counts as alive after a heartbeat (`PRESENCE_TTL`).
+    public var presenceTTL: Duration
 
     public init(
         database: Database, redis: RedisClient, subscriber: RedisSubscriber, publisher: QueuePublisher,
         bus: CommandBus, tokens: TokenService, hasher: PasswordHasher, metrics: PrometheusCollectorRegistry,
-        socketIO: SocketIOConfiguration = .init()
+        socketIO: SocketIOConfiguration = .init(), presenceTTL: Duration = .seconds(15)
     ) {
         self.database = database
         self.redis = redis
@@ -36,6 +38,12 @@ public struct GatewayDependencies: Sendable {
         self.hasher = hasher
         self.metrics = metrics
         self.socketIO = socketIO
+        self.presenceTTL = presenceTTL
+    }
+
+    /// Presence as routes read it.
+    var presence: LivePresence {
+        LivePresence(store: PresenceStore(redis: redis), users: database.users, logger: Logger(label: "parley.presence"))
     }
 }
 
@@ -51,12 +59,13 @@ public enum Gateway {
 
         let api = router.group("api")
         OpenAPIController().addRoutes(to: api)
-        AuthController(users: deps.database.users, tokens: deps.tokens, hasher: deps.hasher)
+        let presence = deps.presence
+        AuthController(users: deps.database.users, tokens: deps.tokens, hasher: deps.hasher, presence: presence)
             .addRoutes(to: api.group("auth"))
         let authenticated = api.group().add(middleware: AuthMiddleware(tokens: deps.tokens))
-        UserController(users: deps.database.users).addRoutes(to: authenticated.group("users"))
-        ChatController(database: deps.database, bus: deps.bus).addRoutes(to: authenticated.group("chats"))
-        MessageController(database: deps.database, messages: MessageService(database: deps.database, bus: deps.bus))
+        UserController(users: deps.database.users, presence: presence).addRoutes(to: authenticated.group("users"))
+        ChatController(database: deps.database, bus: deps.bus, presence: presence).addRoutes(to: authenticated.group("chats"))
+        MessageController(database: deps.database, messages: MessageService(database: deps.database, bus: deps.bus), presence: presence)
             .addRoutes(to: authenticated.group("messages"))
         return router
     }
@@ -67,19 +76,20 @@ public enum Gateway {
         _ deps: GatewayDependencies, host: String, port: Int, logger: Logger
     ) -> some ApplicationProtocol {
         let hub = SocketHub()
+        let reporter = PresenceReporter(publisher: deps.publisher, node: deps.bus.nodeId, ttl: deps.presenceTTL, logger: logger)
         let handler = ChatSocketHandler(
             tokens: deps.tokens, users: deps.database.users, chats: deps.database.chats, messages: MessageService(database: deps.database, bus: deps.bus),
-            hub: hub, subscriber: deps.subscriber, redis: deps.redis, logger: logger)
+            hub: hub, subscriber: deps.subscriber, redis: deps.redis, reporter: reporter, presence: deps.presence, logger: logger)
         let socketServer = SocketIOServer(configuration: deps.socketIO, handler: handler, logger: logger)
         let httpRouter = router(deps)
         socketServer.addPollingRoutes(to: httpRouter)
-        let webSocketRouter = Router(context: BasicWebSocketRequestContext.self)
+        let webSocketRouter = Router(context: GatewayWebSocketContext.self)
         socketServer.addWebSocketRoutes(to: webSocketRouter)
         return Application(
             router: httpRouter,
             server: .http1WebSocketUpgrade(webSocketRouter: webSocketRouter),
             configuration: .init(address: .hostname(host, port: port), serverName: "parley"),
-            services: [PubSubDispatcher(subscriber: deps.subscriber, bus: deps.bus, hub: hub, logger: logger), socketServer],
+            services: [PubSubDispatcher(subscriber: deps.subscriber, bus: deps.bus, hub: hub, logger: logger), reporter, socketServer],
             logger: logger
         )
     }

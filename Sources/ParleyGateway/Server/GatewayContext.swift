@@ -1,14 +1,19 @@
 import Foundation
 import Hummingbird
+import HummingbirdWebSocket
+import NIOCore
 
 /// Per-request state: the authenticated user, once ``AuthMiddleware`` has checked the token.
-public struct GatewayContext: RequestContext {
+public struct GatewayContext: RequestContext, RemoteAddressRequestContext {
     public var coreContext: CoreRequestContextStorage
+    /// The client's address, recorded as its last login address by presence.
+    public let remoteAddress: SocketAddress?
     /// Set by ``AuthMiddleware``; routes behind it read ``requireUser()``.
     public var userId: UUID?
 
     public init(source: ApplicationRequestContextSource) {
         coreContext = .init(source: source)
+        remoteAddress = source.channel.remoteAddress
     }
 
     /// Request bodies are JSON and small; uploads stream through their own route.
@@ -18,5 +23,19 @@ public struct GatewayContext: RequestContext {
     public func requireUser() throws -> UUID {
         guard let userId else { throw ParleyHTTPError.unauthorized("Authentication token required") }
         return userId
+    }
+}
+
+/// The request context of WebSocket upgrades: knows the client's address, like
+/// ``GatewayContext``.
+public struct GatewayWebSocketContext: WebSocketRequestContext, RemoteAddressRequestContext {
+    public var coreContext: CoreRequestContextStorage
+    public let webSocket: WebSocketHandlerReference<Self>
+    public let remoteAddress: SocketAddress?
+
+    public init(source: ApplicationRequestContextSource) {
+        coreContext = .init(source: source)
+        webSocket = .init()
+        remoteAddress = source.channel.remoteAddress
     }
 }

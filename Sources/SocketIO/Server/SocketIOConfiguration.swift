@@ -24,4 +24,7 @@ public struct Handshake: Sendable {
     public let query: [String: String]
     /// The transport the session started on.
     public let transport: String
+    /// The client's IP address, when the request context knows it
+    /// (`RemoteAddressRequestContext`).
+    public var remoteAddress: String? = nil
 }

@@ -183,7 +183,7 @@ public final class SocketIOServer: Service, Sendable {
     /// Mounts the polling transport (and the handshake) on `configuration.path`.
     public func addPollingRoutes<Context: RequestContext>(to router: Router<Context>) {
         let path = RouterPath(stringLiteral: configuration.path)
-        router.get(path) { request, _ in try await self.pollingGet(request) }
+        router.get(path) { request, context in try await self.pollingGet(request, remoteAddress: Self.remoteAddress(of: context)) }
         router.post(path) { request, context in try await self.pollingPost(request, maxSize: self.configuration.maxPayload) }
         router.on(path, method: .options) { request, _ in self.withCORS(Response(status: .noContent), request: request) }
         for method in [HTTPRequest.Method.put, .delete, .patch] {
@@ -191,11 +191,15 @@ public final class SocketIOServer: Service, Sendable {
         }
     }
 
-    private func pollingGet(_ request: Request) async throws -> Response {
+    private static func remoteAddress(of context: some RequestContext) -> String? {
+        (context as? any RemoteAddressRequestContext)?.remoteAddress?.ipAddress
+    }
+
+    private func pollingGet(_ request: Request, remoteAddress: String?) async throws -> Response {
         let query = request.uri.queryParameters
         if let error = checkQuery(query, expecting: "polling") { return withCORS(error, request: request) }
         guard let sid = query.get("sid") else {
-            let (_, open) = open(handshake: Handshake(headers: request.headers, query: Self.queryDictionary(query), transport: "polling"), transport: .polling)
+            let (_, open) = open(handshake: Handshake(headers: request.headers, query: Self.queryDictionary(query), transport: "polling", remoteAddress: remoteAddress), transport: .polling)
             return withCORS(Self.payload([open]), request: request)
         }
         guard let session = session(sid) else { return withCORS(Self.protocolError(1, "Session ID unknown"), request: request) }
@@ -294,11 +298,12 @@ public final class SocketIOServer: Service, Sendable {
             }
             return .upgrade([:])
         } onUpgrade: { inbound, outbound, context in
-            try await self.serveWebSocket(inbound: inbound, outbound: outbound, request: context.request)
+            try await self.serveWebSocket(
+                inbound: inbound, outbound: outbound, request: context.request, remoteAddress: Self.remoteAddress(of: context.requestContext))
         }
     }
 
-    private func serveWebSocket(inbound: WebSocketInboundStream, outbound: WebSocketOutboundWriter, request: Request) async throws {
+    private func serveWebSocket(inbound: WebSocketInboundStream, outbound: WebSocketOutboundWriter, request: Request, remoteAddress: String?) async throws {
         let query = request.uri.queryParameters
         let (writes, writer) = AsyncStream.makeStream(of: EnginePacket.self)
         var messages = inbound.messages(maxSize: configuration.maxPayload).makeAsyncIterator()
@@ -309,7 +314,7 @@ public final class SocketIOServer: Service, Sendable {
             guard try await probe(session, messages: &messages, outbound: outbound) else { return }
             session.attachWebSocket(writer)
         } else {
-            let (created, open) = open(handshake: Handshake(headers: request.headers, query: Self.queryDictionary(query), transport: "websocket"), transport: .websocket)
+            let (created, open) = open(handshake: Handshake(headers: request.headers, query: Self.queryDictionary(query), transport: "websocket", remoteAddress: remoteAddress), transport: .websocket)
             session = created
             writer.yield(open)
             session.attachWebSocket(writer)

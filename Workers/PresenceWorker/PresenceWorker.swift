@@ -1,0 +1,142 @@
+import Foundation
+import Logging
+import Metrics
+import ParleyCore
+import ParleyPubSub
+import ParleyQueue
+import ParleyStore
+import ServiceLifecycle
+
+/// Applies `presence.*` events from `parley.presence` to the presence state in Redis, keeps
+/// `last_seen` in PostgreSQL, reaps the connections of gateway nodes that stopped heart-beating,
+/// and tells every contact of a user when that user really comes online or goes offline.
+///
+/// Steps run in an order that survives a retry: the audience is read first (nothing changed
+/// yet if PostgreSQL fails), then the Redis script decides the transition, the event goes out,
+/// and only then is `last_seen` written, which a retry writes again without a second event.
+public final class PresenceWorker: Service, Sendable {
+    private let consumer: QueueConsumer
+    private let database: Database
+    private let redis: RedisClient
+    private let presence: PresenceStore
+    private let nodeTTL: Duration
+    private let logger: Logger
+    private let concurrency: Int
+    private let online = Counter(label: "parley_presence_transitions_total", dimensions: [("to", "online")])
+    private let offline = Counter(label: "parley_presence_transitions_total", dimensions: [("to", "offline")])
+    private let reaped = Counter(label: "parley_presence_reaped_users_total")
+    private let parked = Counter(label: "parley_commands_parked_total", dimensions: [("queue", Queues.presence)])
+    private let retried = Counter(label: "parley_commands_retried_total", dimensions: [("queue", Queues.presence)])
+
+    /// - Parameters:
+    ///   - consumer: a consumer of ``Queues/presence``; the worker starts and stops it.
+    ///   - nodeTTL: how long a node lives after its last heartbeat; dead nodes are looked for
+    ///     every third of it.
+    public init(consumer: QueueConsumer, database: Database, redis: RedisClient, nodeTTL: Duration, concurrency: Int = 16, logger: Logger) {
+        self.consumer = consumer
+        self.database = database
+        self.redis = redis
+        self.presence = PresenceStore(redis: redis)
+        self.nodeTTL = nodeTTL
+        self.concurrency = concurrency
+        self.logger = logger
+    }
+
+    public func run() async throws {
+        await withDiscardingTaskGroup { group in
+            group.addTask { await self.reapPeriodically() }
+            await consumer.run(concurrency: concurrency) { delivery in await self.handle(delivery) }
+            group.cancelAll()
+        }
+    }
+
+    func handle(_ delivery: Delivery) async {
+        let command: Command
+        do {
+            command = try JSON.decode(Command.self, from: Data(delivery.body))
+        } catch {
+            logger.error("parking undecodable presence event", metadata: ["routingKey": "\(delivery.routingKey)", "error": "\(error)"])
+            parked.increment()
+            consumer.reject(delivery, requeue: false)
+            return
+        }
+        do {
+            try await apply(command)
+            consumer.ack(delivery)
+        } catch let error as MisroutedCommand {
+            logger.error("parking misrouted command", metadata: ["error": "\(error)"])
+            parked.increment()
+            consumer.reject(delivery, requeue: false)
+        } catch {
+            logger.warning("presence event failed, will retry", metadata: ["commandId": "\(command.id)", "error": "\(error)"])
+            retried.increment()
+            try? await Task.sleep(for: .seconds(1))
+            consumer.reject(delivery, requeue: true)
+        }
+    }
+
+    /// Applies one presence event; throws when a backing service failed (retry).
+    public func apply(_ command: Command) async throws {
+        switch command.payload {
+        case .presenceConnect(let change):
+            guard let audience = try await database.users.presenceAudience(of: change.userId) else { return }
+            let transition = try await presence.connect(change, nodeTTL: ttlSeconds)
+            if transition.changed {
+                online.increment()
+                try await announce(UserStatus(userId: change.userId, isOnline: true, lastSeen: nil), to: audience.contacts)
+            }
+            try await database.users.recordLogin(userId: change.userId, ip: change.ip, deviceInfo: change.userAgent)
+        case .presenceDisconnect(let change):
+            guard let audience = try await database.users.presenceAudience(of: change.userId) else { return }
+            let transition = try await presence.disconnect(change)
+            if transition.changed {
+                offline.increment()
+                let status = UserStatus(userId: change.userId, isOnline: false, lastSeen: audience.showLastSeen ? change.at : nil)
+                try await announce(status, to: audience.contacts)
+            }
+            if transition.connections == 0 {
+                try await database.users.recordLastSeen(userId: change.userId, at: change.at)
+            }
+        case .presenceHeartbeat(let beat):
+            try await presence.heartbeat(nodeId: beat.nodeId, ttl: beat.ttlSeconds)
+        default:
+            throw MisroutedCommand(type: command.type, worker: "presence")
+        }
+    }
+
+    /// Takes the connections of dead nodes away; their users who have no other connection go
+    /// offline as of now.
+    public func reapOnce() async throws {
+        let gone = try await presence.reapDeadNodes()
+        let now = Date()
+        for userId in gone {
+            reaped.increment()
+            guard let audience = try await database.users.presenceAudience(of: userId) else { continue }
+            // Another connection may have come in since the script ran.
+            guard try await presence.connections(of: userId) == 0 else { continue }
+            offline.increment()
+            try await announce(UserStatus(userId: userId, isOnline: false, lastSeen: audience.showLastSeen ? now : nil), to: audience.contacts)
+            try await database.users.recordLastSeen(userId: userId, at: now)
+        }
+    }
+
+    private var ttlSeconds: Int { Int(nodeTTL.components.seconds) }
+
+    private func reapPeriodically() async {
+        while !Task.isCancelled {
+            try? await Task.sleep(for: nodeTTL / 3)
+            do {
+                try await reapOnce()
+            } catch where !Task.isCancelled {
+                logger.warning("reaping dead gateway nodes failed", metadata: ["error": "\(error)"])
+            } catch {}
+        }
+    }
+
+    /// One pipelined batch of PUBLISHes, whatever the number of contacts.
+    private func announce(_ status: UserStatus, to contacts: [UUID]) async throws {
+        guard !contacts.isEmpty else { return }
+        let payload = [UInt8](try JSON.encode(UserEvent.userStatusChange(status)))
+        try await redis.publish(contacts.map { (channel: Channels.user($0), message: payload) })
+    }
+}
