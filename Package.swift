@@ -223,6 +223,7 @@ let package = Package(
             dependencies: [
                 "ParleyGateway", "MessageWorker", "PresenceWorker", "ParleyTestSupport", "SocketIO",
                 .product(name: "HummingbirdTesting", package: "hummingbird"),
+                .product(name: "PostgresNIO", package: "postgres-nio"),
                 .product(name: "JWTKit", package: "jwt-kit"),
             ],
             swiftSettings: testSettings

@@ -37,7 +37,7 @@ final class CLITests: XCTestCase {
     }
 
     func testEveryCommandHasHelp() throws {
-        for command in [[], ["serve"], ["gateway"], ["worker"], ["worker", "message"], ["migrate"]] {
+        for command in [[], ["serve"], ["gateway"], ["worker"], ["worker", "message"], ["worker", "presence"], ["migrate"]] {
             let (status, output) = try runToEnd(command + ["--help"])
             XCTAssertEqual(status, 0, "\(command)")
             XCTAssertTrue(output.contains("USAGE"), "\(command): \(output)")
@@ -120,6 +120,34 @@ final class CLITests: XCTestCase {
         ])
         XCTAssertEqual(status, 0, output)
         XCTAssertTrue(output.contains("message_received on B's second socket"), output)
+    }
+
+    func testUsersOfAKilledGatewayGoOfflineWithinTwiceTheTTL() async throws {
+        let python = try TestServices.python()
+        let ttl = 3
+        let ports = (Int.random(in: 40000...44999), Int.random(in: 45000...49999))
+        let shared = [
+            "JWT_SECRET": String(repeating: "p", count: 48), "BCRYPT_COST": "4", "LOG_LEVEL": "warning", "PRESENCE_TTL": "\(ttl)",
+        ]
+        XCTAssertEqual(try runToEnd(["migrate"], environment: shared).status, 0)
+        let (messages, _) = try launch(["worker", "message"], environment: shared)
+        let (presence, _) = try launch(["worker", "presence"], environment: shared)
+        let (doomed, _) = try launch(["gateway"], environment: shared.merging(["PORT": "\(ports.0)", "NODE_ID": "doomed-\(ports.0)"]) { $1 })
+        let (survivor, _) = try launch(["gateway"], environment: shared.merging(["PORT": "\(ports.1)", "NODE_ID": "survivor-\(ports.1)"]) { $1 })
+        defer { for process in [messages, presence, doomed, survivor] where process.isRunning { process.terminate() } }
+        for port in [ports.0, ports.1] {
+            let base = URL(string: "http://127.0.0.1:\(port)")!
+            try await eventually(timeout: .seconds(30), "gateway on \(port) never became ready") {
+                (try? await Self.call(base, "GET", "/readyz").status) == 200
+            }
+        }
+        let (status, output) = try await runProcess(python, [
+            TestServices.presenceScenario, "http://127.0.0.1:\(ports.0)", "http://127.0.0.1:\(ports.1)",
+            "\(doomed.processIdentifier)", "\(ttl)",
+        ])
+        XCTAssertEqual(status, 0, output)
+        XCTAssertTrue(output.contains("all presence checks passed"), output)
+        print(output)
     }
 
     struct Answer: Sendable {

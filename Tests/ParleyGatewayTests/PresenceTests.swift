@@ -1,6 +1,8 @@
 import Foundation
 import Logging
 import ParleyCore
+import ParleyStore
+import PostgresNIO
 import ParleyTestSupport
 import SocketIO
 import XCTest
@@ -23,10 +25,16 @@ final class PresenceTests: XCTestCase {
             let url = "http://127.0.0.1:\(rig.client.port!)"
             let auth = JSONValue.object(["token": .string(a.token)])
 
-            try await SocketIOClient.connect(to: url, auth: auth, logger: Self.logger) { _ in
+            try await SocketIOClient.connect(to: url, auth: auth, headers: [("User-Agent", "PresenceTests/1.0")], logger: Self.logger) { _ in
                 let online = await rig.statusChange(for: b, of: aId)
                 XCTAssertEqual(online?.isOnline, true)
                 XCTAssertNil(online?.lastSeen)
+                try await eventually("the connection's address and device are recorded") {
+                    let rows = try await rig.database.client.query(
+                        "SELECT last_login_ip, device_info FROM users WHERE id = \(aId)", logger: Self.logger)
+                    for try await (ip, device) in rows.decode((String?, String?).self) { return ip == "127.0.0.1" && device == "PresenceTests/1.0" }
+                    return false
+                }
                 let shown = try await rig.request(.get, "/api/users/\(a.id)", token: b.token)
                 XCTAssertEqual(shown.data["isOnline"] as? Bool, true)
 

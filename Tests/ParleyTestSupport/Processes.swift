@@ -12,6 +12,9 @@ extension TestServices {
         return python
     }
 
+    /// The stock-client presence scenario, which kills a gateway.
+    public static var presenceScenario: String { root.appendingPathComponent("Tests/clients/presence_scenario.py").path }
+
     /// The stock-client scenario script.
     public static var socketIOScenario: String { root.appendingPathComponent("Tests/clients/socketio_scenario.py").path }
 }
