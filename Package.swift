@@ -15,7 +15,8 @@ let package = Package(
     name: "parley",
     platforms: [.macOS(.v15)],
     products: [
-        .executable(name: "parley", targets: ["parley"])
+        .executable(name: "parley", targets: ["parley"]),
+        .executable(name: "parley-bench", targets: ["ParleyBench"]),
     ],
     dependencies: [
         .package(url: "https://github.com/hummingbird-project/hummingbird", from: "2.28.1"),
@@ -167,6 +168,18 @@ let package = Package(
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "UnixSignals", package: "swift-service-lifecycle"),
             ],
+            swiftSettings: swiftSettings
+        ),
+
+        // Measurements of hot paths against the real services; run by hand, never by `make test`.
+        .executableTarget(
+            name: "ParleyBench",
+            dependencies: [
+                "ParleyCore", "ParleyStore", "ParleyQueue", "ParleyPubSub", "PresenceWorker",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "PostgresNIO", package: "postgres-nio"),
+            ],
+            path: "Benchmarks/ParleyBench",
             swiftSettings: swiftSettings
         ),
 

@@ -9,17 +9,20 @@ extension UserRepository {
     /// `lastSeen`: one query on the membership indexes. `nil` for an unknown user.
     public func presenceAudience(of userId: UUID) async throws -> (showLastSeen: Bool, contacts: [UUID])? {
         try await database.run {
-            let rows = try await database.client.query(
-                """
-                SELECT u.show_last_seen, ARRAY(
-                    SELECT DISTINCT other.user_id FROM chat_members mine
-                    JOIN chat_members other ON other.chat_id = mine.chat_id
-                    WHERE mine.user_id = u.id AND other.user_id <> u.id
-                ) FROM users u WHERE u.id = \(userId)
-                """, logger: database.logger)
+            let rows = try await database.client.query(Self.audienceQuery(of: userId), logger: database.logger)
             for try await (show, contacts) in rows.decode((Bool, [UUID]).self) { return (show, contacts) }
             return nil
         }
+    }
+
+    static func audienceQuery(of userId: UUID) -> PostgresQuery {
+        """
+        SELECT u.show_last_seen, ARRAY(
+            SELECT DISTINCT other.user_id FROM chat_members mine
+            JOIN chat_members other ON other.chat_id = mine.chat_id
+            WHERE mine.user_id = u.id AND other.user_id <> u.id
+        ) FROM users u WHERE u.id = \(userId)
+        """
     }
 
     /// Records the address and `User-Agent` of a user's newest connection.

@@ -60,6 +60,16 @@ final class QueryPlanTests: XCTestCase {
         }
     }
 
+    func testPresenceAudienceIsOneQueryOnTheMembershipIndexes() async throws {
+        try await TestServices.withDatabase { database in
+            let plans = try await Self.plans(on: database) { viewer, _ in [UserRepository.audienceQuery(of: viewer)] }
+            let plan = try XCTUnwrap(plans.first)
+            XCTAssertTrue(plan.contains("chat_members_user_idx"), plan)
+            XCTAssertTrue(plan.contains("chat_members_pkey"), plan)
+            XCTAssertFalse(plan.contains("Seq Scan on chat_members"), plan)
+        }
+    }
+
     func testChatListUsesMembershipAndMessageIndexes() async throws {
         try await TestServices.withDatabase { database in
             let plans = try await Self.plans(on: database) { viewer, _ in
