@@ -103,4 +103,44 @@ final class MessageRepositoryTests: XCTestCase {
             XCTAssertEqual(after.map(\.id), Array(sent[5...]))
         }
     }
+
+    func testPagingWhileMessagesKeepArrivingMissesAndRepeatsNothing() async throws {
+        try await TestServices.withDatabase { database in
+            let p = try await Self.pair(database)
+            @Sendable func send(_ text: String) async throws -> UUID {
+                let command = MessageCreate(messageId: UUIDv7.make(), chatId: p.chatId, senderId: p.b.id,
+                                            messageType: .text, text: text, clientMessageId: nil)
+                _ = try await database.messages.create(command)
+                return command.messageId
+            }
+            var before: [UUID] = []
+            for i in 0..<30 { before.append(try await send("old \(i)")) }
+
+            // A writer keeps sending while the reader pages back through history, then forward.
+            let writer = Task {
+                var arrived: [UUID] = []
+                for i in 0..<30 { arrived.append(try await send("new \(i)")) }
+                return arrived
+            }
+            let first = try await database.messages.history(chatId: p.chatId, viewer: p.a.id, before: nil, after: nil, limit: 7)
+            var older: [UUID] = first.map(\.id)
+            var cursor = first.first?.id
+            while let c = cursor {
+                let page = try await database.messages.history(chatId: p.chatId, viewer: p.a.id, before: c, after: nil, limit: 7)
+                older.insert(contentsOf: page.map(\.id), at: 0)
+                cursor = page.count == 7 ? page.first?.id : nil
+            }
+            let arrived = try await writer.value
+            var newer: [UUID] = []
+            var after = first.last?.id
+            while let a = after {
+                let page = try await database.messages.history(chatId: p.chatId, viewer: p.a.id, before: nil, after: a, limit: 7)
+                newer += page.map(\.id)
+                after = page.isEmpty ? nil : page.last?.id
+            }
+            let all = older + newer
+            XCTAssertEqual(Set(all).count, all.count, "a message was shown twice")
+            XCTAssertEqual(all, before + arrived, "a message was missed or out of order")
+        }
+    }
 }
