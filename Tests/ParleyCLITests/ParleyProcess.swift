@@ -1,0 +1,68 @@
+import Foundation
+import ParleyTestSupport
+import XCTest
+
+#if canImport(FoundationNetworking)
+import FoundationNetworking
+#endif
+
+/// Runs the built `parley` executable as an operator would, and talks HTTP to it.
+enum ParleyProcess {
+    /// The `parley` built beside this test bundle.
+    static var executable: URL {
+        var dir = Bundle(for: CLITests.self).bundleURL
+        while dir.pathExtension == "xctest" || dir.lastPathComponent.hasSuffix(".xctest") { dir.deleteLastPathComponent() }
+        return dir.appendingPathComponent("parley")
+    }
+
+    /// - Parameter log: a file under `.run/logs/` to append the output to, instead of a pipe the
+    ///   caller must read (a long-running process would block on a full pipe).
+    static func launch(_ arguments: [String], environment: [String: String] = [:], log: String? = nil) throws -> (Process, Pipe) {
+        let process = Process()
+        process.executableURL = executable
+        process.arguments = arguments
+        process.currentDirectoryURL = TestServices.root
+        process.environment = ProcessInfo.processInfo.environment.merging(environment) { $1 }
+        let output = Pipe()
+        if let log {
+            let dir = TestServices.root.appendingPathComponent(".run/logs")
+            try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
+            let file = dir.appendingPathComponent(log)
+            if !FileManager.default.fileExists(atPath: file.path) { FileManager.default.createFile(atPath: file.path, contents: nil) }
+            let handle = try FileHandle(forWritingTo: file)
+            handle.seekToEndOfFile()
+            process.standardOutput = handle
+            process.standardError = handle
+        } else {
+            process.standardOutput = output
+            process.standardError = output
+        }
+        try process.run()
+        return (process, output)
+    }
+
+    static func runToEnd(_ arguments: [String], environment: [String: String] = [:]) throws -> (status: Int32, output: String) {
+        let (process, pipe) = try launch(arguments, environment: environment)
+        let data = pipe.fileHandleForReading.readDataToEndOfFile()
+        process.waitUntilExit()
+        return (process.terminationStatus, String(decoding: data, as: UTF8.self))
+    }
+
+    struct Answer: Sendable {
+        let status: Int
+        let body: Data
+        var json: [String: Any] { (try? JSONSerialization.jsonObject(with: body)) as? [String: Any] ?? [:] }
+    }
+
+    static func call(_ base: URL, _ method: String, _ path: String, token: String? = nil, body: [String: String]? = nil) async throws -> Answer {
+        // `path` may carry a query string, which appendingPathComponent would escape.
+        var request = URLRequest(url: URL(string: base.absoluteString + path)!)
+        request.httpMethod = method
+        request.timeoutInterval = 15
+        request.setValue("application/json", forHTTPHeaderField: "Content-Type")
+        if let token { request.setValue("Bearer \(token)", forHTTPHeaderField: "Authorization") }
+        if let body { request.httpBody = try JSONSerialization.data(withJSONObject: body) }
+        let (data, response) = try await URLSession.shared.data(for: request)
+        return Answer(status: (response as? HTTPURLResponse)?.statusCode ?? 0, body: data)
+    }
+}
