@@ -65,6 +65,7 @@ let package = Package(
             dependencies: [
                 "ParleyCore", "ParleyIOThread", "CRabbitMQ",
                 .product(name: "Logging", package: "swift-log"),
+                .product(name: "Metrics", package: "swift-metrics"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ],
             swiftSettings: swiftSettings

@@ -52,7 +52,8 @@ struct PresenceFanout: AsyncParsableCommand {
                 for channel in channels { try await redis.publish(payload, to: channel) }
             }
             let consumer = QueueConsumer(endpoint: AMQPEndpoint(url: config.amqpURL), queue: Queues.presence, prefetch: 1, logger: logger)
-            let worker = PresenceWorker(consumer: consumer, database: database, redis: redis, nodeTTL: .seconds(60), logger: logger)
+            let publisher = QueuePublisher(endpoint: AMQPEndpoint(url: config.amqpURL), logger: logger)
+            let worker = PresenceWorker(consumer: consumer, publisher: publisher, database: database, redis: redis, nodeTTL: .seconds(60), logger: logger)
             let node = "bench-\(UUID().uuidString.prefix(8))"
             let transitionTimes = try await Self.time(rounds) { round in
                 let change = PresenceChange(userId: user, connectionId: "\(node)/\(round)", nodeId: node)

@@ -123,8 +123,9 @@ int parley_amqp_declare_exchange(parley_amqp *c, const char *name, const char *t
 }
 
 int parley_amqp_declare_queue(parley_amqp *c, const char *name, int quorum, int delivery_limit,
-                              const char *dead_letter_key, char *err, size_t errlen) {
-    amqp_table_entry_t entries[4];
+                              const char *dead_letter_exchange, const char *dead_letter_key, int message_ttl_ms,
+                              char *err, size_t errlen) {
+    amqp_table_entry_t entries[5];
     int n = 0;
     if (quorum) {
         entries[n].key = amqp_cstring_bytes("x-queue-type");
@@ -138,14 +139,23 @@ int parley_amqp_declare_queue(parley_amqp *c, const char *name, int quorum, int 
         entries[n].value.value.i64 = delivery_limit;
         n++;
     }
-    if (dead_letter_key) {
+    if (dead_letter_exchange) {
         entries[n].key = amqp_cstring_bytes("x-dead-letter-exchange");
         entries[n].value.kind = AMQP_FIELD_KIND_UTF8;
-        entries[n].value.value.bytes = amqp_cstring_bytes("");
+        entries[n].value.value.bytes = amqp_cstring_bytes(dead_letter_exchange);
         n++;
+    }
+    /* Without a dead-letter routing key a message keeps the key it was published with. */
+    if (dead_letter_key) {
         entries[n].key = amqp_cstring_bytes("x-dead-letter-routing-key");
         entries[n].value.kind = AMQP_FIELD_KIND_UTF8;
         entries[n].value.value.bytes = amqp_cstring_bytes(dead_letter_key);
+        n++;
+    }
+    if (message_ttl_ms > 0) {
+        entries[n].key = amqp_cstring_bytes("x-message-ttl");
+        entries[n].value.kind = AMQP_FIELD_KIND_I64;
+        entries[n].value.value.i64 = message_ttl_ms;
         n++;
     }
     amqp_table_t args = {.num_entries = n, .entries = entries};

@@ -39,14 +39,19 @@ final class AMQPConnection {
         try call { parley_amqp_declare_exchange($0, topology.exchange, "topic", $1, $2) }
         for queue in topology.queues {
             try call { h, e, n in
-                if let key = queue.deadLetterQueue {
-                    return parley_amqp_declare_queue(h, queue.name, queue.quorum ? 1 : 0, Int32(queue.deliveryLimit ?? 0), key, e, n)
-                }
-                return parley_amqp_declare_queue(h, queue.name, queue.quorum ? 1 : 0, Int32(queue.deliveryLimit ?? 0), nil, e, n)
+                parley_amqp_declare_queue(
+                    h, queue.name, queue.quorum ? 1 : 0, Int32(queue.deliveryLimit ?? 0),
+                    queue.deadLetterQueue == nil ? nil : "", queue.deadLetterQueue, 0, e, n)
             }
             for key in queue.bindings {
                 try call { parley_amqp_bind($0, queue.name, topology.exchange, key, $1, $2) }
             }
+        }
+        for seconds in topology.retryDelays {
+            let name = topology.retryExchange(seconds: seconds)
+            try call { parley_amqp_declare_exchange($0, name, "fanout", $1, $2) }
+            try call { parley_amqp_declare_queue($0, name, 0, 0, topology.exchange, nil, Int32(seconds * 1000), $1, $2) }
+            try call { parley_amqp_bind($0, name, name, "", $1, $2) }
         }
     }
 }

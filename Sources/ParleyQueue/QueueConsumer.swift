@@ -33,8 +33,10 @@ public final class QueueConsumer: IOThreadService, Sendable {
     public let deliveries: AsyncStream<Delivery>
     private let continuation: AsyncStream<Delivery>.Continuation
     private let endpoint: AMQPEndpoint
-    private let topology: Topology
-    private let queue: String
+    /// Declared on every (re)connect.
+    public let topology: Topology
+    /// The queue consumed.
+    public let queue: String
     private let prefetch: UInt16
     private let logger: Logger
     private let thread: IOThread

@@ -13,6 +13,7 @@ import Synchronization
 public final class QueuePublisher: IOThreadService, Sendable {
     private struct Request: Sendable {
         let body: [UInt8]
+        let exchange: String
         let routingKey: String
         let messageId: String?
         let continuation: CheckedContinuation<Void, any Error>
@@ -51,14 +52,17 @@ public final class QueuePublisher: IOThreadService, Sendable {
     /// Publishes one persistent message and waits for the broker's confirm.
     /// - Parameters:
     ///   - body: the message bytes (JSON).
-    ///   - routingKey: the key on the topology's exchange; a key no queue is bound to is an error.
+    ///   - routingKey: the key on the exchange; a key no queue is bound to is an error.
+    ///   - exchange: the topology's exchange unless given (`""` is the default exchange, which
+    ///     routes to the queue named by the key).
     ///   - messageId: the AMQP `message-id` property (the command id).
     /// - Throws: ``QueueError`` when not connected, on nack or return, or if the connection drops
     ///   before the confirm.
-    public func publish(_ body: [UInt8], routingKey: String, messageId: String? = nil) async throws {
+    public func publish(_ body: [UInt8], routingKey: String, messageId: String? = nil, exchange: String? = nil) async throws {
         guard isConnected, !thread.isStopped else { throw QueueError.unavailable("not connected to RabbitMQ") }
         try await withCheckedThrowingContinuation { continuation in
-            inbox.put(Request(body: body, routingKey: routingKey, messageId: messageId, continuation: continuation))
+            inbox.put(Request(
+                body: body, exchange: exchange ?? topology.exchange, routingKey: routingKey, messageId: messageId, continuation: continuation))
             thread.wake()
         }
     }
@@ -114,7 +118,7 @@ public final class QueuePublisher: IOThreadService, Sendable {
                 do {
                     try connection.call { h, e, n in
                         request.body.withUnsafeBytes { body in
-                            parley_amqp_publish(h, topology.exchange, request.routingKey, body.baseAddress, body.count, request.messageId, e, n)
+                            parley_amqp_publish(h, request.exchange, request.routingKey, body.baseAddress, body.count, request.messageId, e, n)
                         }
                     }
                 } catch {

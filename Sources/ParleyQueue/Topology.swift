@@ -3,11 +3,19 @@
 public struct Topology: Sendable {
     public var exchange: String
     public var queues: [QueueSpec]
+    /// The waits, in seconds, of the delay queues a failed command is retried through: attempt
+    /// n waits `retryDelays[n - 1]`, then the command is parked.
+    public var retryDelays: [Int]
 
-    public init(exchange: String, queues: [QueueSpec]) {
+    public init(exchange: String, queues: [QueueSpec], retryDelays: [Int] = [1, 2, 4, 8, 16, 32, 64]) {
         self.exchange = exchange
         self.queues = queues
+        self.retryDelays = retryDelays
     }
+
+    /// The fanout exchange, and its queue of the same name, that hold a retried command for
+    /// `seconds` before dead-lettering it back to ``exchange`` under its own routing key.
+    public func retryExchange(seconds: Int) -> String { "\(exchange).retry.\(seconds)s" }
 
     /// One queue, its arguments and the routing keys bound to it.
     public struct QueueSpec: Sendable {

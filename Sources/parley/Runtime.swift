@@ -18,9 +18,11 @@ struct Runtime {
     let config: ParleyConfig
     let logger: Logger
     let metrics: PrometheusCollectorRegistry
-    /// The process's one PostgreSQL pool and Redis command connection, shared by its roles.
+    /// The process's one PostgreSQL pool, Redis command connection and confirmed RabbitMQ
+    /// publisher, shared by its roles.
     let database: Database
     let redis: RedisClient
+    let publisher: QueuePublisher
 
     /// Loads the configuration or exits with the one line that names the bad setting.
     static func start(label: String) -> Runtime {
@@ -44,7 +46,8 @@ struct Runtime {
         return Runtime(
             config: config, logger: logger, metrics: registry,
             database: Database(url: config.databaseURL, logger: logger),
-            redis: RedisClient(endpoint: RedisEndpoint(url: config.redisURL), logger: logger))
+            redis: RedisClient(endpoint: RedisEndpoint(url: config.redisURL), logger: logger),
+            publisher: QueuePublisher(endpoint: AMQPEndpoint(url: config.amqpURL), logger: logger))
     }
 
     /// Exits with one clear line when a required setting is unusable for this command.
@@ -77,7 +80,6 @@ struct Runtime {
             logger.warning("JWT_SECRET is not set: using a random secret, tokens will not survive a restart (development only)")
         }
         let subscriber = RedisSubscriber(endpoint: RedisEndpoint(url: config.redisURL), logger: logger)
-        let publisher = QueuePublisher(endpoint: amqpEndpoint(), logger: logger)
         let bus = CommandBus(publisher: publisher, nodeId: config.nodeID, timeout: config.replyTimeout, logger: logger)
         let deps = GatewayDependencies(
             database: database, redis: redis, subscriber: subscriber, publisher: publisher, bus: bus,
@@ -86,7 +88,7 @@ struct Runtime {
             presenceTTL: config.presenceTTL
         )
         let app = Gateway.application(deps, host: config.host, port: config.port, logger: logger)
-        return [subscriber, publisher, app]
+        return [subscriber, app]
     }
 
     func socketIOConfiguration() -> SocketIOConfiguration {
@@ -100,21 +102,22 @@ struct Runtime {
     func messageWorker() -> MessageWorker {
         let consumer = QueueConsumer(
             endpoint: amqpEndpoint(), queue: Queues.messages, prefetch: config.workerPrefetch, logger: logger)
-        return MessageWorker(consumer: consumer, database: database, redis: redis, logger: logger)
+        return MessageWorker(consumer: consumer, publisher: publisher, database: database, redis: redis, logger: logger)
     }
 
     /// A presence worker consuming `parley.presence`.
     func presenceWorker() -> PresenceWorker {
         let consumer = QueueConsumer(
             endpoint: amqpEndpoint(), queue: Queues.presence, prefetch: config.workerPrefetch, logger: logger)
-        return PresenceWorker(consumer: consumer, database: database, redis: redis, nodeTTL: config.presenceTTL, logger: logger)
+        return PresenceWorker(
+            consumer: consumer, publisher: publisher, database: database, redis: redis, nodeTTL: config.presenceTTL, logger: logger)
     }
 
     /// Runs the shared clients and `services` until SIGTERM or SIGINT, then shuts them down in
     /// reverse order (the roles first, the clients they use last).
     func run(_ services: [any Service]) async throws {
         let group = ServiceGroup(configuration: .init(
-            services: ([database, redis] + services).map { .init(service: $0) },
+            services: ([database, redis, publisher] + services).map { .init(service: $0) },
             gracefulShutdownSignals: [.sigterm, .sigint],
             logger: logger
         ))

@@ -43,7 +43,7 @@ final class MessageWorkerTests: XCTestCase {
             let publisher = QueuePublisher(endpoint: TestServices.amqp, topology: topology, logger: logger)
             let consumer = QueueConsumer(endpoint: TestServices.amqp, topology: topology, queue: queue, prefetch: 16, logger: logger)
             let parkedConsumer = QueueConsumer(endpoint: TestServices.amqp, topology: topology, queue: parked, prefetch: 16, logger: logger)
-            let worker = MessageWorker(consumer: consumer, database: database, redis: redis, logger: logger)
+            let worker = MessageWorker(consumer: consumer, publisher: publisher, database: database, redis: redis, logger: logger)
             try await TestServices.run([redis, recorder, publisher, parkedConsumer, worker]) {
                 let connected = await publisher.waitUntilConnected()
                 XCTAssertTrue(connected, "RabbitMQ is not reachable: run `make services-up`")
@@ -127,7 +127,10 @@ final class MessageWorkerTests: XCTestCase {
             let junk = "{\"type\":\"nonsense-\(UUID())\"}"
             try await rig.publisher.publish(Array(junk.utf8), routingKey: "\(rig.prefix).message.create")
             let parked = await next(from: rig.consumerOfParked.deliveries)
-            XCTAssertEqual(parked.map { String(decoding: $0.body, as: UTF8.self) }, junk)
+            let record = try parked.map { try JSON.decode(ParkedCommand.self, from: Data($0.body)) }
+            XCTAssertEqual(record?.body, junk)
+            XCTAssertEqual(record?.routingKey, "\(rig.prefix).message.create")
+            XCTAssertTrue(record?.reason.hasPrefix("undecodable command") == true, record?.reason ?? "not parked")
         }
     }
 }

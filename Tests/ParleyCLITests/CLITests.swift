@@ -10,7 +10,7 @@ import FoundationNetworking
 /// real services, configuration errors, `--help`.
 final class CLITests: XCTestCase {
     func testEveryCommandHasHelp() throws {
-        for command in [[], ["serve"], ["gateway"], ["worker"], ["worker", "message"], ["worker", "presence"], ["migrate"]] {
+        for command in [[], ["serve"], ["gateway"], ["worker"], ["worker", "message"], ["worker", "presence"], ["migrate"], ["parked"], ["parked", "list"], ["parked", "replay"]] {
             let (status, output) = try ParleyProcess.runToEnd(command + ["--help"])
             XCTAssertEqual(status, 0, "\(command)")
             XCTAssertTrue(output.contains("USAGE"), "\(command): \(output)")

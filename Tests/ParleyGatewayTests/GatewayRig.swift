@@ -50,7 +50,7 @@ struct GatewayRig: Sendable {
             let publisher = QueuePublisher(endpoint: TestServices.amqp, logger: logger)
             let recorder = PubSubRecorder()
             let consumer = QueueConsumer(endpoint: TestServices.amqp, queue: Queues.messages, prefetch: 32, logger: logger)
-            let worker = MessageWorker(consumer: consumer, database: database, redis: redis, logger: logger)
+            let worker = MessageWorker(consumer: consumer, publisher: publisher, database: database, redis: redis, logger: logger)
             let bus = CommandBus(publisher: publisher, nodeId: "test-gw-\(UUID().uuidString.prefix(8))", timeout: .seconds(10), logger: logger)
             let deps = GatewayDependencies(
                 database: database, redis: redis, subscriber: subscriber, publisher: publisher, bus: bus,
@@ -60,7 +60,7 @@ struct GatewayRig: Sendable {
             var services: [any Service] = [redis, subscriber, recorder, publisher, worker]
             if let presenceTTL {
                 let presenceConsumer = QueueConsumer(endpoint: TestServices.amqp, queue: Queues.presence, prefetch: 32, logger: logger)
-                services.append(PresenceWorker(consumer: presenceConsumer, database: database, redis: redis, nodeTTL: presenceTTL, logger: logger))
+                services.append(PresenceWorker(consumer: presenceConsumer, publisher: publisher, database: database, redis: redis, nodeTTL: presenceTTL, logger: logger))
             }
             try await TestServices.run(services) {
                 let connected = await publisher.waitUntilConnected()

@@ -130,4 +130,68 @@ final class QueueTests: XCTestCase {
         }
         XCTAssertLessThan(ContinuousClock.now - start, .seconds(1))
     }
+
+    struct DatabaseDown: Error, CustomStringConvertible {
+        var description: String { "database down" }
+    }
+
+    func testFailedCommandComesBackAfterEachDelayThenIsParkedWithItsReason() async throws {
+        topology.retryDelays = [1, 1]
+        let publisher = try await publisher()
+        let work = consumer()
+        let parkedConsumer = consumer(parked)
+        defer { for service in [work, parkedConsumer] { service.stop() }; publisher.stop() }
+        let failed = FailedCommands(consumer: work, publisher: publisher, logger: TestServices.logger("failed"))
+        let command = Command(replyTo: nil, payload: .chatRead(ReadMark(chatId: UUIDv7.make(), userId: UUIDv7.make(), messageId: UUIDv7.make())))
+        try await publisher.publish([UInt8](JSON.encode(command)), routingKey: key)
+
+        var last = ContinuousClock.now
+        for attempt in 0...2 {
+            let taken = await next(from: work.deliveries)
+            let delivery = try XCTUnwrap(taken, "attempt \(attempt) never came")
+            let got = try JSON.decode(Command.self, from: Data(delivery.body))
+            XCTAssertEqual(got.id, command.id)
+            XCTAssertEqual(got.attempt, attempt)
+            XCTAssertEqual(delivery.routingKey, key, "the delay queue keeps the routing key")
+            if attempt > 0 { XCTAssertGreaterThan(ContinuousClock.now - last, .milliseconds(900), "came back before its delay") }
+            last = ContinuousClock.now
+            await failed.retry(delivery, command: got, error: DatabaseDown())
+        }
+        let taken = await next(from: parkedConsumer.deliveries)
+        let parkedDelivery = try XCTUnwrap(taken, "never parked")
+        let record = try JSON.decode(ParkedCommand.self, from: Data(parkedDelivery.body))
+        XCTAssertEqual(record.queue, queue)
+        XCTAssertEqual(record.routingKey, key)
+        XCTAssertTrue(record.reason.contains("gave up after 2 retries") && record.reason.contains("database down"), record.reason)
+        let parkedCommand = try JSON.decode(Command.self, from: Data(record.body.utf8))
+        XCTAssertEqual(parkedCommand.id, command.id)
+    }
+
+    func testParkedCommandsAreListedInPlaceAndReplayedOneByOne() async throws {
+        let publisher = try await publisher()
+        defer { publisher.stop() }
+        let parkedQueue = ParkedQueue(endpoint: TestServices.amqp, topology: topology, queue: parked, logger: TestServices.logger("parked"))
+        let first = Command(replyTo: nil, payload: .chatRead(ReadMark(chatId: UUIDv7.make(), userId: UUIDv7.make(), messageId: UUIDv7.make())))
+        let second = Command(replyTo: nil, payload: .chatRead(ReadMark(chatId: UUIDv7.make(), userId: UUIDv7.make(), messageId: UUIDv7.make())))
+        for command in [first, second] {
+            let record = ParkedCommand(reason: "gave up", queue: queue, routingKey: key, body: String(decoding: try JSON.encode(command), as: UTF8.self))
+            try await publisher.publish([UInt8](JSON.encode(record)), routingKey: parked, exchange: "")
+        }
+        let listed = await parkedQueue.list()
+        XCTAssertEqual(Set(listed.compactMap(\.commandId)), [first.id, second.id])
+        XCTAssertEqual(listed.first?.record.reason, "gave up")
+        let again = await parkedQueue.list()
+        XCTAssertEqual(again.count, 2, "listing took them away")
+
+        let replayed = try await parkedQueue.replay(second.id, through: publisher)
+        XCTAssertEqual(replayed, 1)
+        let work = consumer()
+        defer { work.stop() }
+        let taken = await next(from: work.deliveries)
+        let delivery = try XCTUnwrap(taken, "the replayed command never reached its queue")
+        XCTAssertEqual(try JSON.decode(Command.self, from: Data(delivery.body)).id, second.id)
+        work.ack(delivery)
+        let left = await parkedQueue.list()
+        XCTAssertEqual(left.compactMap(\.commandId), [first.id])
+    }
 }

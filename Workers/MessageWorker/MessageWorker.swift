@@ -22,17 +22,18 @@ public final class MessageWorker: Service, Sendable {
     private let concurrency: Int
     private let persisted = Counter(label: "parley_messages_persisted_total")
     private let applied = Counter(label: "parley_commands_applied_total", dimensions: [("queue", Queues.messages)])
-    private let parked = Counter(label: "parley_commands_parked_total", dimensions: [("queue", Queues.messages)])
-    private let retried = Counter(label: "parley_commands_retried_total", dimensions: [("queue", Queues.messages)])
+    private let failed: FailedCommands
 
     /// - Parameters:
     ///   - consumer: a consumer of ``Queues/messages``; the worker starts and stops it.
+    ///   - publisher: for retries and parked commands; run by the caller.
     ///   - database: where commands are applied.
     ///   - redis: where events and replies are published.
     ///   - concurrency: commands applied at once (bounded by the consumer's prefetch too).
     ///   - logger: for failures and parked commands.
-    public init(consumer: QueueConsumer, database: Database, redis: RedisClient, concurrency: Int = 16, logger: Logger) {
+    public init(consumer: QueueConsumer, publisher: QueuePublisher, database: Database, redis: RedisClient, concurrency: Int = 16, logger: Logger) {
         self.consumer = consumer
+        self.failed = FailedCommands(consumer: consumer, publisher: publisher, logger: logger)
         self.database = database
         self.redis = redis
         self.presence = PresenceStore(redis: redis)
@@ -49,12 +50,8 @@ public final class MessageWorker: Service, Sendable {
         let command: Command
         do {
             command = try JSON.decode(Command.self, from: Data(delivery.body))
-            guard !command.type.rawValue.hasPrefix("presence.") else { throw MisroutedCommand(type: command.type, worker: "message") }
         } catch {
-            // It can never succeed: straight to the parked queue.
-            logger.error("parking undecodable command", metadata: ["routingKey": "\(delivery.routingKey)", "error": "\(error)"])
-            parked.increment()
-            consumer.reject(delivery, requeue: false)
+            await failed.park(delivery, reason: "undecodable command: \(error)")
             return
         }
         do {
@@ -64,13 +61,12 @@ public final class MessageWorker: Service, Sendable {
             if let node = command.replyTo {
                 await publish([(Channels.node(node), [UInt8](try JSON.encode(reply)))])
             }
+        } catch let error as MisroutedCommand {
+            await failed.park(delivery, reason: "\(error)")
         } catch {
-            // PostgreSQL unreachable or failing: hand it back for another try after a pause, so a
-            // restart of the database does not burn the delivery limit in a second.
-            logger.warning("command failed, will retry", metadata: ["commandId": "\(command.id)", "type": "\(command.type.rawValue)", "error": "\(error)"])
-            retried.increment()
-            try? await Task.sleep(for: .seconds(1))
-            consumer.reject(delivery, requeue: true)
+            // PostgreSQL unreachable or failing: again after a delay, so a restart of the
+            // database does not burn the attempts in a second.
+            await failed.retry(delivery, command: command, error: error)
         }
     }
 

@@ -25,15 +25,19 @@ public final class PresenceWorker: Service, Sendable {
     private let online = Counter(label: "parley_presence_transitions_total", dimensions: [("to", "online")])
     private let offline = Counter(label: "parley_presence_transitions_total", dimensions: [("to", "offline")])
     private let reaped = Counter(label: "parley_presence_reaped_users_total")
-    private let parked = Counter(label: "parley_commands_parked_total", dimensions: [("queue", Queues.presence)])
-    private let retried = Counter(label: "parley_commands_retried_total", dimensions: [("queue", Queues.presence)])
+    private let failed: FailedCommands
 
     /// - Parameters:
     ///   - consumer: a consumer of ``Queues/presence``; the worker starts and stops it.
+    ///   - publisher: for retries and parked events; run by the caller.
     ///   - nodeTTL: how long a node lives after its last heartbeat; dead nodes are looked for
     ///     every third of it.
-    public init(consumer: QueueConsumer, database: Database, redis: RedisClient, nodeTTL: Duration, concurrency: Int = 16, logger: Logger) {
+    public init(
+        consumer: QueueConsumer, publisher: QueuePublisher, database: Database, redis: RedisClient, nodeTTL: Duration,
+        concurrency: Int = 16, logger: Logger
+    ) {
         self.consumer = consumer
+        self.failed = FailedCommands(consumer: consumer, publisher: publisher, logger: logger)
         self.database = database
         self.redis = redis
         self.presence = PresenceStore(redis: redis)
@@ -55,23 +59,16 @@ public final class PresenceWorker: Service, Sendable {
         do {
             command = try JSON.decode(Command.self, from: Data(delivery.body))
         } catch {
-            logger.error("parking undecodable presence event", metadata: ["routingKey": "\(delivery.routingKey)", "error": "\(error)"])
-            parked.increment()
-            consumer.reject(delivery, requeue: false)
+            await failed.park(delivery, reason: "undecodable presence event: \(error)")
             return
         }
         do {
             try await apply(command)
             consumer.ack(delivery)
         } catch let error as MisroutedCommand {
-            logger.error("parking misrouted command", metadata: ["error": "\(error)"])
-            parked.increment()
-            consumer.reject(delivery, requeue: false)
+            await failed.park(delivery, reason: "\(error)")
         } catch {
-            logger.warning("presence event failed, will retry", metadata: ["commandId": "\(command.id)", "error": "\(error)"])
-            retried.increment()
-            try? await Task.sleep(for: .seconds(1))
-            consumer.reject(delivery, requeue: true)
+            await failed.retry(delivery, command: command, error: error)
         }
     }
 

@@ -22,9 +22,12 @@ int parley_amqp_confirm_select(parley_amqp *c, char *err, size_t errlen);
 int parley_amqp_qos(parley_amqp *c, uint16_t prefetch, char *err, size_t errlen);
 
 int parley_amqp_declare_exchange(parley_amqp *c, const char *name, const char *type, char *err, size_t errlen);
-/* delivery_limit <= 0: none. dead_letter_key NULL: no dead-lettering. Quorum queues are durable. */
+/* delivery_limit <= 0: none. dead_letter_exchange NULL: no dead-lettering ("" is the default
+ * exchange); dead_letter_key NULL: the message keeps its routing key. message_ttl_ms <= 0: none.
+ * Queues are durable. */
 int parley_amqp_declare_queue(parley_amqp *c, const char *name, int quorum, int delivery_limit,
-                              const char *dead_letter_key, char *err, size_t errlen);
+                              const char *dead_letter_exchange, const char *dead_letter_key, int message_ttl_ms,
+                              char *err, size_t errlen);
 int parley_amqp_bind(parley_amqp *c, const char *queue, const char *exchange, const char *key,
                      char *err, size_t errlen);
 int parley_amqp_purge(parley_amqp *c, const char *queue, char *err, size_t errlen);

@@ -27,6 +27,9 @@ public struct Command: Codable, Sendable, Equatable {
     public var issuedAt: Date
     /// The gateway node waiting for the reply, if any.
     public var replyTo: String?
+    /// How many times applying it failed for a passing reason (0 the first time); it decides the
+    /// next wait in the delay queues, and when to park it.
+    public var attempt: Int
     public var payload: Payload
 
     public init(id: UUID = UUIDv7.make(), issuedAt: Date = Date(), replyTo: String?, payload: Payload) {
@@ -34,6 +37,7 @@ public struct Command: Codable, Sendable, Equatable {
         self.type = payload.type
         self.issuedAt = issuedAt
         self.replyTo = replyTo
+        self.attempt = 0
         self.payload = payload
     }
 
@@ -74,7 +78,7 @@ public struct Command: Codable, Sendable, Equatable {
         }
     }
 
-    enum CodingKeys: String, CodingKey { case id, type, issuedAt, replyTo, payload }
+    enum CodingKeys: String, CodingKey { case id, type, issuedAt, replyTo, attempt, payload }
 
     public init(from decoder: any Decoder) throws {
         let c = try decoder.container(keyedBy: CodingKeys.self)
@@ -82,6 +86,7 @@ public struct Command: Codable, Sendable, Equatable {
         type = try c.decode(CommandType.self, forKey: .type)
         issuedAt = try c.decode(Date.self, forKey: .issuedAt)
         replyTo = try c.decodeIfPresent(String.self, forKey: .replyTo)
+        attempt = try c.decodeIfPresent(Int.self, forKey: .attempt) ?? 0
         switch type {
         case .messageCreate: payload = .messageCreate(try c.decode(MessageCreate.self, forKey: .payload))
         case .messageEdit: payload = .messageEdit(try c.decode(MessageEdit.self, forKey: .payload))
@@ -105,6 +110,7 @@ public struct Command: Codable, Sendable, Equatable {
         try c.encode(type, forKey: .type)
         try c.encode(issuedAt, forKey: .issuedAt)
         try c.encodeIfPresent(replyTo, forKey: .replyTo)
+        if attempt > 0 { try c.encode(attempt, forKey: .attempt) }
         switch payload {
         case .messageCreate(let p): try c.encode(p, forKey: .payload)
         case .messageEdit(let p): try c.encode(p, forKey: .payload)
@@ -191,4 +197,24 @@ public struct MisroutedCommand: Error, CustomStringConvertible {
     }
 
     public var description: String { "\(type.rawValue) is not a command of the \(worker) worker" }
+}
+
+/// A command that could not be applied, as it waits in `parley.parked`: what it was, where it
+/// came from, and why it was given up.
+public struct ParkedCommand: Codable, Sendable, Equatable {
+    public var reason: String
+    /// The queue it was taken from and the routing key to publish it again with.
+    public var queue: String
+    public var routingKey: String
+    public var parkedAt: Date
+    /// The message as it arrived (UTF-8; a command is JSON).
+    public var body: String
+
+    public init(reason: String, queue: String, routingKey: String, parkedAt: Date = Date(), body: String) {
+        self.reason = reason
+        self.queue = queue
+        self.routingKey = routingKey
+        self.parkedAt = parkedAt
+        self.body = body
+    }
 }
