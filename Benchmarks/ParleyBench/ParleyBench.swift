@@ -39,6 +39,7 @@ struct PresenceFanout: AsyncParsableCommand {
         try await withThrowingTaskGroup(of: Void.self) { group in
             group.addTask { await database.run() }
             defer { group.cancelAll() }
+            guard await database.ping(timeout: .seconds(10)) else { throw ValidationError("PostgreSQL is not reachable at \(config.databaseURL)") }
             try await Migrations.apply(on: database)
             let user = try await Self.seed(contacts: contacts, on: database)
 

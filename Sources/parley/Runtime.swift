@@ -116,11 +116,15 @@ struct Runtime {
     /// Runs the shared clients and `services` until SIGTERM or SIGINT, then shuts them down in
     /// reverse order (the roles first, the clients they use last).
     func run(_ services: [any Service]) async throws {
-        let group = ServiceGroup(configuration: .init(
+        var configuration = ServiceGroupConfiguration(
             services: ([database, redis, publisher] + services).map { .init(service: $0) },
             gracefulShutdownSignals: [.sigterm, .sigint],
             logger: logger
-        ))
+        )
+        // In-flight requests and commands get this long to finish; then everything is cancelled
+        // (unacknowledged commands go back to their queue) and the process exits.
+        configuration.maximumGracefulShutdownDuration = .seconds(20)
+        let group = ServiceGroup(configuration: configuration)
         try await group.run()
     }
 }
