@@ -50,6 +50,66 @@ public struct MessageRepository: Sendable {
         }
     }
 
+    /// Stores many messages with one statement (a batch of the message worker), with the same
+    /// outcomes, in the same order, as ``create(_:)`` one by one.
+    public func create(_ commands: [MessageCreate]) async throws -> [CreateOutcome] {
+        guard !commands.isEmpty else { return [] }
+        return try await database.run {
+            let client = database.client
+            let logger = database.logger
+            // Optional texts travel as a value and a flag: PostgreSQL arrays of NULLs are not
+            // something the driver binds.
+            let inserted = try await Rows.messages(client.query(
+                """
+                WITH v AS (
+                    SELECT * FROM unnest(\(commands.map(\.messageId)), \(commands.map(\.chatId)), \(commands.map(\.senderId)),
+                                         \(commands.map(\.messageType.rawValue)), \(commands.map { $0.text ?? "" }), \(commands.map { $0.text != nil }),
+                                         \(commands.map { $0.clientMessageId ?? "" }), \(commands.map { $0.clientMessageId != nil }))
+                        AS v(id, chat_id, sender_id, message_type, text, has_text, client_message_id, has_key)
+                ), m AS (
+                    INSERT INTO messages (id, chat_id, sender_id, message_type, text, client_message_id)
+                    SELECT v.id, v.chat_id, v.sender_id, v.message_type,
+                           CASE WHEN v.has_text THEN v.text END, CASE WHEN v.has_key THEN v.client_message_id END
+                    FROM v
+                    WHERE EXISTS (SELECT 1 FROM chat_members cm WHERE cm.chat_id = v.chat_id AND cm.user_id = v.sender_id)
+                    ORDER BY v.id
+                    ON CONFLICT DO NOTHING
+                    RETURNING *
+                )
+                SELECT \(unescaped: Rows.messageColumns) FROM m JOIN users u ON u.id = m.sender_id
+                """, logger: logger), viewer: nil)
+            let created = Dictionary(inserted.map { ($0.id, $0) }, uniquingKeysWith: { a, _ in a })
+            let missing = commands.filter { created[$0.messageId] == nil }
+            var existing: [Message] = []
+            if !missing.isEmpty {
+                existing = try await Rows.messages(client.query(
+                    """
+                    SELECT \(unescaped: Rows.messageColumns) FROM messages m JOIN users u ON u.id = m.sender_id
+                    WHERE m.id = ANY(\(missing.map(\.messageId)))
+                       OR (m.sender_id = ANY(\(missing.map(\.senderId))) AND m.client_message_id = ANY(\(missing.compactMap(\.clientMessageId))))
+                    """, logger: logger), viewer: nil)
+            }
+            // A key repeated within the batch: the first command created it, the rest find it.
+            var claimed = Set<UUID>()
+            return commands.map { command in
+                if let message = created[command.messageId] {
+                    // The same command twice in one batch (a redelivery beside the original).
+                    return claimed.insert(message.id).inserted ? .created(message) : .existing(message)
+                }
+                if let message = created.values.first(where: { Self.isTwin($0, of: command) })
+                    ?? existing.first(where: { $0.id == command.messageId || Self.isTwin($0, of: command) }) {
+                    return .existing(message)
+                }
+                return .notMember
+            }
+        }
+    }
+
+    /// The same sender's message under the same `clientMessageId`.
+    private static func isTwin(_ message: Message, of command: MessageCreate) -> Bool {
+        command.clientMessageId != nil && message.sender.id == command.senderId && message.clientMessageId == command.clientMessageId
+    }
+
     /// What an edit or a delete did.
     public enum ChangeOutcome: Sendable, Equatable {
         case changed(Message)

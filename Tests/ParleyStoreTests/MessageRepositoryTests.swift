@@ -143,4 +143,37 @@ final class MessageRepositoryTests: XCTestCase {
             XCTAssertEqual(all, before + arrived, "a message was missed or out of order")
         }
     }
+
+    func testBatchStoresEachMessageOnceWhateverTheRepeatsInside() async throws {
+        try await TestServices.withDatabase { database in
+            let p = try await Self.pair(database)
+            let stranger = try await TestServices.makeUser(database, name: "S")
+            func create(_ sender: UUID, key: String?, text: String = "t") -> MessageCreate {
+                MessageCreate(messageId: UUIDv7.make(), chatId: p.chatId, senderId: sender, messageType: .text, text: text, clientMessageId: key)
+            }
+            let plain = create(p.a.id, key: nil)
+            let keyed = create(p.a.id, key: "k-\(UUID())")
+            let twin = MessageCreate(messageId: UUIDv7.make(), chatId: p.chatId, senderId: p.a.id, messageType: .text, text: "again", clientMessageId: keyed.clientMessageId)
+            let fromB = create(p.b.id, key: keyed.clientMessageId)  // same key, other sender: its own message
+            let intruder = create(stranger.id, key: nil)
+            let outcomes = try await database.messages.create([plain, keyed, plain, twin, fromB, intruder])
+
+            guard case .created(let first) = outcomes[0], case .created(let second) = outcomes[1],
+                  case .existing(let repeated) = outcomes[2], case .existing(let twinFound) = outcomes[3],
+                  case .created(let bMessage) = outcomes[4], case .notMember = outcomes[5]
+            else { return XCTFail("\(outcomes)") }
+            XCTAssertEqual(first.id, plain.messageId)
+            XCTAssertEqual(repeated.id, plain.messageId)
+            XCTAssertEqual(twinFound.id, second.id)
+            XCTAssertEqual(bMessage.sender.id, p.b.id)
+            let fromA = try await Self.count(database, sender: p.a.id)
+            XCTAssertEqual(fromA, 2)
+
+            // The same batch again (a redelivery): nothing new.
+            let again = try await database.messages.create([plain, keyed, twin])
+            XCTAssertTrue(again.allSatisfy { if case .existing = $0 { true } else { false } }, "\(again)")
+            let stillFromA = try await Self.count(database, sender: p.a.id)
+            XCTAssertEqual(stillFromA, 2)
+        }
+    }
 }

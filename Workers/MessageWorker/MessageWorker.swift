@@ -14,35 +14,41 @@ import ServiceLifecycle
 /// message id and `clientMessageId` are unique keys), so a redelivery changes nothing and still
 /// replies.
 public final class MessageWorker: Service, Sendable {
-    private let consumer: QueueConsumer
+    let consumer: QueueConsumer
     let database: Database
     private let redis: RedisClient
     private let presence: PresenceStore
     private let logger: Logger
     private let concurrency: Int
-    private let persisted = Counter(label: "parley_messages_persisted_total")
-    private let applied = Counter(label: "parley_commands_applied_total", dimensions: [("queue", Queues.messages)])
-    private let failed: FailedCommands
+    private let batchSize: Int
+    let persisted = Counter(label: "parley_messages_persisted_total")
+    let applied = Counter(label: "parley_commands_applied_total", dimensions: [("queue", Queues.messages)])
+    let failed: FailedCommands
 
     /// - Parameters:
     ///   - consumer: a consumer of ``Queues/messages``; the worker starts and stops it.
     ///   - publisher: for retries and parked commands; run by the caller.
     ///   - database: where commands are applied.
     ///   - redis: where events and replies are published.
-    ///   - concurrency: commands applied at once (bounded by the consumer's prefetch too).
+    ///   - concurrency: batches applied at once.
+    ///   - batchSize: most commands in one batch (bounded by the consumer's prefetch too); new
+    ///     messages of a batch are stored with one statement.
     ///   - logger: for failures and parked commands.
-    public init(consumer: QueueConsumer, publisher: QueuePublisher, database: Database, redis: RedisClient, concurrency: Int = 16, logger: Logger) {
+    public init(
+        consumer: QueueConsumer, publisher: QueuePublisher, database: Database, redis: RedisClient, concurrency: Int = 4, batchSize: Int = 64, logger: Logger
+    ) {
         self.consumer = consumer
         self.failed = FailedCommands(consumer: consumer, publisher: publisher, logger: logger)
         self.database = database
         self.redis = redis
         self.presence = PresenceStore(redis: redis)
         self.concurrency = max(1, concurrency)
+        self.batchSize = max(1, batchSize)
         self.logger = logger
     }
 
     public func run() async throws {
-        await consumer.run(concurrency: concurrency) { delivery in await self.handle(delivery) }
+        await consumer.runBatches(maxBatch: batchSize, concurrency: concurrency) { batch in await self.handle(batch) }
     }
 
     /// Applies one delivery and settles it.
