@@ -176,8 +176,9 @@ let package = Package(
         .executableTarget(
             name: "ParleyBench",
             dependencies: [
-                "ParleyCore", "ParleyStore", "ParleyQueue", "ParleyPubSub", "PresenceWorker",
+                "ParleyCore", "ParleyStore", "ParleyQueue", "ParleyPubSub", "MessageWorker", "PresenceWorker",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "PostgresNIO", package: "postgres-nio"),
             ],
             path: "Benchmarks/ParleyBench",

@@ -6,14 +6,16 @@ import ParleyPubSub
 import ParleyQueue
 import ParleyStore
 import PostgresNIO
+import MessageWorker
 import PresenceWorker
+import ServiceLifecycle
 
 @main
 struct ParleyBench: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "parley-bench",
         abstract: "Measure Parley's hot paths against the services `make services-up` starts.",
-        subcommands: [PresenceFanout.self])
+        subcommands: [PresenceFanout.self, WorkerThroughput.self])
 }
 
 /// What a user with many contacts coming online and going offline costs the presence worker.
@@ -114,5 +116,89 @@ struct PresenceFanout: AsyncParsableCommand {
         let median = sorted[sorted.count / 2]
         let p90 = sorted[min(sorted.count - 1, sorted.count * 9 / 10)]
         print("  \(name.padding(toLength: 48, withPad: " ", startingAt: 0)) \(ms(median)) / \(ms(p90))")
+    }
+}
+
+/// How many new messages per second one message worker stores and fans out, with batches of
+/// several sizes: the commands are queued first, then the worker drains them.
+struct WorkerThroughput: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "worker-throughput",
+        abstract: "Queue N message.create commands, then time one message worker draining them, per batch size.")
+
+    @Option(help: "Commands per run.")
+    var messages = 5000
+
+    @Option(help: "Batch sizes to compare, comma-separated.")
+    var batches = "1,64"
+
+    func run() async throws {
+        let config = try ParleyConfig.load()
+        var logger = Logger(label: "parley.bench")
+        logger.logLevel = .error
+        let database = Database(url: config.databaseURL, logger: logger)
+        let redis = RedisClient(endpoint: RedisEndpoint(url: config.redisURL), logger: logger)
+        let endpoint = AMQPEndpoint(url: config.amqpURL)
+        let publisher = QueuePublisher(endpoint: endpoint, logger: logger)
+        redis.start()
+        publisher.start()
+        defer { redis.stop(); publisher.stop() }
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            group.addTask { await database.run() }
+            defer { group.cancelAll() }
+            guard await database.ping(timeout: .seconds(10)), await publisher.waitUntilConnected() else {
+                throw ValidationError("PostgreSQL or RabbitMQ is not reachable")
+            }
+            try await Migrations.apply(on: database)
+            print("message worker, \(messages) new messages in 1:1 chats, all queued before the worker starts:")
+            for size in batches.split(separator: ",").compactMap({ Int($0) }) {
+                let chat = try await PresenceFanout.seed(contacts: 1, on: database)
+                let (chatId, sender) = try await Self.chatOf(chat, on: database)
+                try await Self.enqueue(messages, chatId: chatId, sender: sender, through: publisher)
+                let consumer = QueueConsumer(endpoint: endpoint, queue: Queues.messages, prefetch: max(64, size * 4), logger: logger)
+                let worker = MessageWorker(consumer: consumer, publisher: publisher, database: database, redis: redis, batchSize: size, logger: logger)
+                let started = ContinuousClock.now
+                let serviceGroup = ServiceGroup(services: [worker], logger: logger)
+                try await withThrowingTaskGroup(of: Void.self) { running in
+                    running.addTask { try await serviceGroup.run() }
+                    while try await Self.stored(in: chatId, on: database) < messages { try await Task.sleep(for: .milliseconds(20)) }
+                    let elapsed = ContinuousClock.now - started
+                    let seconds = Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18
+                    print("  batch \(String(size).padding(toLength: 4, withPad: " ", startingAt: 0)) \(Int(Double(messages) / seconds)) messages/s")
+                    await serviceGroup.triggerGracefulShutdown()
+                    try await running.waitForAll()
+                }
+            }
+        }
+    }
+
+    /// The 1:1 chat the seed made for `user`, and the other member, who sends.
+    static func chatOf(_ user: UUID, on database: Database) async throws -> (UUID, UUID) {
+        let rows = try await database.client.query(
+            "SELECT chat_id, user_id FROM chat_members WHERE chat_id IN (SELECT chat_id FROM chat_members WHERE user_id = \(user)) AND user_id <> \(user)",
+            logger: Logger(label: "parley.bench"))
+        for try await row in rows.decode((UUID, UUID).self) { return row }
+        throw ValidationError("seeding failed")
+    }
+
+    static func enqueue(_ count: Int, chatId: UUID, sender: UUID, through publisher: QueuePublisher) async throws {
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            for lane in 0..<32 {
+                group.addTask {
+                    for i in stride(from: lane, to: count, by: 32) {
+                        let create = MessageCreate(messageId: UUIDv7.make(), chatId: chatId, senderId: sender, messageType: .text, text: "bench \(i)", clientMessageId: nil)
+                        let command = Command(replyTo: nil, payload: .messageCreate(create))
+                        try await publisher.publish([UInt8](JSON.encode(command)), routingKey: command.type.rawValue)
+                    }
+                }
+            }
+            try await group.waitForAll()
+        }
+    }
+
+    static func stored(in chatId: UUID, on database: Database) async throws -> Int {
+        let rows = try await database.client.query("SELECT count(*) FROM messages WHERE chat_id = \(chatId)", logger: Logger(label: "parley.bench"))
+        for try await n in rows.decode(Int.self) { return n }
+        return 0
     }
 }
