@@ -31,18 +31,8 @@ struct PresenceFanout: AsyncParsableCommand {
     var rounds = 50
 
     func run() async throws {
-        let config = try ParleyConfig.load()
-        var logger = Logger(label: "parley.bench")
-        logger.logLevel = .warning
-        let database = Database(url: config.databaseURL, logger: logger)
-        let redis = RedisClient(endpoint: RedisEndpoint(url: config.redisURL), logger: logger)
-        redis.start()
-        defer { redis.stop() }
-        try await withThrowingTaskGroup(of: Void.self) { group in
-            group.addTask { await database.run() }
-            defer { group.cancelAll() }
-            guard await database.ping(timeout: .seconds(10)) else { throw ValidationError("PostgreSQL is not reachable at \(config.databaseURL)") }
-            try await Migrations.apply(on: database)
+        try await BenchServices.with { services in
+            let (database, redis, config, logger) = (services.database, services.redis, services.config, services.logger)
             let user = try await Self.seed(contacts: contacts, on: database)
 
             let audienceTimes = try await Self.time(rounds) { _ = try await database.users.presenceAudience(of: user) }
@@ -55,8 +45,7 @@ struct PresenceFanout: AsyncParsableCommand {
                 for channel in channels { try await redis.publish(payload, to: channel) }
             }
             let consumer = QueueConsumer(endpoint: AMQPEndpoint(url: config.amqpURL), queue: Queues.presence, prefetch: 1, logger: logger)
-            let publisher = QueuePublisher(endpoint: AMQPEndpoint(url: config.amqpURL), logger: logger)
-            let worker = PresenceWorker(consumer: consumer, publisher: publisher, database: database, redis: redis, nodeTTL: .seconds(60), logger: logger)
+            let worker = PresenceWorker(consumer: consumer, publisher: services.publisher, database: database, redis: redis, nodeTTL: .seconds(60), logger: logger)
             let node = "bench-\(UUID().uuidString.prefix(8))"
             let transitionTimes = try await Self.time(rounds) { round in
                 let change = PresenceChange(userId: user, connectionId: "\(node)/\(round)", nodeId: node)
@@ -133,23 +122,9 @@ struct WorkerThroughput: AsyncParsableCommand {
     var batches = "1,64"
 
     func run() async throws {
-        let config = try ParleyConfig.load()
-        var logger = Logger(label: "parley.bench")
-        logger.logLevel = .error
-        let database = Database(url: config.databaseURL, logger: logger)
-        let redis = RedisClient(endpoint: RedisEndpoint(url: config.redisURL), logger: logger)
-        let endpoint = AMQPEndpoint(url: config.amqpURL)
-        let publisher = QueuePublisher(endpoint: endpoint, logger: logger)
-        redis.start()
-        publisher.start()
-        defer { redis.stop(); publisher.stop() }
-        try await withThrowingTaskGroup(of: Void.self) { group in
-            group.addTask { await database.run() }
-            defer { group.cancelAll() }
-            guard await database.ping(timeout: .seconds(10)), await publisher.waitUntilConnected() else {
-                throw ValidationError("PostgreSQL or RabbitMQ is not reachable")
-            }
-            try await Migrations.apply(on: database)
+        try await BenchServices.with { services in
+            let (database, redis, publisher, logger) = (services.database, services.redis, services.publisher, services.logger)
+            let endpoint = AMQPEndpoint(url: services.config.amqpURL)
             print("message worker, \(messages) new messages in 1:1 chats, all queued before the worker starts:")
             for size in batches.split(separator: ",").compactMap({ Int($0) }) {
                 let chat = try await PresenceFanout.seed(contacts: 1, on: database)
@@ -200,5 +175,36 @@ struct WorkerThroughput: AsyncParsableCommand {
         let rows = try await database.client.query("SELECT count(*) FROM messages WHERE chat_id = \(chatId)", logger: Logger(label: "parley.bench"))
         for try await n in rows.decode(Int.self) { return n }
         return 0
+    }
+}
+
+/// The servers a benchmark talks to, connected and migrated, for the length of `body`.
+struct BenchServices: Sendable {
+    let config: ParleyConfig
+    let logger: Logger
+    let database: Database
+    let redis: RedisClient
+    let publisher: QueuePublisher
+
+    static func with(_ body: @Sendable (BenchServices) async throws -> Void) async throws {
+        let config = try ParleyConfig.load()
+        var logger = Logger(label: "parley.bench")
+        logger.logLevel = .error
+        let services = BenchServices(
+            config: config, logger: logger, database: Database(url: config.databaseURL, logger: logger),
+            redis: RedisClient(endpoint: RedisEndpoint(url: config.redisURL), logger: logger),
+            publisher: QueuePublisher(endpoint: AMQPEndpoint(url: config.amqpURL), logger: logger))
+        services.redis.start()
+        services.publisher.start()
+        defer { services.redis.stop(); services.publisher.stop() }
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            group.addTask { await services.database.run() }
+            defer { group.cancelAll() }
+            guard await services.database.ping(timeout: .seconds(10)), await services.publisher.waitUntilConnected() else {
+                throw ValidationError("PostgreSQL or RabbitMQ is not reachable (make services-up)")
+            }
+            try await Migrations.apply(on: services.database)
+            try await body(services)
+        }
     }
 }

@@ -44,20 +44,8 @@ final class CLITests: XCTestCase {
             if gateway.isRunning { gateway.terminate() }
         }
         let base = URL(string: "http://127.0.0.1:\(port)")!
-        try await eventually(timeout: .seconds(30), "the gateway never became ready") {
-            (try? await ParleyProcess.call(base, "GET", "/readyz").status) == 200
-        }
-
-        let a = try await ParleyProcess.call(base, "POST", "/api/auth/signup", body: [
-            "firstName": "A", "lastName": "A", "email": TestServices.uniqueEmail("cli"), "password": "password123"])
-        let b = try await ParleyProcess.call(base, "POST", "/api/auth/signup", body: [
-            "firstName": "B", "lastName": "B", "email": TestServices.uniqueEmail("cli"), "password": "password123"])
-        XCTAssertEqual(a.status, 201)
-        let token = try XCTUnwrap(a.json["token"] as? String)
-        let bId = try XCTUnwrap((b.json["user"] as? [String: Any])?["id"] as? String)
-        let chat = try await ParleyProcess.call(base, "POST", "/api/chats", token: token, body: ["userId": bId])
-        XCTAssertEqual(chat.status, 201)
-        let chatId = try XCTUnwrap((chat.json["data"] as? [String: Any])?["id"] as? String)
+        try await ParleyProcess.waitUntilReady(base)
+        let (token, chatId) = try await ParleyProcess.directChat(on: base)
         let sent = try await ParleyProcess.call(base, "POST", "/api/messages", token: token, body: ["chatId": chatId, "text": "across processes"])
         XCTAssertEqual(sent.status, 201)
         let history = try await ParleyProcess.call(base, "GET", "/api/messages/\(chatId)", token: token)
@@ -82,10 +70,7 @@ final class CLITests: XCTestCase {
         let (second, _) = try ParleyProcess.launch(["gateway"], environment: shared.merging(["PORT": "\(ports.1)", "NODE_ID": "gw-b-\(ports.1)"]) { $1 })
         defer { for process in [worker, first, second] where process.isRunning { process.terminate() } }
         for port in [ports.0, ports.1] {
-            let base = URL(string: "http://127.0.0.1:\(port)")!
-            try await eventually(timeout: .seconds(30), "gateway on \(port) never became ready") {
-                (try? await ParleyProcess.call(base, "GET", "/readyz").status) == 200
-            }
+            try await ParleyProcess.waitUntilReady(URL(string: "http://127.0.0.1:\(port)")!)
         }
         // The receiver's sockets are on the second gateway, the sender's on the first.
         let (status, output) = try await runProcess(python, [
@@ -109,10 +94,7 @@ final class CLITests: XCTestCase {
         let (survivor, _) = try ParleyProcess.launch(["gateway"], environment: shared.merging(["PORT": "\(ports.1)", "NODE_ID": "survivor-\(ports.1)"]) { $1 })
         defer { for process in [messages, presence, doomed, survivor] where process.isRunning { process.terminate() } }
         for port in [ports.0, ports.1] {
-            let base = URL(string: "http://127.0.0.1:\(port)")!
-            try await eventually(timeout: .seconds(30), "gateway on \(port) never became ready") {
-                (try? await ParleyProcess.call(base, "GET", "/readyz").status) == 200
-            }
+            try await ParleyProcess.waitUntilReady(URL(string: "http://127.0.0.1:\(port)")!)
         }
         let (status, output) = try await runProcess(python, [
             TestServices.presenceScenario, "http://127.0.0.1:\(ports.0)", "http://127.0.0.1:\(ports.1)",

@@ -44,17 +44,8 @@ final class FaultTests: XCTestCase {
         let worker = try fleet.launch(["worker", "message"], environment: environment, log: "fault-worker.log")
         try fleet.launch(["gateway"], environment: environment, log: "fault-gateway.log")
         let base = URL(string: "http://127.0.0.1:\(port)")!
-        try await eventually(timeout: .seconds(30), "the gateway never became ready") {
-            (try? await ParleyProcess.call(base, "GET", "/readyz").status) == 200
-        }
-        let a = try await ParleyProcess.call(base, "POST", "/api/auth/signup", body: [
-            "firstName": "Fault", "lastName": "A", "email": TestServices.uniqueEmail("fault"), "password": "password123"])
-        let b = try await ParleyProcess.call(base, "POST", "/api/auth/signup", body: [
-            "firstName": "Fault", "lastName": "B", "email": TestServices.uniqueEmail("fault"), "password": "password123"])
-        let token = try XCTUnwrap(a.json["token"] as? String)
-        let bId = try XCTUnwrap((b.json["user"] as? [String: Any])?["id"] as? String)
-        let chat = try await ParleyProcess.call(base, "POST", "/api/chats", token: token, body: ["userId": bId])
-        let chatId = try XCTUnwrap((chat.json["data"] as? [String: Any])?["id"] as? String)
+        try await ParleyProcess.waitUntilReady(base)
+        let (token, chatId) = try await ParleyProcess.directChat(on: base)
 
         let tally = Tally()
         async let senders: Void = Self.stream(base: base, token: token, chatId: chatId, tally: tally)

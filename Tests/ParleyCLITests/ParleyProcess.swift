@@ -65,4 +65,25 @@ enum ParleyProcess {
         let (data, response) = try await URLSession.shared.data(for: request)
         return Answer(status: (response as? HTTPURLResponse)?.statusCode ?? 0, body: data)
     }
+
+    /// Waits until the gateway at `base` answers `/readyz` with 200.
+    static func waitUntilReady(_ base: URL) async throws {
+        try await eventually(timeout: .seconds(30), "the gateway at \(base) never became ready") {
+            (try? await call(base, "GET", "/readyz").status) == 200
+        }
+    }
+
+    /// Two new users and their 1:1 chat: the first one's token and the chat's id.
+    static func directChat(on base: URL) async throws -> (token: String, chatId: String) {
+        let a = try await call(base, "POST", "/api/auth/signup", body: [
+            "firstName": "A", "lastName": "A", "email": TestServices.uniqueEmail("cli"), "password": "password123"])
+        let b = try await call(base, "POST", "/api/auth/signup", body: [
+            "firstName": "B", "lastName": "B", "email": TestServices.uniqueEmail("cli"), "password": "password123"])
+        XCTAssertEqual(a.status, 201)
+        let token = try XCTUnwrap(a.json["token"] as? String)
+        let bId = try XCTUnwrap((b.json["user"] as? [String: Any])?["id"] as? String)
+        let chat = try await call(base, "POST", "/api/chats", token: token, body: ["userId": bId])
+        XCTAssertEqual(chat.status, 201)
+        return (token, try XCTUnwrap((chat.json["data"] as? [String: Any])?["id"] as? String))
+    }
 }

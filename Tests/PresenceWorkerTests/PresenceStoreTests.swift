@@ -30,8 +30,8 @@ final class PresenceStoreTests: XCTestCase {
                 let half = events.count / 2
                 let (first, second) = (Array(events[..<half]), Array(events[half...]))
                 // Two workers at once.
-                async let a: Void = Self.apply(first, to: store)
-                async let b: Void = Self.apply(second, to: store)
+                async let a = Self.apply(first, to: store)
+                async let b = Self.apply(second, to: store)
                 _ = try await (a, b)
 
                 let connections = try await store.connections(of: user)
@@ -52,15 +52,7 @@ final class PresenceStoreTests: XCTestCase {
                 var events = changes.map(Event.connect) + changes.map(Event.disconnect)
                 events += events
                 events.shuffle()
-                var announced: [Bool] = []
-                for event in events {
-                    switch event {
-                    case .connect(let change):
-                        if try await store.connect(change, nodeTTL: 30).changed { announced.append(true) }
-                    case .disconnect(let change):
-                        if try await store.disconnect(change).changed { announced.append(false) }
-                    }
-                }
+                let announced = try await Self.apply(events, to: store)
                 // online, offline, online, ...: never twice the same, never offline first.
                 for (index, isOnline) in announced.enumerated() {
                     XCTAssertEqual(isOnline, index.isMultiple(of: 2), "\(announced)")
@@ -98,12 +90,18 @@ final class PresenceStoreTests: XCTestCase {
         }
     }
 
-    private static func apply(_ events: [Event], to store: PresenceStore) async throws {
+    /// Applies `events` in order; returns the transitions announced (true: online).
+    @discardableResult
+    private static func apply(_ events: [Event], to store: PresenceStore) async throws -> [Bool] {
+        var announced: [Bool] = []
         for event in events {
             switch event {
-            case .connect(let change): _ = try await store.connect(change, nodeTTL: 30)
-            case .disconnect(let change): _ = try await store.disconnect(change)
+            case .connect(let change):
+                if try await store.connect(change, nodeTTL: 30).changed { announced.append(true) }
+            case .disconnect(let change):
+                if try await store.disconnect(change).changed { announced.append(false) }
             }
         }
+        return announced
     }
 }

@@ -12,31 +12,18 @@ import signal
 import sys
 import threading
 import time
-import uuid
 
 import requests
 import socketio
+
+from scenario import check, finish, signup
 
 DOOMED = sys.argv[1].rstrip("/")
 SURVIVOR = sys.argv[2].rstrip("/")
 DOOMED_PID = int(sys.argv[3])
 TTL = float(sys.argv[4])
-failures = []
 
 
-def check(name, condition, detail=""):
-    print(("ok   " if condition else "FAIL ") + name + ("" if condition else f": {detail}"), flush=True)
-    if not condition:
-        failures.append(name)
-
-
-def signup(name):
-    email = f"{name.lower()}-{uuid.uuid4().hex[:12]}@py.parley.dev"
-    r = requests.post(f"{SURVIVOR}/api/auth/signup", json={
-        "firstName": name, "lastName": "Py", "email": email, "password": "password123"}, timeout=10)
-    r.raise_for_status()
-    body = r.json()
-    return body["token"], body["user"]["id"]
 
 
 class Watcher:
@@ -74,9 +61,9 @@ def tab(token, url):
     return client
 
 
-token_a, id_a = signup("A")
-token_b, id_b = signup("B")
-token_s, _ = signup("Stranger")
+token_a, id_a = signup(SURVIVOR, "A")
+token_b, id_b = signup(SURVIVOR, "B")
+token_s, _ = signup(SURVIVOR, "Stranger")
 requests.post(f"{SURVIVOR}/api/chats", json={"userId": id_b},
               headers={"Authorization": f"Bearer {token_a}"}, timeout=10).raise_for_status()
 b = Watcher(token_b, SURVIVOR)
@@ -122,5 +109,4 @@ check(f"kill -9 of A's gateway: offline within 2 x TTL ({elapsed:.1f} s of {2 * 
 
 for client in (b.client, stranger.client):
     client.disconnect()
-print(f"{len(failures)} failed" if failures else "all presence checks passed", flush=True)
-sys.exit(1 if failures else 0)
+finish("all presence checks passed")

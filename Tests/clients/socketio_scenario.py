@@ -7,29 +7,16 @@ Prints one line per check and exits non-zero if any failed.
 """
 import sys
 import threading
-import uuid
 
 import requests
 import socketio
 
+from scenario import check, finish, signup
+
 BASE = sys.argv[1].rstrip("/")
 OTHER = sys.argv[2].rstrip("/") if len(sys.argv) > 2 else BASE
-failures = []
 
 
-def check(name, condition, detail=""):
-    print(("ok   " if condition else "FAIL ") + name + ("" if condition else f": {detail}"), flush=True)
-    if not condition:
-        failures.append(name)
-
-
-def signup(name):
-    email = f"{name.lower()}-{uuid.uuid4().hex[:12]}@py.parley.dev"
-    r = requests.post(f"{BASE}/api/auth/signup", json={
-        "firstName": name, "lastName": "Py", "email": email, "password": "password123"}, timeout=10)
-    r.raise_for_status()
-    body = r.json()
-    return body["token"], body["user"]["id"]
 
 
 def connect(token=None, transports=None, header=False, auth=True, errors=None, url=None):
@@ -88,9 +75,9 @@ def connect_error(**kwargs):
         return errors[0] if errors else str(error)
 
 
-token_a, id_a = signup("Ann")
-token_b, id_b = signup("Bob")
-token_c, _ = signup("Cid")
+token_a, id_a = signup(BASE, "Ann")
+token_b, id_b = signup(BASE, "Bob")
+token_c, _ = signup(BASE, "Cid")
 chat = requests.post(f"{BASE}/api/chats", json={"userId": id_b},
                      headers={"Authorization": f"Bearer {token_a}"}, timeout=10).json()["data"]
 
@@ -172,5 +159,4 @@ check("unknown event gets an error ack", unknown.get("ok") is False, unknown)
 for client in (sender, sender_other_device, b_tab_1, b_tab_2, stranger):
     client.disconnect()
 
-print(f"{len(failures)} failed" if failures else "all scenarios passed", flush=True)
-sys.exit(1 if failures else 0)
+finish("all scenarios passed")

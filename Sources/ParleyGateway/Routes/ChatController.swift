@@ -27,19 +27,6 @@ struct ChatController {
         var userId: String
     }
 
-    struct ChatPage: Encodable {
-        var data: [Chat]
-        var nextBefore: String?
-
-        func encode(to encoder: any Encoder) throws {
-            var c = encoder.container(keyedBy: CodingKeys.self)
-            try c.encode(data, forKey: .data)
-            try c.encode(nextBefore, forKey: .nextBefore)
-        }
-
-        enum CodingKeys: String, CodingKey { case data, nextBefore }
-    }
-
     func addRoutes(to group: RouterGroup<GatewayContext>) {
         group.post(use: openDirect)
         group.get(use: list)
@@ -61,7 +48,7 @@ struct ChatController {
             return cursor
         }
         let page = try await database.chats.chats(of: me, before: before, limit: limit)
-        return JSONResponse.make(status: .ok, body: ChatPage(data: await presence.live(page.chats), nextBefore: page.nextBefore?.description))
+        return JSONResponse.page(await presence.live(page.chats), cursors: ["nextBefore": page.nextBefore?.description])
     }
 
     /// One chat as the caller sees it; 403 for non-members.

@@ -11,21 +11,6 @@ struct MessageController {
     let messages: MessageService
     let presence: LivePresence
 
-    struct HistoryPage: Encodable {
-        var data: [Message]
-        var nextBefore: UUID?
-        var nextAfter: UUID?
-
-        func encode(to encoder: any Encoder) throws {
-            var c = encoder.container(keyedBy: CodingKeys.self)
-            try c.encode(data, forKey: .data)
-            try c.encode(nextBefore?.lowercased, forKey: .nextBefore)
-            try c.encode(nextAfter?.lowercased, forKey: .nextAfter)
-        }
-
-        enum CodingKeys: String, CodingKey { case data, nextBefore, nextAfter }
-    }
-
     func addRoutes(to group: RouterGroup<GatewayContext>) {
         group.post(use: send)
         // One parameter name at one place of the path: GET takes a chat id there, PUT and DELETE
@@ -89,9 +74,9 @@ struct MessageController {
         try await messages.requireMember(chatId: chatId, userId: me)
         let page = try await database.messages.history(chatId: chatId, viewer: me, before: before, after: after, limit: limit)
         let older: UUID? = after != nil ? page.first?.id : (page.count == limit ? page.first?.id : nil)
-        return JSONResponse.make(status: .ok, body: HistoryPage(
-            data: await presence.live(page), nextBefore: older, nextAfter: page.last?.id ?? after
-        ))
+        return JSONResponse.page(await presence.live(page), cursors: [
+            "nextBefore": older?.lowercased, "nextAfter": (page.last?.id ?? after)?.lowercased,
+        ])
     }
 }
 

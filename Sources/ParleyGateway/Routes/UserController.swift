@@ -29,19 +29,6 @@ struct UserController {
         }
     }
 
-    struct SearchPage: Encodable {
-        var data: [User]
-        var nextAfter: String?
-
-        func encode(to encoder: any Encoder) throws {
-            var c = encoder.container(keyedBy: CodingKeys.self)
-            try c.encode(data, forKey: .data)
-            try c.encode(nextAfter, forKey: .nextAfter)
-        }
-
-        enum CodingKeys: String, CodingKey { case data, nextAfter }
-    }
-
     func addRoutes(to group: RouterGroup<GatewayContext>) {
         group.get(use: search)
         group.get("me", use: me)
@@ -102,7 +89,7 @@ struct UserController {
         let after = try query.get("after").map { try parseID(String($0), name: "after") }
         let limit = try pageLimit(query.get("limit"), default: 20, max: Limits.userPage)
         let page = try await users.search(text, viewer: viewer, after: after, limit: limit)
-        return JSONResponse.make(status: .ok, body: SearchPage(data: await presence.live(page), nextAfter: page.count == limit ? page.last?.id.lowercased : nil))
+        return JSONResponse.page(await presence.live(page), cursors: ["nextAfter": page.count == limit ? page.last?.id.lowercased : nil])
     }
 }
 

@@ -22,6 +22,32 @@ struct DataEnvelope<Value: Encodable>: Encodable {
     let data: Value
 }
 
+extension JSONResponse {
+    /// A list answer: `{data: [...]}` with its cursor fields beside it, each always present
+    /// (`null` at the end of the list).
+    static func page(_ items: some Encodable, cursors: KeyValuePairs<String, String?>) -> Response {
+        make(status: .ok, body: Page(data: items, cursors: Array(cursors)))
+    }
+
+    private struct Page<Items: Encodable>: Encodable {
+        let data: Items
+        let cursors: [(key: String, value: String?)]
+
+        struct Key: CodingKey {
+            var stringValue: String
+            var intValue: Int? { nil }
+            init(stringValue: String) { self.stringValue = stringValue }
+            init?(intValue: Int) { nil }
+        }
+
+        func encode(to encoder: any Encoder) throws {
+            var c = encoder.container(keyedBy: Key.self)
+            try c.encode(data, forKey: Key(stringValue: "data"))
+            for (key, value) in cursors { try c.encode(value, forKey: Key(stringValue: key)) }
+        }
+    }
+}
+
 extension Request {
     /// Decodes a JSON body; anything that is not the expected JSON is a 400 naming what is wrong.
     func decodeJSON<T: Decodable>(_ type: T.Type, context: some RequestContext) async throws -> T {
