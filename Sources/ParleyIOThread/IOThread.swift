@@ -104,7 +104,8 @@ public final class Inbox<Item: Sendable>: Sendable {
     }
 }
 
-/// Reconnection delays: exponential from `initial` to `maximum`, with full jitter.
+/// Reconnection delays: exponential from `initial` to `maximum`, each drawn at random between half
+/// and all of it, so that clients cut off together do not come back together.
 public struct Backoff: Sendable {
     public var initial: Duration
     public var maximum: Duration

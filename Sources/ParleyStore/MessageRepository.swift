@@ -113,7 +113,8 @@ public struct MessageRepository: Sendable {
     /// What an edit or a delete did.
     public enum ChangeOutcome: Sendable, Equatable {
         case changed(Message)
-        /// A delete of a message deleted before: nothing changed (a redelivery, a double click).
+        /// Already so: a delete of a message deleted before (a redelivery, a double click), or a
+        /// redelivered edit.
         case unchanged(Message)
         case notFound
         /// The actor may not change this message.
@@ -133,21 +134,32 @@ public struct MessageRepository: Sendable {
     }
 
     /// Replaces the text of a message; only its sender may, and not once it is deleted.
-    public func edit(_ command: MessageEdit) async throws -> ChangeOutcome {
+    /// - Parameter commandId: the edit's command id (a UUIDv7, so it orders edits by the time
+    ///   they were asked), kept on the message: a redelivered edit, or one older than the edit
+    ///   already applied, changes nothing (`.unchanged`).
+    public func edit(_ command: MessageEdit, commandId: UUID) async throws -> ChangeOutcome {
         let updated = try await database.run {
             try await Rows.messages(database.client.query(
                 """
                 WITH m AS (
-                    UPDATE messages SET text = \(command.text), edited_at = now(), updated_at = now()
+                    UPDATE messages SET text = \(command.text), edited_at = now(), updated_at = now(), last_edit_id = \(commandId)
                     WHERE id = \(command.messageId) AND sender_id = \(command.editorId) AND deleted_at IS NULL
+                      AND (last_edit_id IS NULL OR last_edit_id < \(commandId))
                     RETURNING *
                 )
                 SELECT \(unescaped: Rows.messageColumns) FROM m JOIN users u ON u.id = m.sender_id
                 """, logger: database.logger), viewer: nil).first
         }
         if let updated { return .changed(updated) }
+        let current = try await database.run {
+            let rows = try await database.client.query(
+                "SELECT last_edit_id FROM messages WHERE id = \(command.messageId)", logger: database.logger)
+            for try await lastEdit in rows.decode(UUID?.self) { return lastEdit }
+            return nil
+        }
         guard let existing = try await find(id: command.messageId, viewer: nil) else { return .notFound }
         if existing.sender.id != command.editorId { return .forbidden }
+        if let current, current >= commandId, !existing.isDeleted { return .unchanged(existing) }
         return .deleted
     }
 

@@ -101,6 +101,10 @@ public enum Migrations {
                 USING gin ((first_name || ' ' || last_name || ' ' || email) gin_trgm_ops)
             """,
         ]),
+        Migration(version: 3, name: "the command id of a message's last edit", statements: [
+            // A redelivered edit finds its own id here and changes nothing.
+            "ALTER TABLE messages ADD COLUMN last_edit_id uuid",
+        ]),
     ]
 
     /// The newest schema version this build knows.

@@ -176,4 +176,22 @@ final class MessageRepositoryTests: XCTestCase {
             XCTAssertEqual(stillFromA, 2)
         }
     }
+
+    func testRedeliveredOrOutdatedEditChangesNothing() async throws {
+        try await TestServices.withDatabase { database in
+            let p = try await Self.pair(database)
+            let create = MessageCreate(messageId: UUIDv7.make(), chatId: p.chatId, senderId: p.a.id, messageType: .text, text: "v0", clientMessageId: nil)
+            _ = try await database.messages.create(create)
+            let (older, first, later) = (UUIDv7.make(), UUIDv7.make(), UUIDv7.make())
+            let edit = { (text: String) in MessageEdit(messageId: create.messageId, editorId: p.a.id, text: text) }
+
+            guard case .changed(let edited) = try await database.messages.edit(edit("v1"), commandId: first) else { return XCTFail("not edited") }
+            guard case .unchanged(let again) = try await database.messages.edit(edit("v1"), commandId: first) else { return XCTFail("redelivery applied again") }
+            XCTAssertEqual(again.editedAt, edited.editedAt)
+            guard case .unchanged(let kept) = try await database.messages.edit(edit("stale"), commandId: older) else { return XCTFail("an older edit won") }
+            XCTAssertEqual(kept.content.text, "v1")
+            guard case .changed(let newer) = try await database.messages.edit(edit("v2"), commandId: later) else { return XCTFail("a newer edit lost") }
+            XCTAssertEqual(newer.content.text, "v2")
+        }
+    }
 }

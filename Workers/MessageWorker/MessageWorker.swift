@@ -95,7 +95,7 @@ public final class MessageWorker: Service, Sendable {
             }
 
         case .messageEdit(let edit):
-            return try await change(command, outcome: database.messages.edit(edit)) { .messageUpdated($0) }
+            return try await change(command, outcome: database.messages.edit(edit, commandId: command.id)) { .messageUpdated($0) }
 
         case .messageDelete(let delete):
             return try await change(command, outcome: database.messages.delete(delete)) { message in
