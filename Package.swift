@@ -244,6 +244,6 @@ let package = Package(
             swiftSettings: testSettings
         ),
         // Runs the built `parley` executable, so it depends on it.
-        .testTarget(name: "ParleyCLITests", dependencies: ["parley", "ParleyTestSupport"], swiftSettings: testSettings),
+        .testTarget(name: "ParleyCLITests", dependencies: ["parley", "ParleyTestSupport", "SocketIO"], swiftSettings: testSettings),
     ]
 )

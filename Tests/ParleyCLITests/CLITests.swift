@@ -45,7 +45,7 @@ final class CLITests: XCTestCase {
         }
         let base = URL(string: "http://127.0.0.1:\(port)")!
         try await ParleyProcess.waitUntilReady(base)
-        let (token, chatId) = try await ParleyProcess.directChat(on: base)
+        let (token, chatId, _) = try await ParleyProcess.directChat(on: base)
         let sent = try await ParleyProcess.call(base, "POST", "/api/messages", token: token, body: ["chatId": chatId, "text": "across processes"])
         XCTAssertEqual(sent.status, 201)
         let history = try await ParleyProcess.call(base, "GET", "/api/messages/\(chatId)", token: token)

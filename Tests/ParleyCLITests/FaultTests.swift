@@ -1,4 +1,6 @@
 import Foundation
+import Logging
+import SocketIO
 import ParleyTestSupport
 import Synchronization
 import XCTest
@@ -45,7 +47,9 @@ final class FaultTests: XCTestCase {
         try fleet.launch(["gateway"], environment: environment, log: "fault-gateway.log")
         let base = URL(string: "http://127.0.0.1:\(port)")!
         try await ParleyProcess.waitUntilReady(base)
-        let (token, chatId) = try await ParleyProcess.directChat(on: base)
+        let (token, chatId, receiverToken) = try await ParleyProcess.directChat(on: base)
+        // The receiver keeps one socket open through every fault.
+        async let socketSurvived = Self.receives("after the faults", on: base, token: receiverToken)
 
         let tally = Tally()
         async let senders: Void = Self.stream(base: base, token: token, chatId: chatId, tally: tally)
@@ -65,6 +69,10 @@ final class FaultTests: XCTestCase {
         }
         tally.stop()
         try await senders
+        tally.sent()
+        try await Self.sendUntilAccepted(base: base, token: token, chatId: chatId, key: "after the faults", tally: tally)
+        let survived = try await socketSurvived
+        XCTAssertTrue(survived, "the receiver's socket was dropped, or got no event after the faults")
 
         // Everything the clients were told was stored, is stored, once.
         var stored: [String] = []
@@ -87,6 +95,29 @@ final class FaultTests: XCTestCase {
         XCTAssertEqual(duplicates, 0, "a message was stored twice")
         XCTAssertEqual(Set(stored), Set(result.accepted.keys), "an accepted message is missing, or an unknown one appeared")
         XCTAssertGreaterThan(result.sent, 100, "the stream was too thin to mean anything")
+    }
+
+    /// Whether a socket opened now stays connected and receives the message with `text`
+    /// (within two minutes).
+    static func receives(_ text: String, on base: URL, token: String) async throws -> Bool {
+        var logger = Logger(label: "fault-socket")
+        logger.logLevel = .critical
+        return try await SocketIOClient.connect(to: base.absoluteString, auth: .object(["token": .string(token)]), logger: logger) { client in
+            await withTaskGroup(of: Bool.self) { group in
+                group.addTask {
+                    for await event in client.events where event.name == "message_received" {
+                        if event.arguments.first?["content"]?["text"]?.stringValue == text { return true }
+                    }
+                    return false  // the connection closed
+                }
+                group.addTask {
+                    try? await Task.sleep(for: .seconds(120))
+                    return false
+                }
+                defer { group.cancelAll() }
+                return await group.next() ?? false
+            }
+        }
     }
 
     /// Runs a shell command to its end with `system(3)` on a thread of its own. Foundation's
@@ -146,10 +177,20 @@ final class Fleet: Sendable {
         return process.processIdentifier
     }
 
+    /// SIGTERM to every process, SIGKILL to those still there after 20 s. Exits are reaped with
+    /// `waitpid` here: Foundation may never notice the end of a child the test killed itself.
     func terminateAll() {
-        processes.withLock { all in
-            for process in all where process.isRunning { process.terminate() }
-            for process in all { process.waitUntilExit() }
+        var alive = Set(processes.withLock { $0.map(\.processIdentifier) })
+        for pid in alive { kill(pid, SIGTERM) }
+        let deadline = Date().addingTimeInterval(20)
+        while !alive.isEmpty, Date() < deadline {
+            for pid in alive {
+                var status: Int32 = 0
+                let reaped = waitpid(pid, &status, WNOHANG)
+                if reaped == pid || (reaped == -1 && errno == ECHILD) { alive.remove(pid) }
+            }
+            usleep(50_000)
         }
+        for pid in alive { kill(pid, SIGKILL) }
     }
 }

@@ -73,8 +73,9 @@ enum ParleyProcess {
         }
     }
 
-    /// Two new users and their 1:1 chat: the first one's token and the chat's id.
-    static func directChat(on base: URL) async throws -> (token: String, chatId: String) {
+    /// Two new users and their 1:1 chat: the first one's token, the chat's id and the other's
+    /// token.
+    static func directChat(on base: URL) async throws -> (token: String, chatId: String, otherToken: String) {
         let a = try await call(base, "POST", "/api/auth/signup", body: [
             "firstName": "A", "lastName": "A", "email": TestServices.uniqueEmail("cli"), "password": "password123"])
         let b = try await call(base, "POST", "/api/auth/signup", body: [
@@ -84,6 +85,6 @@ enum ParleyProcess {
         let bId = try XCTUnwrap((b.json["user"] as? [String: Any])?["id"] as? String)
         let chat = try await call(base, "POST", "/api/chats", token: token, body: ["userId": bId])
         XCTAssertEqual(chat.status, 201)
-        return (token, try XCTUnwrap((chat.json["data"] as? [String: Any])?["id"] as? String))
+        return (token, try XCTUnwrap((chat.json["data"] as? [String: Any])?["id"] as? String), try XCTUnwrap(b.json["token"] as? String))
     }
 }
