@@ -38,18 +38,22 @@ struct GatewayRig: Sendable {
     /// What the gateway under test was built from.
     let dependencies: GatewayDependencies
 
-    /// - Parameter presence: also run a presence worker, with heartbeats every `presenceTTL / 3`.
+    /// - Parameters:
+    ///   - presence: also run a presence worker, with heartbeats every `presenceTTL / 3`.
+    ///   - brokerDown: point the gateway and worker at a port where no RabbitMQ listens.
     static func run(
-        _ framework: TestingSetup = .router, presence presenceTTL: Duration? = nil,
+        _ framework: TestingSetup = .router, presence presenceTTL: Duration? = nil, brokerDown: Bool = false,
         _ body: @escaping @Sendable (GatewayRig) async throws -> Void
     ) async throws {
         try await TestServices.withDatabase { database in
             let logger = TestServices.logger("gateway")
             let redis = RedisClient(endpoint: TestServices.redis, logger: logger)
             let subscriber = RedisSubscriber(endpoint: TestServices.redis, logger: logger)
-            let publisher = QueuePublisher(endpoint: TestServices.amqp, logger: logger)
+            var amqp = TestServices.amqp
+            if brokerDown { amqp.port = 1 }
+            let publisher = QueuePublisher(endpoint: amqp, logger: logger)
             let recorder = PubSubRecorder()
-            let consumer = QueueConsumer(endpoint: TestServices.amqp, queue: Queues.messages, prefetch: 32, logger: logger)
+            let consumer = QueueConsumer(endpoint: amqp, queue: Queues.messages, prefetch: 32, logger: logger)
             let worker = MessageWorker(consumer: consumer, publisher: publisher, database: database, redis: redis, logger: logger)
             let bus = CommandBus(publisher: publisher, nodeId: "test-gw-\(UUID().uuidString.prefix(8))", timeout: .seconds(10), logger: logger)
             let deps = GatewayDependencies(
@@ -63,8 +67,10 @@ struct GatewayRig: Sendable {
                 services.append(PresenceWorker(consumer: presenceConsumer, publisher: publisher, database: database, redis: redis, nodeTTL: presenceTTL, logger: logger))
             }
             try await TestServices.run(services) {
-                let connected = await publisher.waitUntilConnected()
-                XCTAssertTrue(connected, "RabbitMQ is not reachable: run `make services-up`")
+                if !brokerDown {
+                    let connected = await publisher.waitUntilConnected()
+                    XCTAssertTrue(connected, "RabbitMQ is not reachable: run `make services-up`")
+                }
                 await subscriber.subscribe(bus.replyChannel)
                 try await app.test(framework) { client in
                     try await body(GatewayRig(

@@ -62,4 +62,20 @@ final class OperationsTests: XCTestCase {
             }
         }
     }
+
+    func testWritesAnswer503WithinASecondWhileTheBrokerIsDown() async throws {
+        try await GatewayRig.run(brokerDown: true) { rig in
+            let a = try await rig.signup("A")
+            let b = try await rig.signup("B")
+            let (chatId, _) = try await rig.database.chats.createDirect(
+                chatId: UUIDv7.make(), between: try XCTUnwrap(UUID(uuidString: a.id)), and: try XCTUnwrap(UUID(uuidString: b.id)))
+            let start = ContinuousClock.now
+            let sent = try await rig.request(.post, "/api/messages", token: a.token, json: ["chatId": chatId.lowercased, "text": "hello?"])
+            XCTAssertLessThan(ContinuousClock.now - start, .seconds(1))
+            XCTAssertEqual(sent.status, .serviceUnavailable)
+            XCTAssertEqual(sent.headers[.retryAfter], "1")
+            let history = try await rig.request(.get, "/api/messages/\(chatId.lowercased)", token: a.token)
+            XCTAssertEqual((history.json["data"] as? [Any])?.count, 0, "reads keep working, nothing was stored")
+        }
+    }
 }
