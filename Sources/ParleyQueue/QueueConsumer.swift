@@ -1,6 +1,7 @@
 import CRabbitMQ
 import Foundation
 import Logging
+import Metrics
 import ParleyIOThread
 import Synchronization
 
@@ -38,6 +39,8 @@ public final class QueueConsumer: IOThreadService, Sendable {
     /// The queue consumed.
     public let queue: String
     private let prefetch: UInt16
+    private let delivered: Counter
+    private let redelivered: Counter
     private let logger: Logger
     private let thread: IOThread
     private let settlements = Inbox<Settlement>()
@@ -55,6 +58,8 @@ public final class QueueConsumer: IOThreadService, Sendable {
         self.topology = topology
         self.queue = queue
         self.prefetch = UInt16(clamping: prefetch)
+        self.delivered = Counter(label: "parley_queue_delivered_total", dimensions: [("queue", queue)])
+        self.redelivered = Counter(label: "parley_queue_redelivered_total", dimensions: [("queue", queue)])
         self.logger = logger
         self.thread = IOThread(name: "amqp-consumer-\(queue)")
     }
@@ -147,6 +152,8 @@ public final class QueueConsumer: IOThreadService, Sendable {
                 let routingKey = withUnsafeBytes(of: delivery.routing_key) { raw in
                     String(decoding: raw.prefix { $0 != 0 }, as: UTF8.self)
                 }
+                delivered.increment()
+                if delivery.redelivered != 0 { redelivered.increment() }
                 continuation.yield(Delivery(
                     body: body, routingKey: routingKey, redelivered: delivery.redelivered != 0,
                     deliveryCount: delivery.delivery_count, tag: delivery.delivery_tag, generation: generation

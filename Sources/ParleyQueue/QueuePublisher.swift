@@ -1,5 +1,6 @@
 import CRabbitMQ
 import Logging
+import Metrics
 import ParleyIOThread
 import Synchronization
 
@@ -21,6 +22,8 @@ public final class QueuePublisher: IOThreadService, Sendable {
 
     private let endpoint: AMQPEndpoint
     private let topology: Topology
+    private let published = Counter(label: "parley_queue_published_total")
+    private let publishFailures = Counter(label: "parley_queue_publish_failures_total")
     private let logger: Logger
     private let thread: IOThread
     private let inbox = Inbox<Request>()
@@ -59,11 +62,17 @@ public final class QueuePublisher: IOThreadService, Sendable {
     /// - Throws: ``QueueError`` when not connected, on nack or return, or if the connection drops
     ///   before the confirm.
     public func publish(_ body: [UInt8], routingKey: String, messageId: String? = nil, exchange: String? = nil) async throws {
-        guard isConnected, !thread.isStopped else { throw QueueError.unavailable("not connected to RabbitMQ") }
-        try await withCheckedThrowingContinuation { continuation in
-            inbox.put(Request(
-                body: body, exchange: exchange ?? topology.exchange, routingKey: routingKey, messageId: messageId, continuation: continuation))
-            thread.wake()
+        do {
+            guard isConnected, !thread.isStopped else { throw QueueError.unavailable("not connected to RabbitMQ") }
+            try await withCheckedThrowingContinuation { continuation in
+                inbox.put(Request(
+                    body: body, exchange: exchange ?? topology.exchange, routingKey: routingKey, messageId: messageId, continuation: continuation))
+                thread.wake()
+            }
+            published.increment()
+        } catch {
+            publishFailures.increment()
+            throw error
         }
     }
 

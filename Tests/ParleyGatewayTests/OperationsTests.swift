@@ -8,6 +8,8 @@ import ParleyPubSub
 import ParleyQueue
 import ParleyStore
 import ParleyTestSupport
+import Logging
+import SocketIO
 import XCTest
 
 final class OperationsTests: XCTestCase {
@@ -77,5 +79,37 @@ final class OperationsTests: XCTestCase {
             let history = try await rig.request(.get, "/api/messages/\(chatId.lowercased)", token: a.token)
             XCTAssertEqual((history.json["data"] as? [Any])?.count, 0, "reads keep working, nothing was stored")
         }
+    }
+
+    func testMetricsCountSocketsAcceptedAndDeliveredMessagesAndQueueTraffic() async throws {
+        try await GatewayRig.run(.live) { rig in
+            let (a, b, chatId) = try await rig.directChat()
+            var logger = Logger(label: "metrics-test")
+            logger.logLevel = .critical
+            try await SocketIOClient.connect(
+                to: "http://127.0.0.1:\(rig.client.port!)", auth: .object(["token": .string(b.token)]), logger: logger
+            ) { client in
+                let sent = try await rig.request(.post, "/api/messages", token: a.token, json: ["chatId": chatId, "text": "counted"])
+                XCTAssertEqual(sent.status, .created)
+                let received = await next(from: client.events) { $0.name == "message_received" }
+                XCTAssertNotNil(received)
+                let text = String(decoding: try await rig.request(.get, "/metrics").body, as: UTF8.self)
+                for name in [
+                    "parley_messages_accepted_total", "parley_messages_delivered_total", "parley_socket_connections_opened_total",
+                    "parley_socket_events_emitted_total", "parley_queue_published_total", "parley_queue_delivered_total",
+                ] {
+                    let value = Self.value(of: name, in: text)
+                    XCTAssertGreaterThan(value ?? 0, 0, "\(name) missing or zero")
+                }
+                XCTAssertGreaterThanOrEqual(Self.value(of: "parley_socket_connections", in: text) ?? 0, 1)
+            }
+        }
+    }
+
+    /// The sum of a metric's samples in Prometheus text (every label set).
+    static func value(of name: String, in text: String) -> Double? {
+        let samples = text.split(separator: "\n").filter { $0.hasPrefix(name + " ") || $0.hasPrefix(name + "{") }
+        guard !samples.isEmpty else { return nil }
+        return samples.compactMap { $0.split(separator: " ").last.flatMap { Double($0) } }.reduce(0, +)
     }
 }

@@ -1,39 +1,52 @@
 import Foundation
+import Metrics
 import SocketIO
 import Synchronization
 
 /// The sockets this node holds, by user: where a user's events are delivered, and whether the
 /// node needs the user's Redis channel.
 public final class SocketHub: Sendable {
-    private let sockets = Mutex<[UUID: [String: SocketIOSocket]]>([:])
+    private let sockets = Mutex<(byUser: [UUID: [String: SocketIOSocket]], count: Int)>(([:], 0))
+    private let opened = Counter(label: "parley_socket_connections_opened_total")
+    private let closed = Counter(label: "parley_socket_connections_closed_total")
+    private let connections = Gauge(label: "parley_socket_connections")
+    private let users = Gauge(label: "parley_socket_users")
 
     public init() {}
 
     /// Adds a socket; returns true when it is the user's first on this node.
     @discardableResult
     func add(_ socket: SocketIOSocket, for user: UUID) -> Bool {
-        sockets.withLock { all in
-            let first = all[user]?.isEmpty ?? true
-            all[user, default: [:]][socket.id] = socket
-            return first
+        let (first, count, userCount) = sockets.withLock { state in
+            let first = state.byUser[user]?.isEmpty ?? true
+            if state.byUser[user, default: [:]].updateValue(socket, forKey: socket.id) == nil { state.count += 1 }
+            return (first, state.count, state.byUser.count)
         }
+        opened.increment()
+        connections.record(count)
+        users.record(userCount)
+        return first
     }
 
     /// Removes a socket; returns true when it was the user's last on this node.
     @discardableResult
     func remove(_ socket: SocketIOSocket, for user: UUID) -> Bool {
-        sockets.withLock { all in
-            all[user]?.removeValue(forKey: socket.id)
-            guard all[user]?.isEmpty ?? true else { return false }
-            all.removeValue(forKey: user)
-            return true
+        let (last, count, userCount) = sockets.withLock { state in
+            if state.byUser[user]?.removeValue(forKey: socket.id) != nil { state.count -= 1 }
+            let last = state.byUser[user]?.isEmpty ?? true
+            if last { state.byUser.removeValue(forKey: user) }
+            return (last, state.count, state.byUser.count)
         }
+        closed.increment()
+        connections.record(count)
+        users.record(userCount)
+        return last
     }
 
     func sockets(of user: UUID) -> [SocketIOSocket] {
-        sockets.withLock { Array(($0[user] ?? [:]).values) }
+        sockets.withLock { Array(($0.byUser[user] ?? [:]).values) }
     }
 
     /// How many users have at least one socket here.
-    public var userCount: Int { sockets.withLock { $0.count } }
+    public var userCount: Int { sockets.withLock { $0.byUser.count } }
 }

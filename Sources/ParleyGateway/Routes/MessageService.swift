@@ -1,4 +1,5 @@
 import Foundation
+import Metrics
 import ParleyCore
 import ParleyStore
 
@@ -7,6 +8,7 @@ import ParleyStore
 struct MessageService: Sendable {
     let database: Database
     let bus: CommandBus
+    private static let accepted = Counter(label: "parley_messages_accepted_total")
 
     struct SendRequest: Decodable {
         var chatId: String
@@ -46,6 +48,7 @@ struct MessageService: Sendable {
         )
         switch try await bus.send(.messageCreate(create)) {
         case .message(let message, let created):
+            if created { Self.accepted.increment() }
             return (message, created)
         case .failed(let error):
             throw error

@@ -12,7 +12,10 @@ struct ErrorMiddleware<Context: RequestContext>: RouterMiddleware {
             let parleyError = ParleyHTTPError.parleyError(from: error)
             let status = ParleyHTTPError.status(of: parleyError.code)
             if status.code >= 500 {
-                context.logger.error("request failed", metadata: ["path": "\(request.uri.path)", "error": "\(error)"])
+                // A backing service being down is expected operation (503, retried by clients);
+                // anything else at 5xx is a bug.
+                let level: Logger.Level = status == .serviceUnavailable ? .warning : .error
+                context.logger.log(level: level, "request failed", metadata: ["path": "\(request.uri.path)", "error": "\(error)"])
             }
             var response = JSONResponse.make(status: status, body: parleyError)
             if status == .serviceUnavailable {

@@ -2,6 +2,7 @@ import Foundation
 import Hummingbird
 import HummingbirdWebSocket
 import Logging
+import Metrics
 import ParleyCore
 import ParleyPubSub
 import ParleyQueue
@@ -103,6 +104,16 @@ struct PubSubDispatcher: Service {
     let hub: SocketHub
     let logger: Logger
 
+    private let emitted = Counter(label: "parley_socket_events_emitted_total")
+    private let delivered = Counter(label: "parley_messages_delivered_total")
+
+    init(subscriber: RedisSubscriber, bus: CommandBus, hub: SocketHub, logger: Logger) {
+        self.subscriber = subscriber
+        self.bus = bus
+        self.hub = hub
+        self.logger = logger
+    }
+
     /// `UserEvent`'s wire shape, with the payload left as JSON to pass on.
     private struct Envelope: Decodable {
         let event: String
@@ -122,9 +133,12 @@ struct PubSubDispatcher: Service {
                         continue
                     }
                     let payload = envelope.data.serialized
-                    for socket in hub.sockets(of: userId) {
+                    let sockets = hub.sockets(of: userId)
+                    for socket in sockets {
                         socket.emit(envelope.event, rawJSON: payload)
                     }
+                    emitted.increment(by: sockets.count)
+                    if envelope.event == "message_received" { delivered.increment(by: sockets.count) }
                 }
             }
         }
