@@ -42,7 +42,7 @@ struct MessageWorkerCommand: AsyncParsableCommand {
 
     func run() async throws {
         let runtime = Runtime.start(label: "worker.message")
-        try await runtime.run([runtime.messageWorker()])
+        try await runtime.run([runtime.messageWorker()] + runtime.workerMetrics())
     }
 }
 
@@ -54,7 +54,7 @@ struct PresenceWorkerCommand: AsyncParsableCommand {
 
     func run() async throws {
         let runtime = Runtime.start(label: "worker.presence")
-        try await runtime.run([runtime.presenceWorker()])
+        try await runtime.run([runtime.presenceWorker()] + runtime.workerMetrics())
     }
 }
 

@@ -105,6 +105,12 @@ struct Runtime {
         return MessageWorker(consumer: consumer, publisher: publisher, database: database, redis: redis, logger: logger)
     }
 
+    /// The `/metrics` listener of a worker process, when `WORKER_METRICS_PORT` asks for one.
+    func workerMetrics() -> [any Service] {
+        guard config.workerMetricsPort > 0 else { return [] }
+        return [MetricsServer.application(registry: metrics, host: config.host, port: config.workerMetricsPort, logger: logger)]
+    }
+
     /// A presence worker consuming `parley.presence`.
     func presenceWorker() -> PresenceWorker {
         let consumer = QueueConsumer(

@@ -37,7 +37,7 @@ final class CLITests: XCTestCase {
             "BCRYPT_COST": "4", "LOG_LEVEL": "warning",
         ]
         XCTAssertEqual(try ParleyProcess.runToEnd(["migrate"], environment: environment).status, 0)
-        let (worker, _) = try ParleyProcess.launch(["worker", "message"], environment: environment)
+        let (worker, _) = try ParleyProcess.launch(["worker", "message"], environment: environment.merging(["WORKER_METRICS_PORT": "\(port + 1)"]) { $1 })
         let (gateway, _) = try ParleyProcess.launch(["gateway"], environment: environment)
         defer {
             if worker.isRunning { worker.terminate() }
@@ -50,6 +50,10 @@ final class CLITests: XCTestCase {
         XCTAssertEqual(sent.status, 201)
         let history = try await ParleyProcess.call(base, "GET", "/api/messages/\(chatId)", token: token)
         XCTAssertEqual(((history.json["data"] as? [[String: Any]])?.first?["content"] as? [String: Any])?["text"] as? String, "across processes")
+        // The worker process shows what it did on its own metrics port.
+        let metrics = try await ParleyProcess.call(URL(string: "http://127.0.0.1:\(port + 1)")!, "GET", "/metrics")
+        let text = String(decoding: metrics.body, as: UTF8.self)
+        XCTAssertTrue(text.contains("parley_messages_persisted_total") && text.contains("parley_queue_delivered_total"), text)
 
         // SIGTERM drains and exits cleanly.
         gateway.terminate()

@@ -32,6 +32,9 @@ public struct ParleyConfig: Sendable {
     /// How long a gateway node counts as alive after its last heartbeat; its connections are
     /// reaped (their users go offline) within twice this after it stops.
     public var presenceTTL: Duration
+    /// Where a worker process started on its own serves `/metrics` (0: nowhere; gateways serve
+    /// it on `PORT`).
+    public var workerMetricsPort: Int
 
     public var isDevelopment: Bool { environment == "development" }
 
@@ -78,6 +81,7 @@ public struct ParleyConfig: Sendable {
         replyTimeout = .milliseconds(try s.int("REPLY_TIMEOUT", in: 100...600_000))
         workerPrefetch = try s.int("WORKER_PREFETCH", in: 1...65535)
         presenceTTL = .seconds(try s.int("PRESENCE_TTL", in: 2...3600))
+        workerMetricsPort = try s.int("WORKER_METRICS_PORT", in: 0...65535)
     }
 
     /// The JWT secret, or a random one in development.
