@@ -37,6 +37,33 @@ public struct FailedCommands: Sendable {
         topology.queues.first { $0.name == queue }?.deadLetterQueue ?? Queues.parked
     }
 
+    /// Decodes a delivery and applies it: acknowledged once `apply` returns, parked when it can
+    /// never apply (undecodable, ``MisroutedCommand``), retried after a delay when `apply` throws
+    /// anything else (a backing service failing).
+    /// - Parameter decoded: the delivery's command, when the caller has decoded it already.
+    /// - Returns: the command and what `apply` returned, once acknowledged; `nil` otherwise.
+    public func settle<T: Sendable>(
+        _ delivery: Delivery, decoded: Command? = nil, _ apply: (Command) async throws -> T
+    ) async -> (command: Command, result: T)? {
+        let command: Command
+        do {
+            command = try decoded ?? JSON.decode(Command.self, from: Data(delivery.body))
+        } catch {
+            await park(delivery, reason: "undecodable command: \(error)")
+            return nil
+        }
+        do {
+            let result = try await apply(command)
+            consumer.ack(delivery)
+            return (command, result)
+        } catch let error as MisroutedCommand {
+            await park(delivery, reason: "\(error)")
+        } catch {
+            await retry(delivery, command: command, error: error)
+        }
+        return nil
+    }
+
     /// Applying `command` failed for a passing reason: try again after the next delay, or park
     /// it once the delays are used up.
     public func retry(_ delivery: Delivery, command: Command, error: any Error) async {

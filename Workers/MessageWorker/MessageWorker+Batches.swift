@@ -10,60 +10,71 @@ extension MessageWorker {
     /// own, beside them.
     func handle(_ batch: [Delivery]) async {
         var creates: [(delivery: Delivery, command: Command, create: MessageCreate)] = []
-        var others: [Delivery] = []
+        var others: [(delivery: Delivery, command: Command?)] = []
         for delivery in batch {
-            if let command = try? JSON.decode(Command.self, from: Data(delivery.body)), case .messageCreate(let create) = command.payload {
+            let command = try? JSON.decode(Command.self, from: Data(delivery.body))
+            if let command, case .messageCreate(let create) = command.payload {
                 creates.append((delivery, command, create))
             } else {
-                others.append(delivery)
+                others.append((delivery, command))
             }
         }
         let newMessages = creates
+        let rest = others
         await withDiscardingTaskGroup { group in
-            for delivery in others { group.addTask { await self.handle(delivery) } }
+            for (delivery, command) in rest { group.addTask { await self.handle(delivery, decoded: command) } }
             if !newMessages.isEmpty { group.addTask { await self.applyCreates(newMessages) } }
         }
     }
 
-    /// Commits the new messages of a batch, acknowledges each command, then publishes every
-    /// event and reply at once. If the store fails, each command is retried on its own.
-    private func applyCreates(_ items: [(delivery: Delivery, command: Command, create: MessageCreate)]) async {
-        let outcomes: [MessageRepository.CreateOutcome]
-        let members: [UUID: [UUID]]
-        do {
-            outcomes = try await database.messages.create(items.map(\.create))
-            let chats = outcomes.compactMap { if case .created(let message) = $0 { message.chatId } else { nil } }
-            members = try await database.chats.memberIds(of: Set(chats))
-        } catch {
-            for item in items { await failed.retry(item.delivery, command: item.command, error: error) }
-            return
-        }
-        let messages = await live(outcomes.compactMap { outcome -> Message? in
+    /// Stores new messages with one statement.
+    /// - Returns: each command's outcome, and the `message_received` events for the members of
+    ///   the chats that got a message.
+    func store(_ creates: [MessageCreate]) async throws -> (outcomes: [CommandReply.Outcome], events: [(String, [UInt8])]) {
+        let stored = try await database.messages.create(creates)
+        let chats = stored.compactMap { if case .created(let message) = $0 { message.chatId } else { nil } }
+        let members = try await database.chats.memberIds(of: Set(chats))
+        let messages = await live(stored.compactMap { outcome -> Message? in
             switch outcome {
             case .created(let message), .existing(let message): message
             case .notMember: nil
             }
         })
         let byId = Dictionary(messages.map { ($0.id, $0) }, uniquingKeysWith: { a, _ in a })
-        var outgoing: [(String, [UInt8])] = []
-        for (item, outcome) in zip(items, outcomes) {
-            let reply: CommandReply.Outcome
+        var events: [(String, [UInt8])] = []
+        let outcomes = stored.map { outcome -> CommandReply.Outcome in
             switch outcome {
-            case .created(let stored):
-                let message = byId[stored.id] ?? stored
+            case .created(let message):
+                let message = byId[message.id] ?? message
                 persisted.increment()
                 if let event = try? [UInt8](JSON.encode(UserEvent.messageReceived(message))) {
-                    outgoing += (members[message.chatId] ?? []).map { (Channels.user($0), event) }
+                    events += (members[message.chatId] ?? []).map { (Channels.user($0), event) }
                 }
-                reply = .message(message, created: true)
-            case .existing(let stored):
-                reply = .message(byId[stored.id] ?? stored, created: false)
+                return .message(message, created: true)
+            case .existing(let message):
+                return .message(byId[message.id] ?? message, created: false)
             case .notMember:
-                reply = .failed(.forbidden("You are not a member of this chat"))
+                return .failed(.forbidden("You are not a member of this chat"))
             }
+        }
+        return (outcomes, events)
+    }
+
+    /// Commits the new messages of a batch, acknowledges each command, then publishes every
+    /// event and reply at once. If the store fails, each command is retried on its own.
+    private func applyCreates(_ items: [(delivery: Delivery, command: Command, create: MessageCreate)]) async {
+        let outcomes: [CommandReply.Outcome]
+        var outgoing: [(String, [UInt8])]
+        do {
+            (outcomes, outgoing) = try await store(items.map(\.create))
+        } catch {
+            for item in items { await failed.retry(item.delivery, command: item.command, error: error) }
+            return
+        }
+        for (item, outcome) in zip(items, outcomes) {
             applied.increment()
             consumer.ack(item.delivery)
-            if let node = item.command.replyTo, let body = try? [UInt8](JSON.encode(CommandReply(commandId: item.command.id, outcome: reply))) {
+            if let node = item.command.replyTo, let body = try? [UInt8](JSON.encode(CommandReply(commandId: item.command.id, outcome: outcome))) {
                 outgoing.append((Channels.node(node), body))
             }
         }

@@ -51,28 +51,13 @@ public final class MessageWorker: Service, Sendable {
         await consumer.runBatches(maxBatch: batchSize, concurrency: concurrency) { batch in await self.handle(batch) }
     }
 
-    /// Applies one delivery and settles it.
-    func handle(_ delivery: Delivery) async {
-        let command: Command
-        do {
-            command = try JSON.decode(Command.self, from: Data(delivery.body))
-        } catch {
-            await failed.park(delivery, reason: "undecodable command: \(error)")
-            return
-        }
-        do {
-            let reply = try await apply(command)
-            applied.increment()
-            consumer.ack(delivery)
-            if let node = command.replyTo {
-                await publish([(Channels.node(node), [UInt8](try JSON.encode(reply)))])
-            }
-        } catch let error as MisroutedCommand {
-            await failed.park(delivery, reason: "\(error)")
-        } catch {
-            // PostgreSQL unreachable or failing: again after a delay, so a restart of the
-            // database does not burn the attempts in a second.
-            await failed.retry(delivery, command: command, error: error)
+    /// Applies one delivery and settles it, then replies to the node that asked.
+    /// - Parameter decoded: the delivery's command, when the batch has decoded it already.
+    func handle(_ delivery: Delivery, decoded: Command? = nil) async {
+        guard let (command, reply) = await failed.settle(delivery, decoded: decoded, apply) else { return }
+        applied.increment()
+        if let node = command.replyTo, let body = try? [UInt8](JSON.encode(reply)) {
+            await publish([(Channels.node(node), body)])
         }
     }
 
@@ -80,19 +65,9 @@ public final class MessageWorker: Service, Sendable {
     func apply(_ command: Command) async throws -> CommandReply {
         switch command.payload {
         case .messageCreate(let create):
-            switch try await database.messages.create(create) {
-            case .created(let stored):
-                let message = await live(stored)
-                persisted.increment()
-                let event = [UInt8](try JSON.encode(UserEvent.messageReceived(message)))
-                let members = try await database.chats.memberIds(chatId: message.chatId)
-                await publish(members.map { (Channels.user($0), event) })
-                return CommandReply(commandId: command.id, outcome: .message(message, created: true))
-            case .existing(let message):
-                return CommandReply(commandId: command.id, outcome: .message(message, created: false))
-            case .notMember:
-                return CommandReply(commandId: command.id, outcome: .failed(.forbidden("You are not a member of this chat")))
-            }
+            let (outcomes, events) = try await store([create])
+            await publish(events)
+            return CommandReply(commandId: command.id, outcome: outcomes[0])
 
         case .messageEdit(let edit):
             return try await change(command, outcome: database.messages.edit(edit, commandId: command.id)) { .messageUpdated($0) }

@@ -55,21 +55,7 @@ public final class PresenceWorker: Service, Sendable {
     }
 
     func handle(_ delivery: Delivery) async {
-        let command: Command
-        do {
-            command = try JSON.decode(Command.self, from: Data(delivery.body))
-        } catch {
-            await failed.park(delivery, reason: "undecodable presence event: \(error)")
-            return
-        }
-        do {
-            try await apply(command)
-            consumer.ack(delivery)
-        } catch let error as MisroutedCommand {
-            await failed.park(delivery, reason: "\(error)")
-        } catch {
-            await failed.retry(delivery, command: command, error: error)
-        }
+        _ = await failed.settle(delivery, apply)
     }
 
     /// Applies one presence event; throws when a backing service failed (retry).
