@@ -73,9 +73,7 @@ public final class PresenceWorker: Service, Sendable {
             guard let audience = try await database.users.presenceAudience(of: change.userId) else { return }
             let transition = try await presence.disconnect(change)
             if transition.changed {
-                offline.increment()
-                let status = UserStatus(userId: change.userId, isOnline: false, lastSeen: audience.showLastSeen ? change.at : nil)
-                try await announce(status, to: audience.contacts)
+                try await announceOffline(change.userId, at: change.at, audience: audience)
             }
             if transition.connections == 0 {
                 try await database.users.recordLastSeen(userId: change.userId, at: change.at)
@@ -97,8 +95,7 @@ public final class PresenceWorker: Service, Sendable {
             guard let audience = try await database.users.presenceAudience(of: userId) else { continue }
             // Another connection may have come in since the script ran.
             guard try await presence.connections(of: userId) == 0 else { continue }
-            offline.increment()
-            try await announce(UserStatus(userId: userId, isOnline: false, lastSeen: audience.showLastSeen ? now : nil), to: audience.contacts)
+            try await announceOffline(userId, at: now, audience: audience)
             try await database.users.recordLastSeen(userId: userId, at: now)
         }
     }
@@ -114,6 +111,13 @@ public final class PresenceWorker: Service, Sendable {
                 logger.warning("reaping dead gateway nodes failed", metadata: ["error": "\(error)"])
             } catch {}
         }
+    }
+
+    /// Tells the audience the user went offline at `at`, which they see only if the user shows
+    /// `lastSeen`.
+    private func announceOffline(_ userId: UUID, at: Date, audience: (showLastSeen: Bool, contacts: [UUID])) async throws {
+        offline.increment()
+        try await announce(UserStatus(userId: userId, isOnline: false, lastSeen: audience.showLastSeen ? at : nil), to: audience.contacts)
     }
 
     /// One pipelined batch of PUBLISHes, whatever the number of contacts.
