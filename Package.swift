@@ -31,10 +31,17 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-http-types", from: "1.8.0"),
         .package(url: "https://github.com/swift-server/swift-prometheus", from: "2.4.1"),
         .package(url: "https://github.com/swift-server/swift-service-lifecycle", from: "2.13.0"),
+        .package(url: "https://github.com/apple/swift-crypto", from: "4.5.2"),
+        .package(url: "https://github.com/vapor/multipart-kit", from: "4.7.1"),
     ],
     targets: [
-        // Domain types, commands, events, configuration: Foundation only.
-        .target(name: "ParleyCore", swiftSettings: swiftSettings),
+        // Domain types, commands, events, configuration, signed file links: Foundation and
+        // swift-crypto only.
+        .target(
+            name: "ParleyCore",
+            dependencies: [.product(name: "Crypto", package: "swift-crypto")],
+            swiftSettings: swiftSettings
+        ),
 
         // Dedicated threads with wake-up pipes for the blocking C clients (AMQP, Redis).
         .target(
@@ -95,10 +102,17 @@ let package = Package(
             providers: [.apt(["libvips-dev"])]
         ),
         .target(name: "CVips", dependencies: ["CVipsSystem"], exclude: ["system"]),
+        .systemLibrary(
+            name: "CMagic",
+            path: "Sources/CMagic",
+            pkgConfig: "libmagic",
+            providers: [.apt(["libmagic-dev"])]
+        ),
         .target(
             name: "ParleyMedia",
             dependencies: [
-                "ParleyCore", "CVips",
+                "ParleyCore", "CVips", "CMagic",
+                .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
             ],
@@ -131,6 +145,9 @@ let package = Package(
                 .product(name: "JWTKit", package: "jwt-kit"),
                 .product(name: "Metrics", package: "swift-metrics"),
                 .product(name: "Prometheus", package: "swift-prometheus"),
+                .product(name: "MultipartKit", package: "multipart-kit"),
+                .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "_NIOFileSystem", package: "swift-nio"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ],
             // Compiled into the binary: the gateway serves it wherever the binary is installed.
@@ -160,10 +177,34 @@ let package = Package(
             swiftSettings: swiftSettings
         ),
 
+        .target(
+            name: "MediaWorker",
+            dependencies: [
+                "ParleyCore", "ParleyStore", "ParleyQueue", "ParleyPubSub", "ParleyMedia",
+                .product(name: "Metrics", package: "swift-metrics"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ],
+            path: "Workers/MediaWorker",
+            swiftSettings: swiftSettings
+        ),
+
+        // Scheduled clean-up of uploads: staged files never attached, stored files no message uses.
+        .target(
+            name: "Maintenance",
+            dependencies: [
+                "ParleyCore", "ParleyStore",
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "Metrics", package: "swift-metrics"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ],
+            path: "Workers/Maintenance",
+            swiftSettings: swiftSettings
+        ),
+
         .executableTarget(
             name: "parley",
             dependencies: [
-                "ParleyCore", "ParleyStore", "ParleyQueue", "ParleyPubSub", "ParleyGateway", "MessageWorker", "PresenceWorker", "SocketIO",
+                "ParleyCore", "ParleyStore", "ParleyQueue", "ParleyPubSub", "ParleyGateway", "MessageWorker", "PresenceWorker", "MediaWorker", "Maintenance", "SocketIO",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Prometheus", package: "swift-prometheus"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
@@ -176,7 +217,7 @@ let package = Package(
         .executableTarget(
             name: "ParleyBench",
             dependencies: [
-                "ParleyCore", "ParleyStore", "ParleyQueue", "ParleyPubSub", "MessageWorker", "PresenceWorker",
+                "ParleyCore", "ParleyStore", "ParleyQueue", "ParleyPubSub", "ParleyMedia", "MessageWorker", "PresenceWorker",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "PostgresNIO", package: "postgres-nio"),
@@ -216,7 +257,7 @@ let package = Package(
         .testTarget(name: "ParleyPubSubTests", dependencies: ["ParleyPubSub", "ParleyTestSupport"], swiftSettings: testSettings),
         .testTarget(
             name: "ParleyMediaTests",
-            dependencies: ["ParleyMedia"],
+            dependencies: ["ParleyMedia", "ParleyTestSupport"],
             resources: [.copy("Fixtures")],
             swiftSettings: testSettings
         ),
@@ -236,7 +277,7 @@ let package = Package(
         .testTarget(
             name: "ParleyGatewayTests",
             dependencies: [
-                "ParleyGateway", "MessageWorker", "PresenceWorker", "ParleyTestSupport", "SocketIO",
+                "ParleyGateway", "MessageWorker", "PresenceWorker", "MediaWorker", "Maintenance", "ParleyMedia", "ParleyTestSupport", "SocketIO",
                 .product(name: "HummingbirdTesting", package: "hummingbird"),
                 .product(name: "PostgresNIO", package: "postgres-nio"),
                 .product(name: "JWTKit", package: "jwt-kit"),

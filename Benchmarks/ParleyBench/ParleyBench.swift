@@ -15,7 +15,7 @@ struct ParleyBench: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "parley-bench",
         abstract: "Measure Parley's hot paths against the services `make services-up` starts.",
-        subcommands: [PresenceFanout.self, WorkerThroughput.self])
+        subcommands: [PresenceFanout.self, WorkerThroughput.self, Thumbnails.self])
 }
 
 /// What a user with many contacts coming online and going offline costs the presence worker.
@@ -191,7 +191,8 @@ struct BenchServices: Sendable {
         var logger = Logger(label: "parley.bench")
         logger.logLevel = .error
         let services = BenchServices(
-            config: config, logger: logger, database: Database(url: config.databaseURL, logger: logger),
+            config: config, logger: logger, database: Database(
+                url: config.databaseURL, fileLinks: FileLinks(secret: config.jwtSecret, lifetime: config.fileURLExpiry), logger: logger),
             redis: RedisClient(endpoint: RedisEndpoint(url: config.redisURL), logger: logger),
             publisher: QueuePublisher(endpoint: AMQPEndpoint(url: config.amqpURL), logger: logger))
         services.redis.start()

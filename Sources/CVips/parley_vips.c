@@ -22,7 +22,7 @@ int parley_vips_init(const char *argv0, int concurrency, char *err, size_t errle
      * the few wanted subclasses is an allow-list. */
     vips_operation_block_set("VipsForeignLoad", TRUE);
     static const char *allowed[] = {
-        "VipsForeignLoadJpeg", "VipsForeignLoadPng", "VipsForeignLoadGif",
+        "VipsForeignLoadJpeg", "VipsForeignLoadPng", "VipsForeignLoadNsgif",
         "VipsForeignLoadWebp", "VipsForeignLoadPdf",
     };
     for (size_t i = 0; i < sizeof allowed / sizeof *allowed; i++) vips_operation_block_set(allowed[i], FALSE);
@@ -41,6 +41,53 @@ int parley_vips_dimensions(const char *path, int *width, int *height, char *err,
     *width = vips_image_get_width(image);
     *height = vips_image_get_height(image);
     g_object_unref(image);
+    return 0;
+}
+
+int parley_vips_probe(const char *path, int *width, int *height, int *pages, char *err, size_t errlen) {
+    VipsImage *image = vips_image_new_from_file(path, "access", VIPS_ACCESS_SEQUENTIAL, NULL);
+    if (!image) {
+        take_error(err, errlen, "open");
+        return -1;
+    }
+    *width = vips_image_get_width(image);
+    *height = vips_image_get_height(image);
+    *pages = vips_image_get_n_pages(image);
+    g_object_unref(image);
+    return 0;
+}
+
+int parley_vips_sanitize(const char *path, int all_pages, const char *out_path, char *err, size_t errlen) {
+    VipsImage *in = all_pages
+        ? vips_image_new_from_file(path, "n", -1, "fail_on", VIPS_FAIL_ON_TRUNCATED, NULL)
+        : vips_image_new_from_file(path, "fail_on", VIPS_FAIL_ON_TRUNCATED, NULL);
+    if (!in) {
+        take_error(err, errlen, "open");
+        return -1;
+    }
+    VipsImage *upright = NULL;
+    if (all_pages) {
+        upright = in;
+        g_object_ref(upright);
+    } else if (vips_autorot(in, &upright, NULL) != 0) {
+        g_object_unref(in);
+        take_error(err, errlen, "autorot");
+        return -1;
+    }
+    g_object_unref(in);
+    /* "strip" drops every metadata block on save; options the caller gave come first. */
+    char target[4096];
+    size_t n = strlen(out_path);
+    if (n > 0 && out_path[n - 1] == ']')
+        snprintf(target, sizeof target, "%.*s,strip]", (int)(n - 1), out_path);
+    else
+        snprintf(target, sizeof target, "%s[strip]", out_path);
+    int result = vips_image_write_to_file(upright, target, NULL);
+    g_object_unref(upright);
+    if (result != 0) {
+        take_error(err, errlen, "save");
+        return -1;
+    }
     return 0;
 }
 

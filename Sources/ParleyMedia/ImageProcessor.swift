@@ -52,6 +52,32 @@ public final class ImageProcessor: Sendable {
         }
     }
 
+    /// Width and height of the first page and the number of pages (frames), from the header only.
+    public func probe(fileAt path: String) async throws -> (width: Int, height: Int, pages: Int) {
+        try await pool.runIfActive {
+            var width: Int32 = 0
+            var height: Int32 = 0
+            var pages: Int32 = 0
+            try Self.check { parley_vips_probe(path, &width, &height, &pages, $0, $1) }
+            return (Int(width), Int(height), Int(max(1, pages)))
+        }
+    }
+
+    /// Decodes the image, turns it upright and writes it to `outputPath` without its metadata.
+    /// - Parameters:
+    ///   - allPages: keep every frame (animated GIF and WebP); single pages are auto-rotated.
+    ///   - outputPath: its suffix (and options in brackets) pick the format.
+    public func sanitize(fileAt path: String, allPages: Bool, to outputPath: String) async throws {
+        try await pool.runIfActive {
+            try Self.check { parley_vips_sanitize(path, allPages ? 1 : 0, outputPath, $0, $1) }
+        }
+    }
+
+    /// Runs blocking work (file reads, libmagic) on the same pool, off the event loops.
+    public func run<T: Sendable>(_ body: @escaping @Sendable () throws -> T) async throws -> T {
+        try await pool.runIfActive(body)
+    }
+
     /// Writes a thumbnail that fits `size`×`size`, auto-rotated and without metadata.
     /// - Parameters:
     ///   - path: the source image.

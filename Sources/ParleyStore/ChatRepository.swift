@@ -204,7 +204,7 @@ public struct ChatRepository: Sendable {
         if !latestIds.isEmpty {
             let rows = try await client.query(
                 """
-                SELECT \(unescaped: Rows.messageColumns) FROM messages m JOIN users u ON u.id = m.sender_id
+                SELECT \(unescaped: Rows.messageColumns) FROM messages m \(unescaped: Rows.messageJoins)
                 WHERE m.id = ANY(\(latestIds))
                 """, logger: logger)
             for try await row in rows.decode(Rows.MessageRow.self) { latest[row.0] = row }
@@ -215,7 +215,7 @@ public struct ChatRepository: Sendable {
             let chat = Chat(
                 id: s.chatId, chatName: s.name, isGroupChat: s.isGroup, users: users,
                 groupAdmin: users.first { $0.id == s.adminId },
-                latestMessage: s.latestId.flatMap { latest[$0] }.map { Rows.message($0, viewer: who) },
+                latestMessage: s.latestId.flatMap { latest[$0] }.map { Rows.message($0, viewer: who, links: database.fileLinks) },
                 unreadCount: s.unread, createdAt: s.createdAt, updatedAt: s.updatedAt)
             return (who ?? Self.zero, chat)
         }

@@ -12,14 +12,17 @@ public final class Database: Service, Sendable {
     let logger: Logger
     /// Longest a repository call may take, waiting for a pooled connection included.
     let operationTimeout: Duration
+    /// Signs the file links of the messages the repositories return.
+    public let fileLinks: FileLinks
 
     /// - Parameters:
     ///   - url: `postgres://user:password@host:port/database`.
     ///   - maxConnections: the pool's upper bound.
     ///   - operationTimeout: longest a repository call may take before it fails with
     ///     ``StoreError`` (the pool waits for PostgreSQL indefinitely by itself).
+    ///   - fileLinks: signs the links to files in the messages the repositories return.
     ///   - logger: for the pool's background events and queries.
-    public init(url: ServiceURL, maxConnections: Int = 20, operationTimeout: Duration = .seconds(5), logger: Logger) {
+    public init(url: ServiceURL, maxConnections: Int = 20, operationTimeout: Duration = .seconds(5), fileLinks: FileLinks, logger: Logger) {
         var configuration = PostgresClient.Configuration(
             host: url.host, port: url.port ?? 5432, username: url.user ?? "postgres",
             password: url.password, database: url.path.isEmpty ? nil : url.path, tls: .disable
@@ -28,6 +31,7 @@ public final class Database: Service, Sendable {
         configuration.options.connectionIdleTimeout = .seconds(60)
         client = PostgresClient(configuration: configuration, backgroundLogger: logger)
         self.operationTimeout = operationTimeout
+        self.fileLinks = fileLinks
         self.logger = logger
     }
 
@@ -38,6 +42,7 @@ public final class Database: Service, Sendable {
     public var users: UserRepository { UserRepository(database: self) }
     public var chats: ChatRepository { ChatRepository(database: self) }
     public var messages: MessageRepository { MessageRepository(database: self) }
+    public var files: FileRepository { FileRepository(database: self) }
 
     /// Whether PostgreSQL answers a trivial query within `timeout`.
     public func ping(timeout: Duration = .seconds(2)) async -> Bool {

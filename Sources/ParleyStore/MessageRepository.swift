@@ -25,26 +25,26 @@ public struct MessageRepository: Sendable {
             let inserted = try await Rows.messages(client.query(
                 """
                 WITH m AS (
-                    INSERT INTO messages (id, chat_id, sender_id, message_type, text, client_message_id)
+                    INSERT INTO messages (id, chat_id, sender_id, message_type, text, client_message_id, file_id)
                     SELECT \(command.messageId), \(command.chatId), \(command.senderId), \(command.messageType.rawValue),
-                           \(command.text), \(command.clientMessageId)
+                           \(command.text), \(command.clientMessageId), \(command.fileId)
                     WHERE EXISTS (SELECT 1 FROM chat_members WHERE chat_id = \(command.chatId) AND user_id = \(command.senderId))
                     ON CONFLICT DO NOTHING
                     RETURNING *
                 )
-                SELECT \(unescaped: Rows.messageColumns) FROM m JOIN users u ON u.id = m.sender_id
-                """, logger: logger), viewer: nil)
+                SELECT \(unescaped: Rows.messageColumns) FROM m \(unescaped: Rows.messageJoins)
+                """, logger: logger), viewer: nil, links: database.fileLinks)
             if let message = inserted.first { return .created(message) }
 
             // Nothing inserted: either it exists (a concurrent twin has committed by now, the
             // unique index made us wait for it) or the sender may not post here.
             let existing = try await Rows.messages(client.query(
                 """
-                SELECT \(unescaped: Rows.messageColumns) FROM messages m JOIN users u ON u.id = m.sender_id
+                SELECT \(unescaped: Rows.messageColumns) FROM messages m \(unescaped: Rows.messageJoins)
                 WHERE m.id = \(command.messageId)
                    OR (m.sender_id = \(command.senderId) AND m.client_message_id = \(command.clientMessageId))
                 LIMIT 1
-                """, logger: logger), viewer: nil)
+                """, logger: logger), viewer: nil, links: database.fileLinks)
             if let message = existing.first { return .existing(message) }
             return .notMember
         }
@@ -64,30 +64,32 @@ public struct MessageRepository: Sendable {
                 WITH v AS (
                     SELECT * FROM unnest(\(commands.map(\.messageId)), \(commands.map(\.chatId)), \(commands.map(\.senderId)),
                                          \(commands.map(\.messageType.rawValue)), \(commands.map { $0.text ?? "" }), \(commands.map { $0.text != nil }),
-                                         \(commands.map { $0.clientMessageId ?? "" }), \(commands.map { $0.clientMessageId != nil }))
-                        AS v(id, chat_id, sender_id, message_type, text, has_text, client_message_id, has_key)
+                                         \(commands.map { $0.clientMessageId ?? "" }), \(commands.map { $0.clientMessageId != nil }),
+                                         \(commands.map { $0.fileId ?? Self.noFile }), \(commands.map { $0.fileId != nil }))
+                        AS v(id, chat_id, sender_id, message_type, text, has_text, client_message_id, has_key, file_id, has_file)
                 ), m AS (
-                    INSERT INTO messages (id, chat_id, sender_id, message_type, text, client_message_id)
+                    INSERT INTO messages (id, chat_id, sender_id, message_type, text, client_message_id, file_id)
                     SELECT v.id, v.chat_id, v.sender_id, v.message_type,
-                           CASE WHEN v.has_text THEN v.text END, CASE WHEN v.has_key THEN v.client_message_id END
+                           CASE WHEN v.has_text THEN v.text END, CASE WHEN v.has_key THEN v.client_message_id END,
+                           CASE WHEN v.has_file THEN v.file_id END
                     FROM v
                     WHERE EXISTS (SELECT 1 FROM chat_members cm WHERE cm.chat_id = v.chat_id AND cm.user_id = v.sender_id)
                     ORDER BY v.id
                     ON CONFLICT DO NOTHING
                     RETURNING *
                 )
-                SELECT \(unescaped: Rows.messageColumns) FROM m JOIN users u ON u.id = m.sender_id
-                """, logger: logger), viewer: nil)
+                SELECT \(unescaped: Rows.messageColumns) FROM m \(unescaped: Rows.messageJoins)
+                """, logger: logger), viewer: nil, links: database.fileLinks)
             let created = Dictionary(inserted.map { ($0.id, $0) }, uniquingKeysWith: { a, _ in a })
             let missing = commands.filter { created[$0.messageId] == nil }
             var existing: [Message] = []
             if !missing.isEmpty {
                 existing = try await Rows.messages(client.query(
                     """
-                    SELECT \(unescaped: Rows.messageColumns) FROM messages m JOIN users u ON u.id = m.sender_id
+                    SELECT \(unescaped: Rows.messageColumns) FROM messages m \(unescaped: Rows.messageJoins)
                     WHERE m.id = ANY(\(missing.map(\.messageId)))
                        OR (m.sender_id = ANY(\(missing.map(\.senderId))) AND m.client_message_id = ANY(\(missing.compactMap(\.clientMessageId))))
-                    """, logger: logger), viewer: nil)
+                    """, logger: logger), viewer: nil, links: database.fileLinks)
             }
             // A key repeated within the batch: the first command created it, the rest find it.
             var claimed = Set<UUID>()
@@ -104,6 +106,9 @@ public struct MessageRepository: Sendable {
             }
         }
     }
+
+    /// Stands in for an absent file id in the batch's arrays (its flag says it is absent).
+    private static let noFile = UUID(uuid: (0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0))
 
     /// The same sender's message under the same `clientMessageId`.
     private static func isTwin(_ message: Message, of command: MessageCreate) -> Bool {
@@ -128,8 +133,8 @@ public struct MessageRepository: Sendable {
         try await database.run {
             try await Rows.messages(database.client.query(
                 """
-                SELECT \(unescaped: Rows.messageColumns) FROM messages m JOIN users u ON u.id = m.sender_id WHERE m.id = \(id)
-                """, logger: database.logger), viewer: viewer).first
+                SELECT \(unescaped: Rows.messageColumns) FROM messages m \(unescaped: Rows.messageJoins) WHERE m.id = \(id)
+                """, logger: database.logger), viewer: viewer, links: database.fileLinks).first
         }
     }
 
@@ -147,8 +152,8 @@ public struct MessageRepository: Sendable {
                       AND (last_edit_id IS NULL OR last_edit_id < \(commandId))
                     RETURNING *
                 )
-                SELECT \(unescaped: Rows.messageColumns) FROM m JOIN users u ON u.id = m.sender_id
-                """, logger: database.logger), viewer: nil).first
+                SELECT \(unescaped: Rows.messageColumns) FROM m \(unescaped: Rows.messageJoins)
+                """, logger: database.logger), viewer: nil, links: database.fileLinks).first
         }
         if let updated { return .changed(updated) }
         let current = try await database.run {
@@ -176,8 +181,8 @@ public struct MessageRepository: Sendable {
                            OR EXISTS (SELECT 1 FROM chats c WHERE c.id = messages.chat_id AND c.group_admin_id = \(command.actorId)))
                     RETURNING *
                 )
-                SELECT \(unescaped: Rows.messageColumns) FROM m JOIN users u ON u.id = m.sender_id
-                """, logger: database.logger), viewer: nil).first
+                SELECT \(unescaped: Rows.messageColumns) FROM m \(unescaped: Rows.messageJoins)
+                """, logger: database.logger), viewer: nil, links: database.fileLinks).first
         }
         if let deleted { return .changed(deleted) }
         guard let existing = try await find(id: command.messageId, viewer: nil) else { return .notFound }
@@ -194,7 +199,7 @@ public struct MessageRepository: Sendable {
             let page = try await Rows.messages(
                 database.client.query(Self.historyQuery(chatId: chatId, viewer: viewer, before: before, after: after, limit: limit),
                                       logger: database.logger),
-                viewer: viewer)
+                viewer: viewer, links: database.fileLinks)
             return after == nil ? page.reversed() : page
         }
     }
@@ -205,7 +210,7 @@ public struct MessageRepository: Sendable {
     static func historyQuery(chatId: UUID, viewer: UUID, before: UUID?, after: UUID?, limit: Int) -> PostgresQuery {
         if let after {
             return """
-                SELECT \(unescaped: Rows.messageColumns) FROM messages m JOIN users u ON u.id = m.sender_id
+                SELECT \(unescaped: Rows.messageColumns) FROM messages m \(unescaped: Rows.messageJoins)
                 WHERE m.chat_id = \(chatId) AND m.id > \(after)
                   AND m.id > COALESCE((SELECT cleared_through FROM chat_members WHERE chat_id = \(chatId) AND user_id = \(viewer)), \(ChatRepository.zero))
                 ORDER BY m.id ASC LIMIT \(limit)
@@ -214,7 +219,7 @@ public struct MessageRepository: Sendable {
         // No `before` means from the newest: the largest UUID stands in for "after everything".
         let upper = before ?? UUID(uuid: (255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255))
         return """
-            SELECT \(unescaped: Rows.messageColumns) FROM messages m JOIN users u ON u.id = m.sender_id
+            SELECT \(unescaped: Rows.messageColumns) FROM messages m \(unescaped: Rows.messageJoins)
             WHERE m.chat_id = \(chatId) AND m.id < \(upper)
               AND m.id > COALESCE((SELECT cleared_through FROM chat_members WHERE chat_id = \(chatId) AND user_id = \(viewer)), \(ChatRepository.zero))
             ORDER BY m.id DESC LIMIT \(limit)

@@ -105,6 +105,12 @@ public enum Migrations {
             // A redelivered edit finds its own id here and changes nothing.
             "ALTER TABLE messages ADD COLUMN last_edit_id uuid",
         ]),
+        Migration(version: 4, name: "serving and cleaning up stored files", statements: [
+            // File serving and clean-up find a file's message by its file id.
+            "CREATE INDEX messages_file_id_idx ON messages (file_id) WHERE file_id IS NOT NULL",
+            // When clean-up removed the bytes of a file no message shows any more.
+            "ALTER TABLE files ADD COLUMN purged_at timestamptz",
+        ]),
     ]
 
     /// The newest schema version this build knows.

@@ -9,10 +9,15 @@ enum Rows {
     static let userColumns = "u.id, u.first_name, u.last_name, u.email, u.image, u.show_last_seen, u.last_seen, u.created_at, u.updated_at"
     typealias UserRow = (UUID, String, String, String, String?, Bool, Date?, Date, Date)
 
-    /// `m.*` then `u.*` (the sender) as a ``Message``: 10 + 9 columns.
-    static let messageColumns = "m.id, m.chat_id, m.message_type, m.text, m.file_id, m.client_message_id, m.edited_at, m.deleted_at, m.created_at, m.updated_at, " + userColumns
+    /// `m.*`, `u.*` (the sender) then `f.*` (its file) as a ``Message``: 10 + 9 + 6 columns,
+    /// over ``messageJoins``.
+    static let messageColumns = "m.id, m.chat_id, m.message_type, m.text, m.file_id, m.client_message_id, m.edited_at, m.deleted_at, m.created_at, m.updated_at, "
+        + userColumns + ", f.size, f.mime_type, f.width, f.height, f.thumbnail_key, f.original_name"
+    /// What follows `FROM messages m` (or a CTE named `m`) for ``messageColumns``.
+    static let messageJoins = "JOIN users u ON u.id = m.sender_id LEFT JOIN files f ON f.id = m.file_id"
     typealias MessageRow = (UUID, UUID, String, String?, UUID?, String?, Date?, Date?, Date, Date,
-                            UUID, String, String, String, String?, Bool, Date?, Date, Date)
+                            UUID, String, String, String, String?, Bool, Date?, Date, Date,
+                            Int64?, String?, Int32?, Int32?, String?, String?)
 
     /// - Parameter viewer: who asks; `lastSeen` is hidden from others when the user hides it.
     static func user(_ r: UserRow, viewer: UUID?) -> User {
@@ -24,12 +29,23 @@ enum Rows {
         )
     }
 
-    static func message(_ r: MessageRow, viewer: UUID?) -> Message {
+    /// - Parameter links: signs the links to the message's file.
+    static func message(_ r: MessageRow, viewer: UUID?, links: FileLinks) -> Message {
         let sender = user((r.10, r.11, r.12, r.13, r.14, r.15, r.16, r.17, r.18), viewer: viewer)
         let deleted = r.7 != nil
+        var content = MessageContent(text: r.3)
+        if let fileId = r.4, let size = r.19, let mimeType = r.20, let originalName = r.24 {
+            content.fileUrl = links.url(fileId: fileId, variant: .original)
+            content.fileName = MediaNames.storedName(fileId: fileId, mimeType: mimeType)
+            content.originalName = originalName
+            content.fileSize = Int(size)
+            content.mimeType = mimeType
+            content.thumbnail = r.23 == nil ? nil : links.url(fileId: fileId, variant: .thumbnail)
+            if let width = r.21, let height = r.22 { content.dimensions = .init(width: Int(width), height: Int(height)) }
+        }
         return Message(
             id: r.0, chatId: r.1, sender: sender, messageType: MessageType(rawValue: r.2) ?? .text,
-            content: deleted ? MessageContent() : MessageContent(text: r.3),
+            content: deleted ? MessageContent() : content,
             isEdited: r.6 != nil, editedAt: r.6, isDeleted: deleted, deletedAt: r.7,
             clientMessageId: r.5, createdAt: r.8, updatedAt: r.9
         )
@@ -41,9 +57,9 @@ enum Rows {
         return result
     }
 
-    static func messages(_ rows: PostgresRowSequence, viewer: UUID?) async throws -> [Message] {
+    static func messages(_ rows: PostgresRowSequence, viewer: UUID?, links: FileLinks) async throws -> [Message] {
         var result: [Message] = []
-        for try await row in rows.decode(MessageRow.self) { result.append(message(row, viewer: viewer)) }
+        for try await row in rows.decode(MessageRow.self) { result.append(message(row, viewer: viewer, links: links)) }
         return result
     }
 }

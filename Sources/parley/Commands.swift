@@ -1,6 +1,7 @@
 import ArgumentParser
 import Hummingbird
 import Logging
+import Maintenance
 import SocketIO
 
 struct Serve: AsyncParsableCommand {
@@ -11,7 +12,8 @@ struct Serve: AsyncParsableCommand {
     func run() async throws {
         let runtime = Runtime.start(label: "serve")
         try await runtime.migrate()
-        try await runtime.run([runtime.messageWorker(), runtime.presenceWorker()] + runtime.gatewayServices())
+        try await runtime.run(
+            [runtime.messageWorker(), runtime.presenceWorker(), runtime.mediaWorker(), runtime.maintenance()] + runtime.gatewayServices())
     }
 }
 
@@ -31,7 +33,7 @@ struct WorkerCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "worker",
         abstract: "Run one worker.",
-        subcommands: [MessageWorkerCommand.self, PresenceWorkerCommand.self])
+        subcommands: [MessageWorkerCommand.self, PresenceWorkerCommand.self, MediaWorkerCommand.self, MaintenanceWorkerCommand.self])
 }
 
 struct MessageWorkerCommand: AsyncParsableCommand {
@@ -55,6 +57,46 @@ struct PresenceWorkerCommand: AsyncParsableCommand {
     func run() async throws {
         let runtime = Runtime.start(label: "worker.presence")
         try await runtime.run([runtime.presenceWorker()] + runtime.workerMetrics())
+    }
+}
+
+struct MediaWorkerCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "media",
+        abstract: "Check, store and thumbnail staged uploads from the parley.media queue.",
+        discussion: "Needs UPLOAD_PATH shared with the gateways. libvips runs on a pool sized to the cores; run one per machine.")
+
+    func run() async throws {
+        let runtime = Runtime.start(label: "worker.media")
+        try await runtime.run([runtime.mediaWorker()] + runtime.workerMetrics())
+    }
+}
+
+struct MaintenanceWorkerCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "maintenance",
+        abstract: "Run the scheduled clean-up of uploads every 10 minutes.",
+        discussion: "Removes staged files older than an hour and stored files no message shows any more (see parley cleanup).")
+
+    func run() async throws {
+        let runtime = Runtime.start(label: "worker.maintenance")
+        try await runtime.run([runtime.maintenance()] + runtime.workerMetrics())
+    }
+}
+
+struct Cleanup: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Remove unused upload bytes once and exit.",
+        discussion: """
+            Removes staged uploads older than an hour that never became a message, and stored files \
+            no live message shows any more (their files answer 410 already). Safe while uploads are \
+            under way, and to run again.
+            """)
+
+    func run() async throws {
+        let runtime = Runtime.start(label: "cleanup")
+        let report = try await runtime.once { try await runtime.uploadCleanup(on: $0).runOnce() }
+        print(report)
     }
 }
 

@@ -1,6 +1,9 @@
 import Foundation
 import Logging
+import Maintenance
+import MediaWorker
 import MessageWorker
+import ParleyMedia
 import PresenceWorker
 import Metrics
 import ParleyCore
@@ -23,6 +26,9 @@ struct Runtime {
     let database: Database
     let redis: RedisClient
     let publisher: QueuePublisher
+    /// `JWT_SECRET`, or in development a random one shared by this process's roles (tokens and
+    /// file links made here verify only here); nil where neither is available.
+    let secret: (value: String, generated: Bool)?
 
     /// Loads the configuration or exits with the one line that names the bad setting.
     static func start(label: String) -> Runtime {
@@ -43,11 +49,15 @@ struct Runtime {
         MetricsSystem.bootstrap(PrometheusMetricsFactory(registry: registry))
         var logger = Logger(label: "parley.\(label)")
         logger[metadataKey: "node"] = "\(config.nodeID)"
+        let secret = try? config.requireJWTSecret()
+        // Without a secret (`migrate`, `parked` in production) nothing renders or checks links.
+        let links = FileLinks(secret: secret?.secret ?? UUID().uuidString + UUID().uuidString, lifetime: config.fileURLExpiry)
         return Runtime(
             config: config, logger: logger, metrics: registry,
-            database: Database(url: config.databaseURL, logger: logger),
+            database: Database(url: config.databaseURL, fileLinks: links, logger: logger),
             redis: RedisClient(endpoint: RedisEndpoint(url: config.redisURL), logger: logger),
-            publisher: QueuePublisher(endpoint: AMQPEndpoint(url: config.amqpURL), logger: logger))
+            publisher: QueuePublisher(endpoint: AMQPEndpoint(url: config.amqpURL), logger: logger),
+            secret: secret.map { ($0.secret, $0.generated) })
     }
 
     /// Exits with one clear line when a required setting is unusable for this command.
@@ -60,22 +70,38 @@ struct Runtime {
         }
     }
 
+    /// The secret of tokens and file links; exits when there is none.
+    func requireSecret() -> (value: String, generated: Bool) {
+        if let secret { return secret }
+        _ = require { () throws(ConfigError) in try config.requireJWTSecret() }
+        fatalError("unreachable: requireJWTSecret failed above")
+    }
+
     func amqpEndpoint() -> AMQPEndpoint { AMQPEndpoint(url: config.amqpURL) }
 
     /// Applies pending migrations with a short-lived connection pool.
     func migrate() async throws {
-        let database = Database(url: config.databaseURL, logger: logger)
-        try await withThrowingTaskGroup(of: Void.self) { group in
-            group.addTask { await database.run() }
-            let applied = try await Migrations.apply(on: database)
-            logger.info("schema is current", metadata: ["version": "\(Migrations.latestVersion)", "applied": "\(applied)"])
-            group.cancelAll()
+        let applied = try await once { try await Migrations.apply(on: $0) }
+        logger.info("schema is current", metadata: ["version": "\(Migrations.latestVersion)", "applied": "\(applied)"])
+    }
+
+    /// Runs `body` with a short-lived connection pool of its own (the shared one runs only
+    /// inside ``run(_:)``).
+    func once<T: Sendable>(_ body: @escaping @Sendable (Database) async throws -> T) async throws -> T {
+        let database = Database(url: config.databaseURL, fileLinks: self.database.fileLinks, logger: logger)
+        return try await withThrowingTaskGroup(of: T?.self) { group in
+            group.addTask {
+                await database.run()
+                return nil
+            }
+            defer { group.cancelAll() }
+            return try await body(database)
         }
     }
 
     /// The gateway's HTTP application and the clients it needs.
     func gatewayServices() async -> [any Service] {
-        let (secret, generated) = require { () throws(ConfigError) in try config.requireJWTSecret() }
+        let (secret, generated) = requireSecret()
         if generated {
             logger.warning("JWT_SECRET is not set: using a random secret, tokens will not survive a restart (development only)")
         }
@@ -85,7 +111,7 @@ struct Runtime {
             database: database, redis: redis, subscriber: subscriber, publisher: publisher, bus: bus,
             tokens: await TokenService(secret: secret, expiry: config.jwtExpiry),
             hasher: PasswordHasher(cost: config.bcryptCost), metrics: metrics, socketIO: socketIOConfiguration(),
-            presenceTTL: config.presenceTTL
+            presenceTTL: config.presenceTTL, uploads: config.uploads, maxFileSize: config.maxFileSize
         )
         let app = Gateway.application(deps, host: config.host, port: config.port, logger: logger)
         return [subscriber, app]
@@ -100,6 +126,8 @@ struct Runtime {
 
     /// A message worker consuming `parley.messages`.
     func messageWorker() -> MessageWorker {
+        // Its messages carry signed file links, which every gateway must be able to check.
+        _ = requireSecret()
         let consumer = QueueConsumer(
             endpoint: amqpEndpoint(), queue: Queues.messages, prefetch: config.workerPrefetch, logger: logger)
         return MessageWorker(consumer: consumer, publisher: publisher, database: database, redis: redis, logger: logger)
@@ -109,6 +137,31 @@ struct Runtime {
     func workerMetrics() -> [any Service] {
         guard config.workerMetricsPort > 0 else { return [] }
         return [MetricsServer.application(registry: metrics, host: config.host, port: config.workerMetricsPort, logger: logger)]
+    }
+
+    /// A media worker consuming `parley.media`, with a libvips pool sized to the cores.
+    func mediaWorker() -> MediaWorker {
+        let images: ImageProcessor
+        do {
+            images = try ImageProcessor()
+        } catch {
+            FileHandle.standardError.write(Data("parley: cannot start libvips: \(error)\n".utf8))
+            Foundation.exit(69)  // EX_UNAVAILABLE
+        }
+        let policy = MediaPolicy(allowedTypes: config.allowedFileTypes, maxImagePixels: config.maxImagePixels)
+        let consumer = QueueConsumer(endpoint: amqpEndpoint(), queue: Queues.media, prefetch: config.workerPrefetch, logger: logger)
+        return MediaWorker(
+            consumer: consumer, publisher: publisher, database: database, redis: redis,
+            processor: MediaProcessor(images: images, policy: policy), storage: config.uploads, logger: logger)
+    }
+
+    /// The maintenance worker: upload clean-up on a schedule.
+    func maintenance() -> Maintenance {
+        Maintenance(cleanup: uploadCleanup(), logger: logger)
+    }
+
+    func uploadCleanup(on database: Database? = nil) -> UploadCleanup {
+        UploadCleanup(database: database ?? self.database, storage: config.uploads, logger: logger)
     }
 
     /// A presence worker consuming `parley.presence`.

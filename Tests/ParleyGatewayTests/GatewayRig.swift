@@ -3,7 +3,9 @@ import Hummingbird
 import JWTKit
 import HummingbirdTesting
 import Logging
+import MediaWorker
 import MessageWorker
+import ParleyMedia
 import PresenceWorker
 import ServiceLifecycle
 import Metrics
@@ -20,7 +22,14 @@ import XCTest
 /// A gateway and a message worker in this process, over the real services and the real
 /// `parley` topology, driven through Hummingbird's router tester.
 struct GatewayRig: Sendable {
-    static let secret = "test-secret-0123456789abcdef-0123456789"
+    static let secret = TestServices.secret
+    /// One libvips pool for the whole test process.
+    static let images = Result { try ImageProcessor(threads: 2) }
+
+    struct MediaSettings: Sendable {
+        var maxFileSize = 10_485_760
+        var maxImagePixels = 40_000_000
+    }
     /// Bootstrapped once per process so that `/metrics` has something to show.
     static let metrics: PrometheusCollectorRegistry = {
         let registry = PrometheusCollectorRegistry()
@@ -41,8 +50,11 @@ struct GatewayRig: Sendable {
     /// - Parameters:
     ///   - presence: also run a presence worker, with heartbeats every `presenceTTL / 3`.
     ///   - brokerDown: point the gateway and worker at a port where no RabbitMQ listens.
+    ///   - media: also run a media worker, with uploads under a fresh temporary folder and
+    ///     `maxFileSize`/`maxImagePixels` as given.
     static func run(
         _ framework: TestingSetup = .router, presence presenceTTL: Duration? = nil, brokerDown: Bool = false,
+        media: MediaSettings? = nil,
         _ body: @escaping @Sendable (GatewayRig) async throws -> Void
     ) async throws {
         try await TestServices.withDatabase { database in
@@ -56,16 +68,25 @@ struct GatewayRig: Sendable {
             let consumer = QueueConsumer(endpoint: amqp, queue: Queues.messages, prefetch: 32, logger: logger)
             let worker = MessageWorker(consumer: consumer, publisher: publisher, database: database, redis: redis, logger: logger)
             let bus = CommandBus(publisher: publisher, nodeId: "test-gw-\(UUID().uuidString.prefix(8))", timeout: .seconds(10), logger: logger)
+            let uploads = UploadStorage(root: NSTemporaryDirectory() + "parley-uploads-\(UUID().uuidString.prefix(8))")
             let deps = GatewayDependencies(
                 database: database, redis: redis, subscriber: subscriber, publisher: publisher, bus: bus,
                 tokens: await TokenService(secret: secret, expiry: .seconds(3600)), hasher: PasswordHasher(cost: 4),
-                metrics: metrics, presenceTTL: presenceTTL ?? .seconds(15))
+                metrics: metrics, presenceTTL: presenceTTL ?? .seconds(15), uploads: uploads, maxFileSize: media?.maxFileSize ?? 10_485_760)
             let app = Gateway.application(deps, host: "127.0.0.1", port: 0, logger: logger)
             var services: [any Service] = [redis, subscriber, recorder, publisher, worker]
             if let presenceTTL {
                 let presenceConsumer = QueueConsumer(endpoint: TestServices.amqp, queue: Queues.presence, prefetch: 32, logger: logger)
                 services.append(PresenceWorker(consumer: presenceConsumer, publisher: publisher, database: database, redis: redis, nodeTTL: presenceTTL, logger: logger))
             }
+            if let media {
+                let mediaConsumer = QueueConsumer(endpoint: TestServices.amqp, queue: Queues.media, prefetch: 8, logger: logger)
+                let policy = MediaPolicy(allowedTypes: TestServices.config.allowedFileTypes, maxImagePixels: media.maxImagePixels)
+                services.append(MediaWorker(
+                    consumer: mediaConsumer, publisher: publisher, database: database, redis: redis,
+                    processor: MediaProcessor(images: try images.get(), policy: policy), storage: uploads, logger: logger))
+            }
+            defer { try? FileManager.default.removeItem(atPath: uploads.root) }
             try await TestServices.run(services) {
                 if !brokerDown {
                     let connected = await publisher.waitUntilConnected()

@@ -33,7 +33,7 @@ final class OperationsTests: XCTestCase {
     func testReadinessIs503WhenTheServicesAreUnreachable() async throws {
         let logger = TestServices.logger("down")
         let nowhere = ServiceURL("postgres://parley:parley@127.0.0.1:1/parley")!
-        let database = Database(url: nowhere, logger: logger)
+        let database = Database(url: nowhere, fileLinks: TestServices.fileLinks, logger: logger)
         var redisEndpoint = TestServices.redis
         redisEndpoint.port = 1
         var amqpEndpoint = TestServices.amqp
@@ -45,7 +45,7 @@ final class OperationsTests: XCTestCase {
         let deps = GatewayDependencies(
             database: database, redis: redis, subscriber: subscriber, publisher: publisher, bus: bus,
             tokens: await TokenService(secret: GatewayRig.secret, expiry: .seconds(60)), hasher: PasswordHasher(cost: 4),
-            metrics: GatewayRig.metrics)
+            metrics: GatewayRig.metrics, uploads: UploadStorage(root: NSTemporaryDirectory() + "parley-down"), maxFileSize: 1024)
         let app = Gateway.application(deps, host: "127.0.0.1", port: 0, logger: logger)
         try await TestServices.run([database, redis, publisher]) {
             try await app.test(.router) { client in

@@ -28,13 +28,17 @@ public enum TestServices {
         return logger
     }
 
+    /// The JWT secret of test gateways, which also keys their file links.
+    public static let secret = "test-secret-0123456789abcdef-0123456789"
+    public static let fileLinks = FileLinks(secret: secret, lifetime: .seconds(3600))
+
     public static var amqp: AMQPEndpoint { AMQPEndpoint(url: config.amqpURL) }
     public static var redis: RedisEndpoint { RedisEndpoint(url: config.redisURL) }
 
     /// A running database pool with the schema migrated, for the duration of `body`.
     /// Fails the test loudly when PostgreSQL is not there.
     public static func withDatabase<T: Sendable>(_ body: @Sendable (Database) async throws -> T) async throws -> T {
-        let database = Database(url: config.databaseURL, maxConnections: 30, logger: logger("db"))
+        let database = Database(url: config.databaseURL, maxConnections: 30, fileLinks: fileLinks, logger: logger("db"))
         return try await withThrowingTaskGroup(of: T?.self) { group in
             group.addTask {
                 await database.run()

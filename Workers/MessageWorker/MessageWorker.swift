@@ -102,7 +102,7 @@ public final class MessageWorker: Service, Sendable {
             return try await chatChanged(command, chatId: change.chatId, actor: change.actorId, outcome: database.chats.removeMember(change))
         case .chatClear(let clear):
             return try await cleared(command, clear)
-        case .presenceConnect, .presenceDisconnect, .presenceHeartbeat:
+        case .mediaProcess, .presenceConnect, .presenceDisconnect, .presenceHeartbeat:
             throw MisroutedCommand(type: command.type, worker: "message")
         }
     }

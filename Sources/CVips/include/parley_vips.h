@@ -14,6 +14,16 @@ int parley_vips_init(const char *argv0, int concurrency, char *err, size_t errle
 /* Reads width and height from the header without decoding pixels. */
 int parley_vips_dimensions(const char *path, int *width, int *height, char *err, size_t errlen);
 
+/* Reads width and height of the first page and the number of pages (frames) from the header,
+ * without decoding pixels: enough to refuse a decompression bomb before it is decoded. */
+int parley_vips_probe(const char *path, int *width, int *height, int *pages, char *err, size_t errlen);
+
+/* Decodes the whole image (every frame when all_pages, to keep an animation), turns it upright
+ * from its EXIF orientation (single pages), and writes it to out_path without metadata (EXIF,
+ * GPS, XMP, IPTC, comments). out_path's suffix picks the format and may carry save options, as in
+ * "x.jpg[Q=85]". A truncated or corrupt file is an error. */
+int parley_vips_sanitize(const char *path, int all_pages, const char *out_path, char *err, size_t errlen);
+
 /* Writes a thumbnail that fits size x size (aspect kept, auto-rotated, metadata stripped) to
  * out_path; the format follows out_path's suffix (".jpg", ".webp", ".png"). */
 int parley_vips_thumbnail(const char *path, int size, const char *out_path, char *err, size_t errlen);

@@ -20,6 +20,9 @@ public struct ParleyConfig: Sendable {
     public var maxFileSize: Int
     public var allowedFileTypes: [String]
     public var fileURLExpiry: Duration
+    /// Largest image (width × height × frames) the media worker decodes; larger ones are refused
+    /// from their header, before any pixel is decoded.
+    public var maxImagePixels: Int
     public var socketAuthTimeout: Duration
     /// Origins allowed to use Socket.IO long-polling from a browser (`*` for any).
     public var corsOrigins: [String]
@@ -37,6 +40,9 @@ public struct ParleyConfig: Sendable {
     public var workerMetricsPort: Int
 
     public var isDevelopment: Bool { environment == "development" }
+
+    /// Where uploads are staged and stored.
+    public var uploads: UploadStorage { UploadStorage(root: uploadPath) }
 
     /// Reads the configuration from an environment and a defaults file.
     /// - Parameters:
@@ -72,6 +78,7 @@ public struct ParleyConfig: Sendable {
         maxFileSize = try s.int("MAX_FILE_SIZE", in: 1...Int(Int32.max))
         allowedFileTypes = try s.list("ALLOWED_FILE_TYPES")
         fileURLExpiry = try s.duration("FILE_URL_EXPIRY")
+        maxImagePixels = try s.int("MAX_IMAGE_PIXELS", in: 1...1_000_000_000)
         socketAuthTimeout = .milliseconds(try s.int("SOCKET_AUTH_TIMEOUT", in: 1...3_600_000))
         corsOrigins = try s.string("CORS_ORIGINS", allowEmpty: true).split(separator: ",")
             .map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty }

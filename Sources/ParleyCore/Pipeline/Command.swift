@@ -12,6 +12,7 @@ public enum CommandType: String, Codable, Sendable, CaseIterable {
     case chatAddMember = "chat.add_member"
     case chatRemoveMember = "chat.remove_member"
     case chatClear = "chat.clear"
+    case mediaProcess = "media.process"
     case presenceConnect = "presence.connect"
     case presenceDisconnect = "presence.disconnect"
     case presenceHeartbeat = "presence.heartbeat"
@@ -55,6 +56,8 @@ public struct Command: Codable, Sendable, Equatable {
         /// `chat.remove_member`: by the admin, or by the member itself (leaving).
         case chatRemoveMember(ChatMemberChange)
         case chatClear(ChatClear)
+        /// `media.process`: check a staged upload, store it, then create its message.
+        case mediaProcess(MediaProcess)
         case presenceConnect(PresenceChange)
         case presenceDisconnect(PresenceChange)
         case presenceHeartbeat(NodeHeartbeat)
@@ -71,6 +74,7 @@ public struct Command: Codable, Sendable, Equatable {
             case .chatAddMember: .chatAddMember
             case .chatRemoveMember: .chatRemoveMember
             case .chatClear: .chatClear
+            case .mediaProcess: .mediaProcess
             case .presenceConnect: .presenceConnect
             case .presenceDisconnect: .presenceDisconnect
             case .presenceHeartbeat: .presenceHeartbeat
@@ -98,6 +102,7 @@ public struct Command: Codable, Sendable, Equatable {
         case .chatAddMember: payload = .chatAddMember(try c.decode(ChatMemberChange.self, forKey: .payload))
         case .chatRemoveMember: payload = .chatRemoveMember(try c.decode(ChatMemberChange.self, forKey: .payload))
         case .chatClear: payload = .chatClear(try c.decode(ChatClear.self, forKey: .payload))
+        case .mediaProcess: payload = .mediaProcess(try c.decode(MediaProcess.self, forKey: .payload))
         case .presenceConnect: payload = .presenceConnect(try c.decode(PresenceChange.self, forKey: .payload))
         case .presenceDisconnect: payload = .presenceDisconnect(try c.decode(PresenceChange.self, forKey: .payload))
         case .presenceHeartbeat: payload = .presenceHeartbeat(try c.decode(NodeHeartbeat.self, forKey: .payload))
@@ -121,6 +126,7 @@ public struct Command: Codable, Sendable, Equatable {
         case .chatRename(let p): try c.encode(p, forKey: .payload)
         case .chatAddMember(let p), .chatRemoveMember(let p): try c.encode(p, forKey: .payload)
         case .chatClear(let p): try c.encode(p, forKey: .payload)
+        case .mediaProcess(let p): try c.encode(p, forKey: .payload)
         case .presenceConnect(let p), .presenceDisconnect(let p): try c.encode(p, forKey: .payload)
         case .presenceHeartbeat(let p): try c.encode(p, forKey: .payload)
         }
@@ -137,14 +143,19 @@ public struct MessageCreate: Codable, Sendable, Equatable {
     public var text: String?
     /// The client's own key: the same key from the same sender means the same message.
     public var clientMessageId: String?
+    /// The stored file a media message carries (its `files` row, written by the media worker).
+    public var fileId: UUID?
 
-    public init(messageId: UUID, chatId: UUID, senderId: UUID, messageType: MessageType, text: String?, clientMessageId: String?) {
+    public init(
+        messageId: UUID, chatId: UUID, senderId: UUID, messageType: MessageType, text: String?, clientMessageId: String?, fileId: UUID? = nil
+    ) {
         self.messageId = messageId
         self.chatId = chatId
         self.senderId = senderId
         self.messageType = messageType
         self.text = text
         self.clientMessageId = clientMessageId
+        self.fileId = fileId
     }
 }
 

@@ -9,8 +9,11 @@ public enum ErrorCode: String, Codable, Sendable {
     case forbidden
     case notFound = "not_found"
     case conflict
+    /// The thing existed and was deleted (a file whose message is gone).
+    case gone
     case emailTaken = "email_taken"
     case payloadTooLarge = "payload_too_large"
+    case rangeNotSatisfiable = "range_not_satisfiable"
     case unsupportedMediaType = "unsupported_media_type"
     case unprocessable
     case rateLimited = "rate_limited"

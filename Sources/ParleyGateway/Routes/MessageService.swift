@@ -1,6 +1,7 @@
 import Foundation
 import Metrics
 import ParleyCore
+import ParleyQueue
 import ParleyStore
 
 /// Sending a message, the same for the REST route and the socket event: validate, check
@@ -54,6 +55,32 @@ struct MessageService: Sendable {
             throw error
         default:
             throw ParleyError(.internal, "Unexpected reply to message creation")
+        }
+    }
+
+    /// Queues a staged upload for the media worker and waits for the message it becomes.
+    /// - Parameter handedOver: called once the command may have reached the broker: from then on
+    ///   the staged file is the worker's to keep or remove.
+    /// - Returns: the stored message, and false when a repeated `clientMessageId` found it.
+    func sendMedia(_ job: MediaProcess, handedOver: () -> Void) async throws -> (message: Message, created: Bool) {
+        let outcome: CommandReply.Outcome
+        do {
+            outcome = try await bus.send(.mediaProcess(job))
+        } catch let error as QueueError {
+            throw error
+        } catch {
+            handedOver()
+            throw error
+        }
+        handedOver()
+        switch outcome {
+        case .message(let message, let created):
+            if created { Self.accepted.increment() }
+            return (message, created)
+        case .failed(let error):
+            throw error
+        default:
+            throw ParleyError(.internal, "Unexpected reply to an upload")
         }
     }
 

@@ -24,11 +24,15 @@ public struct GatewayDependencies: Sendable {
     public var socketIO: SocketIOConfiguration
     /// How long this node counts as alive after a heartbeat (`PRESENCE_TTL`).
     public var presenceTTL: Duration
+    /// Where uploads are staged and stored files read from (`UPLOAD_PATH`).
+    public var uploads: UploadStorage
+    /// Largest file an upload may carry (`MAX_FILE_SIZE`).
+    public var maxFileSize: Int
 
     public init(
         database: Database, redis: RedisClient, subscriber: RedisSubscriber, publisher: QueuePublisher,
         bus: CommandBus, tokens: TokenService, hasher: PasswordHasher, metrics: PrometheusCollectorRegistry,
-        socketIO: SocketIOConfiguration = .init(), presenceTTL: Duration = .seconds(15)
+        socketIO: SocketIOConfiguration = .init(), presenceTTL: Duration = .seconds(15), uploads: UploadStorage, maxFileSize: Int
     ) {
         self.database = database
         self.redis = redis
@@ -40,6 +44,8 @@ public struct GatewayDependencies: Sendable {
         self.metrics = metrics
         self.socketIO = socketIO
         self.presenceTTL = presenceTTL
+        self.uploads = uploads
+        self.maxFileSize = maxFileSize
     }
 
     /// Presence as routes read it.
@@ -66,8 +72,15 @@ public enum Gateway {
         let authenticated = api.group().add(middleware: AuthMiddleware(tokens: deps.tokens))
         UserController(users: deps.database.users, presence: presence).addRoutes(to: authenticated.group("users"))
         ChatController(database: deps.database, bus: deps.bus, presence: presence).addRoutes(to: authenticated.group("chats"))
-        MessageController(database: deps.database, messages: MessageService(database: deps.database, bus: deps.bus), presence: presence)
+        let messages = MessageService(database: deps.database, bus: deps.bus)
+        MessageController(database: deps.database, messages: messages, presence: presence)
             .addRoutes(to: authenticated.group("messages"))
+        UploadController(messages: messages, presence: presence, storage: deps.uploads, maxFileSize: deps.maxFileSize)
+            .addRoutes(to: authenticated)
+        // A bearer token or a signed link: checked by the controller itself.
+        FileController(
+            files: deps.database.files, chats: deps.database.chats, tokens: deps.tokens, links: deps.database.fileLinks, storage: deps.uploads
+        ).addRoutes(to: api.group("files"))
         return router
     }
 

@@ -15,6 +15,8 @@ enum ParleyHTTPError {
         case .forbidden: .forbidden
         case .notFound: .notFound
         case .conflict, .emailTaken: .conflict
+        case .gone: .gone
+        case .rangeNotSatisfiable: .rangeNotSatisfiable
         case .payloadTooLarge: .contentTooLarge
         case .unsupportedMediaType: .unsupportedMediaType
         case .unprocessable: .unprocessableContent
