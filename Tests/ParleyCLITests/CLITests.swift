@@ -10,7 +10,7 @@ import FoundationNetworking
 /// real services, configuration errors, `--help`.
 final class CLITests: XCTestCase {
     func testEveryCommandHasHelp() throws {
-        for command in [[], ["serve"], ["gateway"], ["worker"], ["worker", "message"], ["worker", "presence"], ["migrate"], ["parked"], ["parked", "list"], ["parked", "replay"]] {
+        for command in [[], ["serve"], ["gateway"], ["worker"], ["worker", "message"], ["worker", "presence"], ["worker", "media"], ["worker", "maintenance"], ["migrate"], ["cleanup"], ["parked"], ["parked", "list"], ["parked", "replay"]] {
             let (status, output) = try ParleyProcess.runToEnd(command + ["--help"])
             XCTAssertEqual(status, 0, "\(command)")
             XCTAssertTrue(output.contains("USAGE"), "\(command): \(output)")
@@ -62,6 +62,37 @@ final class CLITests: XCTestCase {
         worker.waitUntilExit()
         XCTAssertEqual(gateway.terminationStatus, 0)
         XCTAssertEqual(worker.terminationStatus, 0)
+    }
+
+    func testAnUploadCrossesGatewayMediaAndMessageWorkerProcessesAndCleanupRuns() async throws {
+        let port = Int.random(in: 40000...44999)
+        let uploads = NSTemporaryDirectory() + "parley-cli-uploads-\(port)"
+        defer { try? FileManager.default.removeItem(atPath: uploads) }
+        let environment = [
+            "PORT": "\(port)", "NODE_ID": "cli-media-\(port)", "JWT_SECRET": String(repeating: "m", count: 48),
+            "BCRYPT_COST": "4", "LOG_LEVEL": "warning", "UPLOAD_PATH": uploads,
+        ]
+        XCTAssertEqual(try ParleyProcess.runToEnd(["migrate"], environment: environment).status, 0)
+        let processes = try [["worker", "message"], ["worker", "media"], ["gateway"]].map { try ParleyProcess.launch($0, environment: environment).0 }
+        defer { for process in processes where process.isRunning { process.terminate() } }
+        let base = URL(string: "http://127.0.0.1:\(port)")!
+        try await ParleyProcess.waitUntilReady(base)
+        let (token, chatId, otherToken) = try await ParleyProcess.directChat(on: base)
+        let text = Data("über alles, across processes \(port)\n".utf8)
+        let uploaded = try await ParleyProcess.upload(base, token: token, chatId: chatId, file: text, name: "note.txt", type: "text/plain")
+        XCTAssertEqual(uploaded.status, 201, String(decoding: uploaded.body, as: UTF8.self))
+        let content = (uploaded.json["data"] as? [String: Any])?["content"] as? [String: Any]
+        let fileUrl = try XCTUnwrap(content?["fileUrl"] as? String)
+        let fetched = try await ParleyProcess.call(base, "GET", fileUrl)
+        XCTAssertEqual(fetched.status, 200)
+        XCTAssertEqual(fetched.body, text)
+        let fileId = String(fileUrl.split(separator: "?")[0])
+        let asMember = try await ParleyProcess.call(base, "GET", fileId, token: otherToken)
+        XCTAssertEqual(asMember.body, text)
+
+        let (status, output) = try ParleyProcess.runToEnd(["cleanup"], environment: environment)
+        XCTAssertEqual(status, 0, output)
+        XCTAssertTrue(output.contains("removed 0 staged file(s) and 0 stored object(s)"), output)
     }
 
     func testTwoGatewayProcessesDeliverToEachOthersSockets() async throws {

@@ -66,6 +66,22 @@ enum ParleyProcess {
         return Answer(status: (response as? HTTPURLResponse)?.statusCode ?? 0, body: data)
     }
 
+    /// `POST /api/upload` of one file into `chatId`, as multipart/form-data.
+    static func upload(_ base: URL, token: String, chatId: String, file: Data, name: String, type: String) async throws -> Answer {
+        let boundary = "parley-cli-\(UUID().uuidString)"
+        var body = Data("--\(boundary)\r\nContent-Disposition: form-data; name=\"chatId\"\r\n\r\n\(chatId)\r\n".utf8)
+        body += Data("--\(boundary)\r\nContent-Disposition: form-data; name=\"file\"; filename=\"\(name)\"\r\nContent-Type: \(type)\r\n\r\n".utf8)
+        body += file + Data("\r\n--\(boundary)--\r\n".utf8)
+        var request = URLRequest(url: base.appendingPathComponent("api/upload"))
+        request.httpMethod = "POST"
+        request.timeoutInterval = 15
+        request.setValue("multipart/form-data; boundary=\(boundary)", forHTTPHeaderField: "Content-Type")
+        request.setValue("Bearer \(token)", forHTTPHeaderField: "Authorization")
+        request.httpBody = body
+        let (data, response) = try await URLSession.shared.data(for: request)
+        return Answer(status: (response as? HTTPURLResponse)?.statusCode ?? 0, body: data)
+    }
+
     /// Waits until the gateway at `base` answers `/readyz` with 200.
     static func waitUntilReady(_ base: URL) async throws {
         try await eventually(timeout: .seconds(30), "the gateway at \(base) never became ready") {
