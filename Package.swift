@@ -33,6 +33,7 @@ let package = Package(
         .package(url: "https://github.com/swift-server/swift-service-lifecycle", from: "2.13.0"),
         .package(url: "https://github.com/apple/swift-crypto", from: "4.5.2"),
         .package(url: "https://github.com/vapor/multipart-kit", from: "4.7.1"),
+        .package(url: "https://github.com/HdrHistogram/hdrhistogram-swift", from: "0.2.0"),
     ],
     targets: [
         // Domain types, commands, events, configuration, signed file links: Foundation and
@@ -201,10 +202,21 @@ let package = Package(
             swiftSettings: swiftSettings
         ),
 
+        // `parley loadtest`: users on Socket.IO sockets at a target rate, latencies in HdrHistograms.
+        .target(
+            name: "ParleyLoadTest",
+            dependencies: [
+                "SocketIO",
+                .product(name: "Histogram", package: "hdrhistogram-swift"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+
         .executableTarget(
             name: "parley",
             dependencies: [
-                "ParleyCore", "ParleyStore", "ParleyQueue", "ParleyPubSub", "ParleyGateway", "MessageWorker", "PresenceWorker", "MediaWorker", "Maintenance", "SocketIO",
+                "ParleyCore", "ParleyStore", "ParleyQueue", "ParleyPubSub", "ParleyGateway", "MessageWorker", "PresenceWorker", "MediaWorker", "Maintenance", "ParleyLoadTest", "SocketIO",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Prometheus", package: "swift-prometheus"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),

@@ -6,6 +6,6 @@ struct Parley: AsyncParsableCommand {
         commandName: "parley",
         abstract: "Parley chat backend: REST + Socket.IO gateway, RabbitMQ workers, PostgreSQL, Redis.",
         discussion: "Every setting comes from the environment, with defaults from config/parley.env (see README).",
-        subcommands: [Serve.self, GatewayCommand.self, WorkerCommand.self, Migrate.self, Cleanup.self, ParkedGroup.self, SocketIOConformance.self]
+        subcommands: [Serve.self, GatewayCommand.self, WorkerCommand.self, Migrate.self, Cleanup.self, LoadTestCommand.self, ParkedGroup.self, SocketIOConformance.self]
     )
 }

@@ -10,7 +10,7 @@ import FoundationNetworking
 /// real services, configuration errors, `--help`.
 final class CLITests: XCTestCase {
     func testEveryCommandHasHelp() throws {
-        for command in [[], ["serve"], ["gateway"], ["worker"], ["worker", "message"], ["worker", "presence"], ["worker", "media"], ["worker", "maintenance"], ["migrate"], ["cleanup"], ["parked"], ["parked", "list"], ["parked", "replay"]] {
+        for command in [[], ["serve"], ["gateway"], ["worker"], ["worker", "message"], ["worker", "presence"], ["worker", "media"], ["worker", "maintenance"], ["migrate"], ["cleanup"], ["loadtest"], ["parked"], ["parked", "list"], ["parked", "replay"]] {
             let (status, output) = try ParleyProcess.runToEnd(command + ["--help"])
             XCTAssertEqual(status, 0, "\(command)")
             XCTAssertTrue(output.contains("USAGE"), "\(command): \(output)")
@@ -93,6 +93,40 @@ final class CLITests: XCTestCase {
         let (status, output) = try ParleyProcess.runToEnd(["cleanup"], environment: environment)
         XCTAssertEqual(status, 0, output)
         XCTAssertTrue(output.contains("removed 0 staged file(s) and 0 stored object(s)"), output)
+    }
+
+    /// A few seconds of `parley loadtest` against `parley serve`, so the tool cannot rot.
+    func testLoadTestSmokeRun() async throws {
+        let port = Int.random(in: 45000...49999)
+        let folder = NSTemporaryDirectory() + "parley-loadtest-\(port)"
+        defer { try? FileManager.default.removeItem(atPath: folder) }
+        let environment = [
+            "PORT": "\(port)", "NODE_ID": "cli-load-\(port)", "JWT_SECRET": String(repeating: "l", count: 48),
+            "BCRYPT_COST": "4", "LOG_LEVEL": "warning", "UPLOAD_PATH": "\(folder)/uploads",
+        ]
+        let (server, _) = try ParleyProcess.launch(["serve"], environment: environment)
+        defer { if server.isRunning { server.terminate() } }
+        let base = "http://127.0.0.1:\(port)"
+        try await ParleyProcess.waitUntilReady(URL(string: base)!)
+        let (status, output) = try ParleyProcess.runToEnd([
+            "loadtest", "--url", base, "--users", "6", "--chat-size", "3", "--rate", "40", "--duration", "3", "--ramp-up", "1",
+            "--upload-share", "0.1", "--state", "\(folder)/users.json", "--json", "\(folder)/report.json", "--svg", "\(folder)/latency.svg",
+        ], environment: environment)
+        XCTAssertEqual(status, 0, output)
+        XCTAssertTrue(output.contains("send → delivery"), output)
+        let report = try XCTUnwrap(JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: "\(folder)/report.json"))) as? [String: Any])
+        let sent = try XCTUnwrap(report["sent"] as? Int)
+        // 40/s for 3 s with a 1 s ramp: 100 messages, two recipients each.
+        XCTAssertEqual(sent, 100, output)
+        XCTAssertEqual(report["acked"] as? Int, sent, output)
+        XCTAssertEqual(report["uploads"] as? Int, 10, output)
+        XCTAssertEqual(report["delivered"] as? Int, 2 * sent, output)
+        XCTAssertEqual(report["missing"] as? Int, 0, output)
+        XCTAssertEqual(report["connectionsPeak"] as? Int, 6, output)
+        let delivery = try XCTUnwrap(report["delivery"] as? [String: Any])
+        XCTAssertGreaterThan(delivery["p99"] as? Double ?? 0, 0)
+        let svg = try String(contentsOfFile: "\(folder)/latency.svg", encoding: .utf8)
+        XCTAssertTrue(svg.hasPrefix("<svg") && svg.contains("polyline"), svg)
     }
 
     func testTwoGatewayProcessesDeliverToEachOthersSockets() async throws {

@@ -1,0 +1,228 @@
+import Foundation
+import Histogram
+import Logging
+import SocketIO
+import Synchronization
+
+/// `parley loadtest`: users on Socket.IO sockets sending into their chats at a target rate,
+/// measuring send→ack and send→delivery latency, deliveries, errors and its own CPU.
+public struct LoadTest: Sendable {
+    public let plan: LoadTestPlan
+    /// Where reused accounts are kept between runs.
+    public let statePath: String
+    /// Progress and notes (stderr in the CLI).
+    public let log: @Sendable (String) -> Void
+
+    public init(plan: LoadTestPlan, statePath: String, log: @escaping @Sendable (String) -> Void) {
+        self.plan = plan
+        self.statePath = statePath
+        self.log = log
+    }
+
+    public func run() async throws -> LoadReport {
+        let client = LoadClient()
+        let base = plan.urls[0]
+        let setup = LoadAccounts(client: client, base: base, statePath: statePath, log: log)
+        let accounts = try await setup.users(plan.users)
+        let chats = try await setup.chats(of: accounts, size: plan.chatSize)
+        log("\(accounts.count) users, \(chats.count) chats of \(plan.chatSize), over \(plan.urls.count) gateway(s)")
+
+        let recorder = LoadRecorder()
+        let sockets = Locked<[Int: SocketIOClient]>([:])
+        let failedConnections = Locked(0)
+        let logger = {
+            var logger = Logger(label: "parley.loadtest")
+            logger.logLevel = .critical
+            return logger
+        }()
+        let runId = UUID().uuidString.prefix(8).lowercased()
+        let text = String(repeating: "x", count: plan.messageSize)
+        let connectDeadline = ContinuousClock.now + .seconds(30)
+        let plan = self.plan
+        let log = self.log
+
+        return try await withThrowingTaskGroup(of: Void.self) { group in
+            let stopSignal = StopSignal()
+            for (index, account) in accounts.enumerated() {
+                let url = plan.urls[index % plan.urls.count]
+                group.addTask {
+                    do {
+                        try await SocketIOClient.connect(
+                            to: url, auth: .object(["token": .string(account.token)]), logger: logger
+                        ) { socket in
+                            recorder.connected()
+                            sockets.withLock { $0[index] = socket }
+                            defer { recorder.disconnected() }
+                            await withTaskGroup(of: Void.self) { inner in
+                                inner.addTask {
+                                    for await event in socket.events where event.name == "message_received" {
+                                        guard let message = event.arguments.first,
+                                              let key = message["clientMessageId"]?.stringValue,
+                                              message["sender"]?["id"]?.stringValue != account.id
+                                        else { continue }
+                                        recorder.delivered(key, at: .now)
+                                    }
+                                }
+                                await stopSignal.wait()
+                                inner.cancelAll()
+                            }
+                        }
+                    } catch {
+                        failedConnections.withLock { $0 += 1 }
+                        recorder.failed(nil, kind: "connect: \(error)")
+                    }
+                }
+            }
+            // Everyone connected (or failed) before the first message.
+            while ContinuousClock.now < connectDeadline {
+                let ready = sockets.withLock { $0.count } + failedConnections.withLock { $0 }
+                if ready >= accounts.count { break }
+                try await Task.sleep(for: .milliseconds(20))
+            }
+            let held = sockets.withLock { $0 }
+            log("\(held.count) sockets connected\(held.count < accounts.count ? ", \(accounts.count - held.count) failed" : "")")
+            guard !chats.isEmpty, !held.isEmpty else {
+                stopSignal.fire()
+                try await group.waitForAll()
+                throw LoadClient.Failure(status: 0, body: "no chats or no connected sockets")
+            }
+
+            let cpuBefore = ProcessCPU.seconds()
+            let start = ContinuousClock.now
+            let images = Locked(0)
+            let progress = Task { await Self.progress(recorder, start: start, plan: plan, log: log) }
+            await withDiscardingTaskGroup { senders in
+                var issued = 0
+                while true {
+                    let elapsed = Self.seconds(ContinuousClock.now - start)
+                    // The last pass sends whatever the whole duration was due.
+                    let due = Int(plan.due(at: min(elapsed, plan.duration)))
+                    while issued < due {
+                        let n = issued
+                        issued += 1
+                        let chat = chats[n % chats.count]
+                        let sender = chat.members[(n / chats.count) % chat.members.count]
+                        let key = "\(runId)-\(n)"
+                        let upload = plan.uploadShare > 0 && Int(Double(n + 1) * plan.uploadShare) > Int(Double(n) * plan.uploadShare)
+                        let socket = held[sender]
+                        let account = accounts[sender]
+                        let url = plan.urls[sender % plan.urls.count]
+                        senders.addTask {
+                            recorder.sent(key, recipients: chat.members.count - 1, at: .now)
+                            if upload {
+                                let seed = UInt64(images.withLock { $0 += 1; return $0 }) &* 0x9E37_79B9_7F4A_7C15
+                                do {
+                                    let status = try await client.upload(url, token: account.token, chatId: chat.id, clientMessageId: key, image: TinyPNG.make(side: 64, seed: seed))
+                                    if status == 201 { recorder.acked(key, upload: true, at: .now) } else { recorder.failed(key, kind: "upload HTTP \(status)") }
+                                } catch {
+                                    recorder.failed(key, kind: "upload: \(type(of: error))")
+                                }
+                                return
+                            }
+                            guard let socket else {
+                                recorder.failed(key, kind: "sender not connected")
+                                return
+                            }
+                            do {
+                                let answer = try await socket.emitWithAck(
+                                    "send_message", .object(["chatId": .string(chat.id), "text": .string(text), "clientMessageId": .string(key)]))
+                                if answer.first?["ok"] == .bool(true) {
+                                    recorder.acked(key, upload: false, at: .now)
+                                } else {
+                                    recorder.failed(key, kind: "ack: \(answer.first?["error"]?["code"]?.stringValue ?? "unknown")")
+                                }
+                            } catch {
+                                recorder.failed(key, kind: "ack: \(error)")
+                            }
+                        }
+                    }
+                    if elapsed >= plan.duration { break }
+                    try? await Task.sleep(for: .milliseconds(2))
+                }
+            }
+            let sendingTime = Self.seconds(ContinuousClock.now - start)
+            // Let the last deliveries arrive.
+            let drainEnd = ContinuousClock.now + .seconds(plan.drain)
+            while ContinuousClock.now < drainEnd {
+                let outstanding = recorder.state.withLock { $0.expected - $0.delivered }
+                if outstanding <= 0 { break }
+                try await Task.sleep(for: .milliseconds(50))
+            }
+            let cpu = ProcessCPU.seconds() - cpuBefore
+            progress.cancel()
+            let report = recorder.state.withLock { state in
+                LoadReport(plan: plan, state: state, sendingSeconds: sendingTime, connectionsFailed: failedConnections.withLock { $0 }, cpuSeconds: cpu)
+            }
+            stopSignal.fire()
+            try await group.waitForAll()
+            return report
+        }
+    }
+
+    static func seconds(_ duration: Duration) -> Double {
+        Double(duration.components.seconds) + Double(duration.components.attoseconds) / 1e18
+    }
+
+    /// One line a second: time, sent, acked, delivered per second, p99 so far, errors, sockets.
+    static func progress(_ recorder: LoadRecorder, start: ContinuousClock.Instant, plan: LoadTestPlan, log: @Sendable (String) -> Void) async {
+        var lastDelivered = 0
+        while !Task.isCancelled {
+            try? await Task.sleep(for: .seconds(1))
+            if Task.isCancelled { return }
+            let line = recorder.state.withLock { s -> String in
+                defer { lastDelivered = s.delivered }
+                let p99 = Double(s.delivery.valueAtPercentile(99)) / 1000
+                let errors = s.errors.values.reduce(0, +)
+                return String(
+                    format: "%5.1fs  sent %7d  acked %7d  delivered/s %7d  p99 delivery %7.2f ms  errors %d  sockets %d",
+                    seconds(ContinuousClock.now - start), s.sent, s.acked, s.delivered - lastDelivered, p99, errors, s.connections)
+            }
+            log(line)
+        }
+    }
+}
+
+/// A value behind a lock that tasks share (a class, so closures capture a reference).
+final class Locked<T: Sendable>: Sendable {
+    private let mutex: Mutex<T>
+
+    init(_ value: T) { mutex = Mutex(value) }
+
+    func withLock<R>(_ body: (inout T) -> R) -> R { mutex.withLock { body(&$0) } }
+}
+
+/// Lets every connection's body wait for the end of the run.
+final class StopSignal: Sendable {
+    private let state = Mutex<(fired: Bool, waiting: [CheckedContinuation<Void, Never>])>((false, []))
+
+    func wait() async {
+        await withCheckedContinuation { continuation in
+            let fired = state.withLock { s -> Bool in
+                if s.fired { return true }
+                s.waiting.append(continuation)
+                return false
+            }
+            if fired { continuation.resume() }
+        }
+    }
+
+    func fire() {
+        let waiting = state.withLock { s -> [CheckedContinuation<Void, Never>] in
+            s.fired = true
+            defer { s.waiting.removeAll() }
+            return s.waiting
+        }
+        for continuation in waiting { continuation.resume() }
+    }
+}
+
+/// CPU time (user + system) this process has used.
+enum ProcessCPU {
+    static func seconds() -> Double {
+        var usage = rusage()
+        getrusage(RUSAGE_SELF.rawValue, &usage)
+        let user = Double(usage.ru_utime.tv_sec) + Double(usage.ru_utime.tv_usec) / 1e6
+        let system = Double(usage.ru_stime.tv_sec) + Double(usage.ru_stime.tv_usec) / 1e6
+        return user + system
+    }
+}
