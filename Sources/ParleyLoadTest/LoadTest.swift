@@ -48,7 +48,7 @@ public struct LoadTest: Sendable {
                 group.addTask {
                     do {
                         try await SocketIOClient.connect(
-                            to: url, auth: .object(["token": .string(account.token)]), logger: logger
+                            to: url, auth: .object(["token": .string(account.token)]), rawEvents: ["message_received"], logger: logger
                         ) { socket in
                             recorder.connected()
                             sockets.withLock { $0[index] = socket }
@@ -56,11 +56,8 @@ public struct LoadTest: Sendable {
                             await withTaskGroup(of: Void.self) { inner in
                                 inner.addTask {
                                     for await event in socket.events where event.name == "message_received" {
-                                        guard let message = event.arguments.first,
-                                              let key = message["clientMessageId"]?.stringValue,
-                                              message["sender"]?["id"]?.stringValue != account.id
-                                        else { continue }
-                                        recorder.delivered(key, at: .now)
+                                        guard let raw = event.raw, let key = Self.clientMessageId(in: raw) else { continue }
+                                        recorder.delivered(key, to: index, at: .now)
                                     }
                                 }
                                 await stopSignal.wait()
@@ -91,6 +88,7 @@ public struct LoadTest: Sendable {
             let start = ContinuousClock.now
             let images = Locked(0)
             let progress = Task { await Self.progress(recorder, start: start, plan: plan, log: log) }
+            var sendingTime = 0.0
             await withDiscardingTaskGroup { senders in
                 var issued = 0
                 while true {
@@ -108,7 +106,7 @@ public struct LoadTest: Sendable {
                         let account = accounts[sender]
                         let url = plan.urls[sender % plan.urls.count]
                         senders.addTask {
-                            recorder.sent(key, recipients: chat.members.count - 1, at: .now)
+                            recorder.sent(key, by: sender, recipients: chat.members.count - 1, at: .now)
                             if upload {
                                 let seed = UInt64(images.withLock { $0 += 1; return $0 }) &* 0x9E37_79B9_7F4A_7C15
                                 do {
@@ -139,8 +137,9 @@ public struct LoadTest: Sendable {
                     if elapsed >= plan.duration { break }
                     try? await Task.sleep(for: .milliseconds(2))
                 }
+                // Rates count over the sending window; the group then waits for the last acks.
+                sendingTime = Self.seconds(ContinuousClock.now - start)
             }
-            let sendingTime = Self.seconds(ContinuousClock.now - start)
             // Let the last deliveries arrive.
             let drainEnd = ContinuousClock.now + .seconds(plan.drain)
             while ContinuousClock.now < drainEnd {
@@ -157,6 +156,17 @@ public struct LoadTest: Sendable {
             try await group.waitForAll()
             return report
         }
+    }
+
+    private static let keyField = Array(#""clientMessageId":""#.utf8)
+
+    /// The `clientMessageId` of a message's JSON, found without decoding it (the text is ours and
+    /// never contains the field's name).
+    static func clientMessageId(in json: ArraySlice<UInt8>) -> String? {
+        guard let field = json.firstRange(of: keyField) else { return nil }
+        let start = field.upperBound
+        guard let end = json[start...].firstIndex(of: UInt8(ascii: "\"")) else { return nil }
+        return String(decoding: json[start..<end], as: UTF8.self)
     }
 
     static func seconds(_ duration: Duration) -> Double {

@@ -60,6 +60,8 @@ public struct CheckedMedia: Sendable, Equatable {
     public var dimensions: MessageContent.Dimensions?
     /// A WebP that fits 200×200, for images and the first page of PDFs.
     public var thumbnailPath: String?
+    /// How long making the thumbnail took.
+    public var thumbnailTime: Duration?
 }
 
 /// The media worker's checks of one upload: real type from the bytes, the allow-list and the
@@ -116,17 +118,19 @@ public final class MediaProcessor: Sendable {
             checked.rewritten = true
             let upright = try await corruptIfFails { try await self.images.probe(fileAt: checked.path) }
             checked.dimensions = .init(width: upright.width, height: upright.height)
-            checked.thumbnailPath = try await thumbnail(of: checked.path, derived: derived)
+            try await thumbnail(of: checked.path, into: &checked, derived: derived)
         } else if actual == "application/pdf" {
-            checked.thumbnailPath = try await thumbnail(of: path, derived: derived)
+            try await thumbnail(of: path, into: &checked, derived: derived)
         }
         return checked
     }
 
-    private func thumbnail(of path: String, derived: (String) -> String) async throws -> String {
+    private func thumbnail(of path: String, into checked: inout CheckedMedia, derived: (String) -> String) async throws {
         let output = derived("thumb.webp")
+        let start = ContinuousClock.now
         try await corruptIfFails { try await self.images.writeThumbnail(ofFileAt: path, to: output) }
-        return output
+        checked.thumbnailTime = ContinuousClock.now - start
+        checked.thumbnailPath = output
     }
 
     /// libvips failing on client bytes means the bytes are bad.

@@ -56,9 +56,17 @@ final class JSONShapeTests: XCTestCase {
         let chat = Chat(id: UUIDv7.make(), chatName: "sender", isGroupChat: false, users: [user()], groupAdmin: nil,
                         latestMessage: nil, unreadCount: 0, createdAt: date, updatedAt: date)
         let event = UserEvent.chatUpdated(chat)
-        let json = try object(event)
-        XCTAssertEqual(json["event"] as? String, "chat_updated")
+        let json = try XCTUnwrap(JSONSerialization.jsonObject(with: JSON.encode(event)) as? [Any])
+        XCTAssertEqual(json.count, 2)
+        XCTAssertEqual(json.first as? String, "chat_updated")
+        XCTAssertEqual((json.last as? [String: Any])?["chatName"] as? String, "sender")
         XCTAssertEqual(try JSON.decode(UserEvent.self, from: JSON.encode(event)), event)
+        // What a gateway reads of it without decoding: the name, the payload's bytes, a top-level id.
+        let bytes = [UInt8](try JSON.encode(event))
+        let wire = try XCTUnwrap(EventWire(bytes))
+        XCTAssertEqual(wire.name, "chat_updated")
+        XCTAssertEqual(try JSON.decode(Chat.self, from: Data(wire.payload)), chat)
+        XCTAssertEqual(EventWire.topLevelString("id", in: wire.payload), chat.id.lowercased)
     }
 
     func testReplyCarriesErrorsAsValues() throws {

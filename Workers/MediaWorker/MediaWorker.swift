@@ -28,6 +28,7 @@ public final class MediaWorker: Service, Sendable {
     private let logger: Logger
 
     private let processing = Timer(label: "parley_media_processing_seconds", preferredDisplayUnit: .seconds)
+    private let thumbnailing = Timer(label: "parley_media_thumbnail_seconds", preferredDisplayUnit: .seconds)
     private let bytesStored = Counter(label: "parley_upload_bytes_stored_total")
     private let applied = Counter(label: "parley_commands_applied_total", dimensions: [("queue", Queues.media)])
 
@@ -104,6 +105,7 @@ public final class MediaWorker: Service, Sendable {
         }
         await discard(job.uploadId)
         processing.recordInterval(since: started)
+        if let time = checked.thumbnailTime { thumbnailing.record(duration: time) }
         if isNew.withLock({ $0 }) { bytesStored.increment(by: Int64(size)) }
         Counter(label: "parley_uploads_total", dimensions: [("outcome", "stored")]).increment()
         try await handOn(command, job, file)
@@ -144,7 +146,7 @@ public final class MediaWorker: Service, Sendable {
         let files = FileManager.default
         try files.createDirectory(atPath: (object as NSString).deletingLastPathComponent, withIntermediateDirectories: true)
         if let thumbnail = checked.thumbnailPath, let target = storage.object(UploadStorage.thumbnailKey(of: key)) {
-            try move(thumbnail, to: target)
+            _ = try move(thumbnail, to: target)
         }
         return try move(checked.path, to: object)
     }

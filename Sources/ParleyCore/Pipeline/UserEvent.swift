@@ -2,8 +2,8 @@ import Foundation
 
 /// An event for one user's sockets, published on `parley:user:{userId}`.
 ///
-/// Encoded as `{"event": name, "data": payload}`: the event name is the Socket.IO event clients
-/// receive.
+/// Encoded as `[name, payload]`, the arguments of the Socket.IO event clients receive, so that a
+/// gateway forwards the bytes to sockets as they are, reading no more than the name.
 public enum UserEvent: Codable, Sendable, Equatable {
     case messageReceived(Message)
     case messageUpdated(Message)
@@ -27,35 +27,33 @@ public enum UserEvent: Codable, Sendable, Equatable {
         }
     }
 
-    enum CodingKeys: String, CodingKey { case event, data }
-
     public init(from decoder: any Decoder) throws {
-        let c = try decoder.container(keyedBy: CodingKeys.self)
-        let name = try c.decode(String.self, forKey: .event)
+        var c = try decoder.unkeyedContainer()
+        let name = try c.decode(String.self)
         switch name {
-        case "message_received": self = .messageReceived(try c.decode(Message.self, forKey: .data))
-        case "message_updated": self = .messageUpdated(try c.decode(Message.self, forKey: .data))
-        case "message_deleted": self = .messageDeleted(try c.decode(MessageDeletion.self, forKey: .data))
-        case "messages_read": self = .messagesRead(try c.decode(ReadMark.self, forKey: .data))
-        case "typing": self = .typing(try c.decode(TypingNotice.self, forKey: .data))
-        case "stop_typing": self = .stopTyping(try c.decode(TypingNotice.self, forKey: .data))
-        case "chat_updated": self = .chatUpdated(try c.decode(Chat.self, forKey: .data))
-        case "user_status_change": self = .userStatusChange(try c.decode(UserStatus.self, forKey: .data))
+        case "message_received": self = .messageReceived(try c.decode(Message.self))
+        case "message_updated": self = .messageUpdated(try c.decode(Message.self))
+        case "message_deleted": self = .messageDeleted(try c.decode(MessageDeletion.self))
+        case "messages_read": self = .messagesRead(try c.decode(ReadMark.self))
+        case "typing": self = .typing(try c.decode(TypingNotice.self))
+        case "stop_typing": self = .stopTyping(try c.decode(TypingNotice.self))
+        case "chat_updated": self = .chatUpdated(try c.decode(Chat.self))
+        case "user_status_change": self = .userStatusChange(try c.decode(UserStatus.self))
         default:
-            throw DecodingError.dataCorruptedError(forKey: .event, in: c, debugDescription: "unknown event \(name)")
+            throw DecodingError.dataCorruptedError(in: c, debugDescription: "unknown event \(name)")
         }
     }
 
     public func encode(to encoder: any Encoder) throws {
-        var c = encoder.container(keyedBy: CodingKeys.self)
-        try c.encode(name, forKey: .event)
+        var c = encoder.unkeyedContainer()
+        try c.encode(name)
         switch self {
-        case .messageReceived(let m), .messageUpdated(let m): try c.encode(m, forKey: .data)
-        case .messageDeleted(let d): try c.encode(d, forKey: .data)
-        case .messagesRead(let r): try c.encode(r, forKey: .data)
-        case .typing(let t), .stopTyping(let t): try c.encode(t, forKey: .data)
-        case .chatUpdated(let chat): try c.encode(chat, forKey: .data)
-        case .userStatusChange(let status): try c.encode(status, forKey: .data)
+        case .messageReceived(let m), .messageUpdated(let m): try c.encode(m)
+        case .messageDeleted(let d): try c.encode(d)
+        case .messagesRead(let r): try c.encode(r)
+        case .typing(let t), .stopTyping(let t): try c.encode(t)
+        case .chatUpdated(let chat): try c.encode(chat)
+        case .userStatusChange(let status): try c.encode(status)
         }
     }
 }
@@ -132,4 +130,70 @@ public enum Channels {
 
     /// Replies for one gateway node.
     public static func node(_ id: String) -> String { "parley:node:\(id)" }
+}
+
+/// A published ``UserEvent`` as bytes: its name and its payload's JSON, found by scanning rather
+/// than decoding (a gateway forwards thousands a second).
+public struct EventWire: Sendable {
+    public let name: String
+    /// The payload's JSON text, as the worker wrote it.
+    public let payload: ArraySlice<UInt8>
+
+    /// Reads `["name",payload]`; nil for anything else.
+    public init?(_ bytes: [UInt8]) {
+        let quote = UInt8(ascii: "\"")
+        guard bytes.count > 5, bytes[0] == UInt8(ascii: "["), bytes[1] == quote, bytes.last == UInt8(ascii: "]") else { return nil }
+        var i = 2
+        while i < bytes.count, bytes[i] != quote {
+            // Event names are plain words; an escape means this is not one of ours.
+            guard bytes[i] != UInt8(ascii: "\\") else { return nil }
+            i += 1
+        }
+        guard i + 2 < bytes.count, bytes[i + 1] == UInt8(ascii: ",") else { return nil }
+        name = String(decoding: bytes[2..<i], as: UTF8.self)
+        payload = bytes[(i + 2)..<(bytes.count - 1)]
+    }
+
+    /// The string value of `key` in the top level of the JSON object `json`, without decoding it
+    /// (nested objects and strings are skipped); nil when absent or not a plain string.
+    public static func topLevelString(_ key: String, in json: ArraySlice<UInt8>) -> String? {
+        let quote = UInt8(ascii: "\""), backslash = UInt8(ascii: "\\")
+        let wanted = Array(key.utf8)
+        var depth = 0
+        var i = json.startIndex
+        var expectKey = false
+        while i < json.endIndex {
+            let byte = json[i]
+            switch byte {
+            case UInt8(ascii: "{"), UInt8(ascii: "["):
+                depth += 1
+                expectKey = byte == UInt8(ascii: "{") && depth == 1
+            case UInt8(ascii: "}"), UInt8(ascii: "]"):
+                depth -= 1
+            case UInt8(ascii: ","):
+                expectKey = depth == 1
+            case quote:
+                // A string: find its end, noting whether it is the wanted key at the top level.
+                let start = i + 1
+                var j = start
+                while j < json.endIndex, json[j] != quote {
+                    j += json[j] == backslash ? 2 : 1
+                }
+                guard j < json.endIndex else { return nil }
+                if expectKey, depth == 1, json[start..<j].elementsEqual(wanted),
+                   j + 2 < json.endIndex, json[j + 1] == UInt8(ascii: ":"), json[j + 2] == quote {
+                    var k = j + 3
+                    while k < json.endIndex, json[k] != quote, json[k] != backslash { k += 1 }
+                    guard k < json.endIndex, json[k] == quote else { return nil }
+                    return String(decoding: json[(j + 3)..<k], as: UTF8.self)
+                }
+                expectKey = false
+                i = j
+            default:
+                break
+            }
+            i += 1
+        }
+        return nil
+    }
 }

@@ -119,6 +119,9 @@ struct PubSubDispatcher: Service {
 
     private let emitted = Counter(label: "parley_socket_events_emitted_total")
     private let delivered = Counter(label: "parley_messages_delivered_total")
+    /// From the gateway accepting a message (its UUIDv7 id carries the millisecond) to its
+    /// `message_received` being written to the recipients' sockets here.
+    private let deliveryLatency = Timer(label: "parley_message_delivery_latency_seconds", preferredDisplayUnit: .seconds)
 
     init(subscriber: RedisSubscriber, bus: CommandBus, hub: SocketHub, logger: Logger) {
         self.subscriber = subscriber
@@ -127,31 +130,32 @@ struct PubSubDispatcher: Service {
         self.logger = logger
     }
 
-    /// `UserEvent`'s wire shape, with the payload left as JSON to pass on.
-    private struct Envelope: Decodable {
-        let event: String
-        let data: JSONValue
-    }
-
     func run() async throws {
         try await cancelWhenGracefulShutdown {
             await subscriber.subscribe(bus.replyChannel)
-            let decoder = JSONDecoder()
             for await message in subscriber.messages {
                 if message.channel == bus.replyChannel {
                     bus.deliver(message.payload)
                 } else if let userId = Channels.userId(fromChannel: message.channel) {
-                    guard let envelope = try? decoder.decode(Envelope.self, from: Data(message.payload)) else {
-                        logger.warning("undecodable user event", metadata: ["channel": "\(message.channel)"])
+                    // Forwarded as the worker wrote it: only the name is read.
+                    guard let event = EventWire(message.payload) else {
+                        logger.warning("malformed user event", metadata: ["channel": "\(message.channel)"])
                         continue
                     }
-                    let payload = envelope.data.serialized
                     let sockets = hub.sockets(of: userId)
+                    guard !sockets.isEmpty else { continue }
+                    let payload = Array(event.payload)
                     for socket in sockets {
-                        socket.emit(envelope.event, rawJSON: payload)
+                        socket.emit(event.name, rawJSON: payload)
                     }
                     emitted.increment(by: sockets.count)
-                    if envelope.event == "message_received" { delivered.increment(by: sockets.count) }
+                    if event.name == "message_received" {
+                        delivered.increment(by: sockets.count)
+                        if let id = EventWire.topLevelString("id", in: event.payload).flatMap(UUID.init(uuidString:)) {
+                            let age = Date().timeIntervalSince(UUIDv7.timestamp(of: id))
+                            deliveryLatency.recordNanoseconds(Int64(max(0, age) * 1e9))
+                        }
+                    }
                 }
             }
         }
