@@ -9,8 +9,6 @@ final class LoadRecorder: Sendable {
     /// A message until both its ack and all its deliveries are in (a delivery may beat the ack).
     struct Pending {
         let sentAt: ContinuousClock.Instant
-        /// The sending user (its own sockets' copies are not deliveries).
-        let sender: Int
         var awaiting: Int
         var acked = false
 
@@ -35,11 +33,11 @@ final class LoadRecorder: Sendable {
     let state = Mutex(State())
 
     /// A message leaves; `recipients` sockets should get it.
-    func sent(_ key: String, by sender: Int, recipients: Int, at instant: ContinuousClock.Instant) {
+    func sent(_ key: String, recipients: Int, at instant: ContinuousClock.Instant) {
         state.withLock {
             $0.sent += 1
             $0.expected += recipients
-            $0.pending[key] = Pending(sentAt: instant, sender: sender, awaiting: recipients)
+            $0.pending[key] = Pending(sentAt: instant, awaiting: recipients)
         }
     }
 
@@ -55,10 +53,11 @@ final class LoadRecorder: Sendable {
         }
     }
 
-    /// User `receiver`'s socket got `message_received` for `key`.
+    /// User `receiver`'s socket got `message_received` for `key` (`<run>-<n>-<sender>`); the
+    /// sender's own copies are not deliveries.
     func delivered(_ key: String, to receiver: Int, at instant: ContinuousClock.Instant) {
         state.withLock {
-            if let pending = $0.pending[key], pending.sender == receiver { return }
+            if let sender = key.split(separator: "-").last, Int(sender) == receiver { return }
             guard var pending = $0.pending[key], pending.awaiting > 0 else {
                 $0.unexpected += 1
                 return

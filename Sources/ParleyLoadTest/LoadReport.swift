@@ -38,7 +38,7 @@ public struct LoadReport: Codable, Sendable {
     public var delivered: Int
     /// Deliveries expected but not seen before the drain ended.
     public var missing: Int
-    /// Deliveries of messages not (or no longer) expected: repeats.
+    /// Deliveries of messages no longer awaited: late (their send had failed, e.g. timed out) or repeated.
     public var unexpected: Int
     public var errors: [String: Int]
     public var connectionsPeak: Int
@@ -86,7 +86,7 @@ public struct LoadReport: Codable, Sendable {
             row("send → ack", ack),
             row("send → delivery", delivery),
             "",
-            String(format: "sent %d (%.0f/s), acked %d (%d uploads), delivered %d of %d (%.0f/s), missing %d, repeated %d",
+            String(format: "sent %d (%.0f/s), acked %d (%d uploads), delivered %d of %d (%.0f/s), missing %d, late or repeated %d",
                    sent, sentPerSecond, acked, uploads, delivered, expectedDeliveries, deliveredPerSecond, missing, unexpected),
             "sockets: \(connectionsPeak) held, \(connectionsFailed) failed",
             String(format: "load generator CPU: %.2f s (%.1f µs per delivery)", generatorCPUSeconds, generatorMicrosPerDelivery),

@@ -100,13 +100,15 @@ public struct LoadTest: Sendable {
                         issued += 1
                         let chat = chats[n % chats.count]
                         let sender = chat.members[(n / chats.count) % chat.members.count]
-                        let key = "\(runId)-\(n)"
+                        // The sender rides in the key: its own sockets' copies are told apart
+                        // even after the message is done.
+                        let key = "\(runId)-\(n)-\(sender)"
                         let upload = plan.uploadShare > 0 && Int(Double(n + 1) * plan.uploadShare) > Int(Double(n) * plan.uploadShare)
                         let socket = held[sender]
                         let account = accounts[sender]
                         let url = plan.urls[sender % plan.urls.count]
                         senders.addTask {
-                            recorder.sent(key, by: sender, recipients: chat.members.count - 1, at: .now)
+                            recorder.sent(key, recipients: chat.members.count - 1, at: .now)
                             if upload {
                                 let seed = UInt64(images.withLock { $0 += 1; return $0 }) &* 0x9E37_79B9_7F4A_7C15
                                 do {

@@ -54,6 +54,11 @@ final class MediaUploadTests: XCTestCase {
             XCTAssertEqual(message.content.dimensions, .init(width: 1200, height: 1600))
             XCTAssertNotNil(message.content.thumbnail)
             XCTAssertTrue(rig.stagedFiles.isEmpty, "\(rig.stagedFiles)")
+
+            let metrics = String(decoding: try await rig.request(.get, "/metrics").body, as: UTF8.self)
+            for name in ["parley_uploads_total", "parley_upload_bytes_stored_total", "parley_media_thumbnail_seconds_count", "parley_media_processing_seconds_count"] {
+                XCTAssertGreaterThan(OperationsTests.value(of: name, in: metrics) ?? 0, 0, "\(name) missing or zero")
+            }
         }
     }
 

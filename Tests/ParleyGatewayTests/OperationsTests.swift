@@ -97,6 +97,8 @@ final class OperationsTests: XCTestCase {
                 for name in [
                     "parley_messages_accepted_total", "parley_messages_delivered_total", "parley_socket_connections_opened_total",
                     "parley_socket_events_emitted_total", "parley_queue_published_total", "parley_queue_delivered_total",
+                    // The delivery latency histogram's sample count.
+                    "parley_message_delivery_latency_seconds_count",
                 ] {
                     let value = Self.value(of: name, in: text)
                     XCTAssertGreaterThan(value ?? 0, 0, "\(name) missing or zero")
