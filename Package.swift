@@ -229,7 +229,7 @@ let package = Package(
         .executableTarget(
             name: "ParleyBench",
             dependencies: [
-                "ParleyCore", "ParleyStore", "ParleyQueue", "ParleyPubSub", "ParleyMedia", "MessageWorker", "PresenceWorker", "SocketIO",
+                "ParleyCore", "ParleyStore", "ParleyQueue", "ParleyPubSub", "ParleyMedia", "MessageWorker", "PresenceWorker", "SocketIO", "ParleyLoadTest",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "PostgresNIO", package: "postgres-nio"),

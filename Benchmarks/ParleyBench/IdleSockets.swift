@@ -1,8 +1,8 @@
 import ArgumentParser
 import Foundation
 import Logging
+import ParleyLoadTest
 import SocketIO
-import Synchronization
 #if canImport(FoundationNetworking)
 import FoundationNetworking
 #endif
@@ -34,37 +34,41 @@ struct IdleSockets: AsyncParsableCommand {
         logger.logLevel = .critical
         let tokens = try await signup(users)
         let before = try residentKiB(pid)
-        let open = Counter()
-        let failed = Counter()
-        let release = Gate()
+        let open = Locked(0)
+        let failed = Locked(0)
+        let release = StopSignal()
         let start = ContinuousClock.now
         try await withThrowingTaskGroup(of: Void.self) { group in
             for i in 0..<count {
                 // Enough at a time to be quick, few enough not to swamp the accept queue.
-                while open.value + failed.value < i - 200 { try await Task.sleep(for: .milliseconds(5)) }
+                while opened(open, failed) < i - 200 { try await Task.sleep(for: .milliseconds(5)) }
                 let token = tokens[i % tokens.count]
                 group.addTask { [logger, url] in
                     do {
                         try await SocketIOClient.connect(to: url, auth: .object(["token": .string(token)]), logger: logger) { _ in
-                            open.add(1)
+                            open.withLock { $0 += 1 }
                             await release.wait()
                         }
                     } catch {
-                        failed.add(1)
+                        failed.withLock { $0 += 1 }
                     }
                 }
             }
-            while open.value + failed.value < count { try await Task.sleep(for: .milliseconds(50)) }
+            while opened(open, failed) < count { try await Task.sleep(for: .milliseconds(50)) }
             let opened = ContinuousClock.now - start
-            print("\(open.value) connections open in \(opened), \(failed.value) failed; holding \(hold) s")
+            print("\(open.withLock { $0 }) connections open in \(opened), \(failed.withLock { $0 }) failed; holding \(hold) s")
             try await Task.sleep(for: .seconds(hold))
             let after = try residentKiB(pid)
-            let perConnection = Double(after - before) / Double(max(1, open.value))
-            print("gateway resident memory: \(before / 1024) MiB before, \(after / 1024) MiB with \(open.value) connections")
-            print(String(format: "%.1f KiB per connection; %d still open after %d s", perConnection, open.value, hold))
-            release.open()
+            let perConnection = Double(after - before) / Double(max(1, open.withLock { $0 }))
+            print("gateway resident memory: \(before / 1024) MiB before, \(after / 1024) MiB with \(open.withLock { $0 }) connections")
+            print(String(format: "%.1f KiB per connection; %d still open after %d s", perConnection, open.withLock { $0 }, hold))
+            release.fire()
             try await group.waitForAll()
         }
+    }
+
+    private func opened(_ open: Locked<Int>, _ failed: Locked<Int>) -> Int {
+        open.withLock { $0 } + failed.withLock { $0 }
     }
 
     private func signup(_ n: Int) async throws -> [String] {
@@ -95,32 +99,3 @@ struct IdleSockets: AsyncParsableCommand {
     }
 }
 
-final class Counter: Sendable {
-    private let count = Mutex(0)
-    var value: Int { count.withLock { $0 } }
-    func add(_ n: Int) { count.withLock { $0 += n } }
-}
-
-/// Holds every connection's body until the measurement is done.
-final class Gate: Sendable {
-    private let state = Mutex<(open: Bool, waiting: [CheckedContinuation<Void, Never>])>((false, []))
-
-    func wait() async {
-        await withCheckedContinuation { continuation in
-            let open = state.withLock { s -> Bool in
-                if !s.open { s.waiting.append(continuation) }
-                return s.open
-            }
-            if open { continuation.resume() }
-        }
-    }
-
-    func open() {
-        let waiting = state.withLock { s -> [CheckedContinuation<Void, Never>] in
-            s.open = true
-            defer { s.waiting.removeAll() }
-            return s.waiting
-        }
-        for continuation in waiting { continuation.resume() }
-    }
-}

@@ -195,19 +195,21 @@ public struct LoadTest: Sendable {
 }
 
 /// A value behind a lock that tasks share (a class, so closures capture a reference).
-final class Locked<T: Sendable>: Sendable {
+public final class Locked<T: Sendable>: Sendable {
     private let mutex: Mutex<T>
 
-    init(_ value: T) { mutex = Mutex(value) }
+    public init(_ value: T) { mutex = Mutex(value) }
 
-    func withLock<R>(_ body: (inout T) -> R) -> R { mutex.withLock { body(&$0) } }
+    public func withLock<R>(_ body: (inout T) -> R) -> R { mutex.withLock { body(&$0) } }
 }
 
-/// Lets every connection's body wait for the end of the run.
-final class StopSignal: Sendable {
+/// Lets every connection's body wait for the end of a run.
+public final class StopSignal: Sendable {
     private let state = Mutex<(fired: Bool, waiting: [CheckedContinuation<Void, Never>])>((false, []))
 
-    func wait() async {
+    public init() {}
+
+    public func wait() async {
         await withCheckedContinuation { continuation in
             let fired = state.withLock { s -> Bool in
                 if s.fired { return true }
@@ -218,7 +220,7 @@ final class StopSignal: Sendable {
         }
     }
 
-    func fire() {
+    public func fire() {
         let waiting = state.withLock { s -> [CheckedContinuation<Void, Never>] in
             s.fired = true
             defer { s.waiting.removeAll() }

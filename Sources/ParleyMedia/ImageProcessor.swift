@@ -42,16 +42,6 @@ public final class ImageProcessor: Sendable {
         try await pool.shutdownGracefully()
     }
 
-    /// Width and height from the image's header, without decoding its pixels.
-    public func dimensions(ofFileAt path: String) async throws -> (width: Int, height: Int) {
-        try await pool.runIfActive {
-            var width: Int32 = 0
-            var height: Int32 = 0
-            try Self.check { parley_vips_dimensions(path, &width, &height, $0, $1) }
-            return (Int(width), Int(height))
-        }
-    }
-
     /// Width and height of the first page and the number of pages (frames), from the header only.
     public func probe(fileAt path: String) async throws -> (width: Int, height: Int, pages: Int) {
         try await pool.runIfActive {

@@ -15,7 +15,7 @@ final class ImageProcessorTests: XCTestCase {
 
     func testReadsDimensionsOfARealJPEG() async throws {
         let processor = try Self.processor.get()
-        let size = try await processor.dimensions(ofFileAt: try fixture("photo.jpg"))
+        let size = try await processor.probe(fileAt: try fixture("photo.jpg"))
         XCTAssertEqual(size.width, 1600)
         XCTAssertEqual(size.height, 1200)
     }
@@ -26,7 +26,7 @@ final class ImageProcessorTests: XCTestCase {
             let out = temporary(suffix)
             defer { try? FileManager.default.removeItem(atPath: out) }
             try await processor.writeThumbnail(ofFileAt: try fixture("photo.jpg"), to: out)
-            let size = try await processor.dimensions(ofFileAt: out)
+            let size = try await processor.probe(fileAt: out)
             XCTAssertEqual(size.width, 200, suffix)
             XCTAssertEqual(size.height, 150, suffix)
             XCTAssertLessThan(try FileManager.default.attributesOfItem(atPath: out)[.size] as! Int, 40_000)
@@ -55,7 +55,7 @@ final class ImageProcessorTests: XCTestCase {
             .write(toFile: svg, atomically: true, encoding: .utf8)
         defer { try? FileManager.default.removeItem(atPath: svg) }
         do {
-            _ = try await processor.dimensions(ofFileAt: svg)
+            _ = try await processor.probe(fileAt: svg)
             XCTFail("the SVG loader ran")
         } catch let error as ImageError {
             XCTAssertFalse(error.message.isEmpty)

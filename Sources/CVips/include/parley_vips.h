@@ -11,9 +11,6 @@
  * concurrency: libvips worker threads per operation (0 = libvips' default). */
 int parley_vips_init(const char *argv0, int concurrency, char *err, size_t errlen);
 
-/* Reads width and height from the header without decoding pixels. */
-int parley_vips_dimensions(const char *path, int *width, int *height, char *err, size_t errlen);
-
 /* Reads width and height of the first page and the number of pages (frames) from the header,
  * without decoding pixels: enough to refuse a decompression bomb before it is decoded. */
 int parley_vips_probe(const char *path, int *width, int *height, int *pages, char *err, size_t errlen);

@@ -47,9 +47,14 @@ struct MessageService: Sendable {
             messageId: UUIDv7.make(), chatId: chatId, senderId: sender, messageType: .text,
             text: request.text, clientMessageId: request.clientMessageId
         )
-        switch try await bus.send(.messageCreate(create)) {
+        return try Self.newMessage(from: try await bus.send(.messageCreate(create)))
+    }
+
+    /// The message a creation answered with, counted as accepted when it is new.
+    private static func newMessage(from outcome: CommandReply.Outcome) throws -> (message: Message, created: Bool) {
+        switch outcome {
         case .message(let message, let created):
-            if created { Self.accepted.increment() }
+            if created { accepted.increment() }
             return (message, created)
         case .failed(let error):
             throw error
@@ -73,15 +78,7 @@ struct MessageService: Sendable {
             throw error
         }
         handedOver()
-        switch outcome {
-        case .message(let message, let created):
-            if created { Self.accepted.increment() }
-            return (message, created)
-        case .failed(let error):
-            throw error
-        default:
-            throw ParleyError(.internal, "Unexpected reply to an upload")
-        }
+        return try Self.newMessage(from: outcome)
     }
 
     /// Replaces a message's text: its sender only (403 otherwise), not once deleted (409).
