@@ -56,7 +56,7 @@ struct Thumbnails: AsyncParsableCommand {
                 try await group.waitForAll()
             }
         }
-        report("media worker pool: whole upload check (sniff, re-encode, thumbnail)", checks)
+        report("media worker pool: whole upload check (sniff, probe, strip metadata, thumbnail)", checks)
 
         let single = try await best {
             try shell("/usr/bin/vipsthumbnail", ["-s", "200x200", "-o", "\(folder)/out/%s.vt.webp"] + files)

@@ -32,7 +32,7 @@ int parley_vips_init(const char *argv0, int concurrency, char *err, size_t errle
     return 0;
 }
 
-int parley_vips_probe(const char *path, int *width, int *height, int *pages, char *err, size_t errlen) {
+int parley_vips_probe(const char *path, int *width, int *height, int *pages, int *orientation, char *err, size_t errlen) {
     VipsImage *image = vips_image_new_from_file(path, "access", VIPS_ACCESS_SEQUENTIAL, NULL);
     if (!image) {
         take_error(err, errlen, "open");
@@ -41,6 +41,7 @@ int parley_vips_probe(const char *path, int *width, int *height, int *pages, cha
     *width = vips_image_get_width(image);
     *height = vips_image_get_height(image);
     *pages = vips_image_get_n_pages(image);
+    *orientation = vips_image_get_orientation(image);
     g_object_unref(image);
     return 0;
 }

@@ -42,14 +42,25 @@ public final class ImageProcessor: Sendable {
         try await pool.shutdownGracefully()
     }
 
-    /// Width and height of the first page and the number of pages (frames), from the header only.
-    public func probe(fileAt path: String) async throws -> (width: Int, height: Int, pages: Int) {
+    /// What an image's header says, read without decoding its pixels.
+    public struct Header: Sendable, Equatable {
+        /// Of the first page.
+        public var width: Int
+        public var height: Int
+        /// Frames (animations) or pages; at least 1.
+        public var pages: Int
+        /// The EXIF orientation, 1 (upright) to 8.
+        public var orientation: Int
+    }
+
+    public func probe(fileAt path: String) async throws -> Header {
         try await pool.runIfActive {
             var width: Int32 = 0
             var height: Int32 = 0
             var pages: Int32 = 0
-            try Self.check { parley_vips_probe(path, &width, &height, &pages, $0, $1) }
-            return (Int(width), Int(height), Int(max(1, pages)))
+            var orientation: Int32 = 1
+            try Self.check { parley_vips_probe(path, &width, &height, &pages, &orientation, $0, $1) }
+            return Header(width: Int(width), height: Int(height), pages: Int(max(1, pages)), orientation: Int(orientation))
         }
     }
 

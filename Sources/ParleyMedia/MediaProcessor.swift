@@ -66,8 +66,8 @@ public struct CheckedMedia: Sendable, Equatable {
 
 /// The media worker's checks of one upload: real type from the bytes, the allow-list and the
 /// declared type, UTF-8 for text, the pixel limit from the header before any decoding, then
-/// images re-encoded upright without metadata, and thumbnails. All blocking work runs on the
-/// image pool.
+/// images without metadata (upright JPEGs and PNGs by dropping it losslessly, the rest
+/// re-encoded upright), and thumbnails. All blocking work runs on the image pool.
 public final class MediaProcessor: Sendable {
     public let images: ImageProcessor
     private let sniffer = TypeSniffer()
@@ -112,17 +112,42 @@ public final class MediaProcessor: Sendable {
             guard !pixels.overflow, !total.overflow, total.partialValue <= policy.maxImagePixels else {
                 throw MediaError.tooManyPixels(width: header.width, height: header.height, pages: header.pages, limit: policy.maxImagePixels)
             }
-            let output = derived(encoding.suffix)
-            try await corruptIfFails { try await self.images.sanitize(fileAt: path, allPages: encoding.allPages, to: output) }
-            checked.path = output.split(separator: "[", maxSplits: 1).first.map(String.init) ?? output
             checked.rewritten = true
-            let upright = try await corruptIfFails { try await self.images.probe(fileAt: checked.path) }
-            checked.dimensions = .init(width: upright.width, height: upright.height)
+            if header.orientation <= 1, let stripped = try await strippedCopy(of: path, type: actual, derived: derived) {
+                // Upright already: the metadata goes, the image data stays byte for byte.
+                checked.path = stripped
+                checked.dimensions = .init(width: header.width, height: header.height)
+            } else {
+                let output = derived(encoding.suffix)
+                try await corruptIfFails { try await self.images.sanitize(fileAt: path, allPages: encoding.allPages, to: output) }
+                checked.path = output.split(separator: "[", maxSplits: 1).first.map(String.init) ?? output
+                let upright = try await corruptIfFails { try await self.images.probe(fileAt: checked.path) }
+                checked.dimensions = .init(width: upright.width, height: upright.height)
+            }
+            // The thumbnail decodes the image: a corrupt one is refused here.
             try await thumbnail(of: checked.path, into: &checked, derived: derived)
         } else if actual == "application/pdf" {
             try await thumbnail(of: path, into: &checked, derived: derived)
         }
         return checked
+    }
+
+    /// A JPEG or PNG without its metadata, written beside the upload; nil for other types or a
+    /// structure the stripper does not follow.
+    private func strippedCopy(of path: String, type: String, derived: (String) -> String) async throws -> String? {
+        let output = derived("stripped")
+        let written = try await images.run { () throws(MediaError) -> Bool in
+            guard let data = FileManager.default.contents(atPath: path) else { throw MediaError.unreadable("cannot read \(path)") }
+            let stripped = switch type {
+            case "image/jpeg": MetadataStripper.jpeg(data)
+            case "image/png": MetadataStripper.png(data)
+            default: Data?.none
+            }
+            guard let stripped else { return false }
+            guard FileManager.default.createFile(atPath: output, contents: stripped) else { throw MediaError.unreadable("cannot write \(output)") }
+            return true
+        }
+        return written ? output : nil
     }
 
     private func thumbnail(of path: String, into checked: inout CheckedMedia, derived: (String) -> String) async throws {

@@ -287,7 +287,7 @@ final class MediaUploadTests: XCTestCase {
     }
 
     /// The dimensions libvips reads from served bytes.
-    private static func probe(_ data: Data, _ suffix: String) async throws -> (width: Int, height: Int, pages: Int) {
+    private static func probe(_ data: Data, _ suffix: String) async throws -> ImageProcessor.Header {
         let path = MediaSamples.temporaryPath(suffix)
         try data.write(to: URL(fileURLWithPath: path))
         defer { try? FileManager.default.removeItem(atPath: path) }

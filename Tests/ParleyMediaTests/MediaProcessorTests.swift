@@ -74,6 +74,30 @@ final class MediaProcessorTests: XCTestCase {
         }
     }
 
+    func testUprightJPEGsAndPNGsLoseTheirMetadataButNotAPixel() async throws {
+        let folder = NSTemporaryDirectory() + "parley-media-\(UUID().uuidString)"
+        try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(atPath: folder) }
+        let jpeg = try MediaSamples.jpegWithGPS(orientation: 1)
+        try jpeg.write(to: URL(fileURLWithPath: "\(folder)/upload"))
+        let checked = try await processor().check(stagedAt: "\(folder)/upload", declaredType: "image/jpeg") { "\(folder)/upload.\($0)" }
+        XCTAssertTrue(checked.rewritten)
+        XCTAssertEqual(checked.dimensions, .init(width: 1600, height: 1200))
+        let stored = try Data(contentsOf: URL(fileURLWithPath: checked.path))
+        XCTAssertNil(stored.range(of: Data("Exif".utf8)), "EXIF with GPS is gone")
+        XCTAssertEqual(MediaSamples.scanData(of: stored), MediaSamples.scanData(of: jpeg), "the image data is untouched")
+        XCTAssertLessThan(stored.count, jpeg.count)
+
+        let png = MediaSamples.pngWithText(try await MediaSamples.converted(to: "png"), text: "GPS 48.8582 N 2.2945 E")
+        try png.write(to: URL(fileURLWithPath: "\(folder)/png"))
+        let checkedPNG = try await processor().check(stagedAt: "\(folder)/png", declaredType: "image/png") { "\(folder)/png.\($0)" }
+        let storedPNG = try Data(contentsOf: URL(fileURLWithPath: checkedPNG.path))
+        XCTAssertNotNil(png.range(of: Data("GPS 48.8582".utf8)))
+        XCTAssertNil(storedPNG.range(of: Data("GPS 48.8582".utf8)), "text chunks are gone")
+        XCTAssertEqual(checkedPNG.dimensions, .init(width: 1600, height: 1200))
+        XCTAssertNotNil(checkedPNG.thumbnailPath)
+    }
+
     func testImagesAreRewrittenUprightAndWithoutMetadata() async throws {
         let folder = NSTemporaryDirectory() + "parley-media-\(UUID().uuidString)"
         try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)

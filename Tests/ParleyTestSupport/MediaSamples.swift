@@ -12,12 +12,12 @@ public enum MediaSamples {
     public static let latitude: [(UInt32, UInt32)] = [(48, 1), (51, 1), (2960, 100)]
     public static let longitude: [(UInt32, UInt32)] = [(2, 1), (17, 1), (4020, 100)]
 
-    /// The photo with its own EXIF replaced by one that says "rotate 90° clockwise to view"
-    /// (orientation 6) and carries a GPS position.
-    public static func jpegWithGPS() throws -> Data {
+    /// The photo with its own EXIF replaced by one with `orientation` (6: "rotate 90° clockwise
+    /// to view") and a GPS position.
+    public static func jpegWithGPS(orientation: UInt16 = 6) throws -> Data {
         let jpeg = try photo()
         var out = Data([0xFF, 0xD8])
-        out.append(exifSegment())
+        out.append(exifSegment(orientation: orientation))
         // Copy every segment after SOI but the APP1 (EXIF) ones.
         var i = 2
         while i + 4 <= jpeg.count, jpeg[i] == 0xFF {
@@ -33,11 +33,11 @@ public enum MediaSamples {
 
     /// An APP1 segment: "Exif\0\0" and a little-endian TIFF with IFD0 (Orientation, GPS pointer)
     /// and a GPS IFD (latitude and longitude with their references).
-    static func exifSegment() -> Data {
+    static func exifSegment(orientation: UInt16) -> Data {
         var tiff = Data("II".utf8) + le16(42) + le32(8)
         // IFD0 at 8: 2 entries, ends at 8 + 2 + 24 + 4 = 38.
         tiff += le16(2)
-        tiff += entry(tag: 0x0112, type: 3, count: 1, value: le16(6) + le16(0))
+        tiff += entry(tag: 0x0112, type: 3, count: 1, value: le16(orientation) + le16(0))
         tiff += entry(tag: 0x8825, type: 4, count: 1, value: le32(38))
         tiff += le32(0)
         // GPS IFD at 38: 4 entries, ends at 38 + 2 + 48 + 4 = 92; rationals at 92 and 116.
@@ -114,6 +114,30 @@ public enum MediaSamples {
         let (status, printed) = try await runProcess(URL(fileURLWithPath: "/usr/bin/env"), ["python3", "-c", script, output, "\(side)"])
         guard status == 0 else { throw SampleError(description: "making the PNG bomb failed: \(printed)") }
         return try Data(contentsOf: URL(fileURLWithPath: output))
+    }
+
+    /// The bytes after a JPEG's first start-of-scan marker: its image data.
+    public static func scanData(of jpeg: Data) -> Data? {
+        guard let sos = jpeg.range(of: Data([0xFF, 0xDA])) else { return nil }
+        return jpeg[sos.lowerBound...]
+    }
+
+    /// A PNG with a text chunk that says where it was taken, before its image data.
+    public static func pngWithText(_ png: Data, text: String) -> Data {
+        var chunk = Data()
+        let body = Data("Comment\0\(text)".utf8)
+        chunk += Data([UInt8(body.count >> 24), UInt8((body.count >> 16) & 0xFF), UInt8((body.count >> 8) & 0xFF), UInt8(body.count & 0xFF)])
+        let kindAndBody = Data("tEXt".utf8) + body
+        chunk += kindAndBody
+        var crc: UInt32 = 0xFFFF_FFFF
+        for byte in kindAndBody {
+            crc ^= UInt32(byte)
+            for _ in 0..<8 { crc = crc & 1 == 1 ? 0xEDB8_8320 ^ (crc >> 1) : crc >> 1 }
+        }
+        crc ^= 0xFFFF_FFFF
+        chunk += Data([UInt8(crc >> 24), UInt8((crc >> 16) & 0xFF), UInt8((crc >> 8) & 0xFF), UInt8(crc & 0xFF)])
+        // After the signature (8) and IHDR (8 + 13 + 4).
+        return png.prefix(33) + chunk + png.dropFirst(33)
     }
 
     public static let svgWithScript = Data(

@@ -11,9 +11,10 @@
  * concurrency: libvips worker threads per operation (0 = libvips' default). */
 int parley_vips_init(const char *argv0, int concurrency, char *err, size_t errlen);
 
-/* Reads width and height of the first page and the number of pages (frames) from the header,
- * without decoding pixels: enough to refuse a decompression bomb before it is decoded. */
-int parley_vips_probe(const char *path, int *width, int *height, int *pages, char *err, size_t errlen);
+/* Reads width and height of the first page, the number of pages (frames) and the EXIF
+ * orientation (1 = upright) from the header, without decoding pixels: enough to refuse a
+ * decompression bomb before it is decoded. */
+int parley_vips_probe(const char *path, int *width, int *height, int *pages, int *orientation, char *err, size_t errlen);
 
 /* Decodes the whole image (every frame when all_pages, to keep an animation), turns it upright
  * from its EXIF orientation (single pages), and writes it to out_path without metadata (EXIF,
