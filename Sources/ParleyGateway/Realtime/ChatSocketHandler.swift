@@ -55,36 +55,37 @@ struct ChatSocketHandler: SocketIOHandler {
     func event(_ socket: SocketIOSocket, name: String, arguments: [JSONValue], ack: Ack?) async {
         guard let userId = socket.userData as? UUID else { return }
         do {
-            let data: JSONValue
+            // Answers are encoded once, straight into the ack.
+            let data: [UInt8]
             switch name {
             case "send_message":
                 let request = try decode(MessageService.SendRequest.self, from: arguments)
                 let (message, _) = try await messages.send(request, from: userId)
-                data = try JSONValue.encoding(await presence.live(message))
+                data = try Self.json(await presence.live(message))
             case "edit_message":
                 let request = try decode(MessageService.EditRequest.self, from: arguments)
                 let messageId = try parseID(request.messageId, name: "messageId")
-                data = try JSONValue.encoding(await presence.live(try await messages.edit(messageId: messageId, text: request.text, by: userId)))
+                data = try Self.json(await presence.live(try await messages.edit(messageId: messageId, text: request.text, by: userId)))
             case "mark_read":
                 let request = try decode(MessageService.ReadRequest.self, from: arguments)
                 let chatId = try parseID(request.chatId, name: "chatId")
                 let messageId = try parseID(request.messageId, name: "messageId")
-                data = try JSONValue.encoding(try await messages.markRead(chatId: chatId, messageId: messageId, by: userId))
+                data = try Self.json(try await messages.markRead(chatId: chatId, messageId: messageId, by: userId))
             case "typing", "stop_typing":
                 let request = try decode(TypingRequest.self, from: arguments)
                 try await relayTyping(started: name == "typing", chatId: try parseID(request.chatId, name: "chatId"), userId: userId)
-                data = .null
+                data = Array("null".utf8)
             case "delete_message":
                 let request = try decode(MessageService.DeleteRequest.self, from: arguments)
                 let messageId = try parseID(request.messageId, name: "messageId")
-                data = try JSONValue.encoding(await presence.live(try await messages.delete(messageId: messageId, by: userId)))
+                data = try Self.json(await presence.live(try await messages.delete(messageId: messageId, by: userId)))
             case "get_status":
                 let request = try decode(StatusRequest.self, from: arguments)
-                data = try JSONValue.encoding(try await presence.statuses(of: request.userIds, viewer: userId))
+                data = try Self.json(try await presence.statuses(of: request.userIds, viewer: userId))
             default:
                 throw ParleyError(.badRequest, "Unknown event '\(name)'")
             }
-            ack?(.object(["ok": .bool(true), "data": data]))
+            ack?.send(rawJSON: Array(#"{"ok":true,"data":"#.utf8) + data + [UInt8(ascii: "}")])
         } catch {
             let parleyError = ParleyHTTPError.parleyError(from: error)
             if parleyError.code == .internal {
@@ -94,6 +95,10 @@ struct ChatSocketHandler: SocketIOHandler {
                 "code": .string(parleyError.code.rawValue), "message": .string(parleyError.message),
             ])]))
         }
+    }
+
+    private static func json(_ value: some Encodable) throws -> [UInt8] {
+        [UInt8](try JSON.encode(value))
     }
 
     struct TypingRequest: Decodable {

@@ -104,9 +104,33 @@ public struct SocketPacket: Sendable, Equatable {
             out.append(UInt8(ascii: ","))
         }
         out.append(UInt8(ascii: "["))
-        out += JSONValue.string(name).serialized
+        // Plain names need no escaping, and no JSON encoder on every emit.
+        if name.utf8.allSatisfy({ $0 >= 0x20 && $0 < 0x7F && $0 != UInt8(ascii: "\"") && $0 != UInt8(ascii: "\\") }) {
+            out.append(UInt8(ascii: "\""))
+            out += Array(name.utf8)
+            out.append(UInt8(ascii: "\""))
+        } else {
+            out += JSONValue.string(name).serialized
+        }
         for argument in rawArguments {
             out.append(UInt8(ascii: ","))
+            out += argument
+        }
+        out.append(UInt8(ascii: "]"))
+        return out
+    }
+
+    /// An ACK packet whose arguments are already JSON text.
+    public static func encodeAck(namespace: String = "/", id: Int, rawArguments: [[UInt8]]) -> [UInt8] {
+        var out: [UInt8] = [UInt8(ascii: "3")]
+        if namespace != "/" {
+            out += Array(namespace.utf8)
+            out.append(UInt8(ascii: ","))
+        }
+        out += Array(String(id).utf8)
+        out.append(UInt8(ascii: "["))
+        for (index, argument) in rawArguments.enumerated() {
+            if index > 0 { out.append(UInt8(ascii: ",")) }
             out += argument
         }
         out.append(UInt8(ascii: "]"))

@@ -135,6 +135,9 @@ final class SocketIOConnection: Sendable {
         return Ack { arguments in
             guard !once.done.exchange(true, ordering: .acquiringAndReleasing) else { return }
             socket.send(SocketPacket(kind: .ack, namespace: socket.namespace, id: id, data: .array(arguments)))
+        } raw: { json in
+            guard !once.done.exchange(true, ordering: .acquiringAndReleasing) else { return }
+            socket.sendRaw(SocketPacket.encodeAck(namespace: socket.namespace, id: id, rawArguments: [json]))
         }
     }
 

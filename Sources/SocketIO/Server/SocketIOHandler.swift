@@ -26,9 +26,16 @@ public enum ConnectDecision: Sendable {
 /// Answers one event's acknowledgement callback; only the first call sends.
 public struct Ack: Sendable {
     let sendArguments: @Sendable ([JSONValue]) -> Void
+    let sendRaw: @Sendable ([UInt8]) -> Void
 
-    init(_ send: @escaping @Sendable ([JSONValue]) -> Void) {
+    init(_ send: @escaping @Sendable ([JSONValue]) -> Void, raw: @escaping @Sendable ([UInt8]) -> Void) {
         sendArguments = send
+        sendRaw = raw
+    }
+
+    /// Answers with one argument that is already JSON text, without parsing it again.
+    public func send(rawJSON: [UInt8]) {
+        sendRaw(rawJSON)
     }
 
     public func callAsFunction(_ arguments: JSONValue...) {

@@ -42,6 +42,11 @@ public final class SocketIOSocket: Sendable {
         await session.connection?.leave(namespace: namespace, reason: "server namespace disconnect")
     }
 
+    /// Sends an encoded packet as it is.
+    func sendRaw(_ encoded: [UInt8]) {
+        session.send([.message(encoded)])
+    }
+
     func send(_ packet: SocketPacket) {
         var packet = packet
         var attachments: [[UInt8]] = []
