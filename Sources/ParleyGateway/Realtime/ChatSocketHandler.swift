@@ -61,11 +61,11 @@ struct ChatSocketHandler: SocketIOHandler {
             case "send_message":
                 let request = try decode(MessageService.SendRequest.self, from: arguments)
                 let (message, _) = try await messages.send(request, from: userId)
-                data = try Self.json(await presence.live(message))
+                data = try Self.json(Self.sentHere(message))
             case "edit_message":
                 let request = try decode(MessageService.EditRequest.self, from: arguments)
                 let messageId = try parseID(request.messageId, name: "messageId")
-                data = try Self.json(await presence.live(try await messages.edit(messageId: messageId, text: request.text, by: userId)))
+                data = try Self.json(Self.sentHere(try await messages.edit(messageId: messageId, text: request.text, by: userId)))
             case "mark_read":
                 let request = try decode(MessageService.ReadRequest.self, from: arguments)
                 let chatId = try parseID(request.chatId, name: "chatId")
@@ -95,6 +95,13 @@ struct ChatSocketHandler: SocketIOHandler {
                 "code": .string(parleyError.code.rawValue), "message": .string(parleyError.message),
             ])]))
         }
+    }
+
+    /// A message whose sender is the user on this socket: online, without asking Redis.
+    private static func sentHere(_ message: Message) -> Message {
+        var message = message
+        message.sender.isOnline = true
+        return message
     }
 
     private static func json(_ value: some Encodable) throws -> [UInt8] {
