@@ -41,8 +41,17 @@ extension MessageWorker {
             }
         })
         let byId = Dictionary(messages.map { ($0.id, $0) }, uniquingKeysWith: { a, _ in a })
+        // The gateway leaves membership to this insert; a refused one says why (rare).
+        var refusals: [Int: ParleyError] = [:]
+        for (index, outcome) in stored.enumerated() where outcome == .notMember {
+            let create = creates[index]
+            refusals[index] = switch try await database.chats.membership(chatId: create.chatId, userId: create.senderId) {
+            case .noSuchChat: .notFound("Chat not found")
+            default: .forbidden("You are not a member of this chat")
+            }
+        }
         var events: [(String, [UInt8])] = []
-        let outcomes = stored.map { outcome -> CommandReply.Outcome in
+        let outcomes = stored.enumerated().map { index, outcome -> CommandReply.Outcome in
             switch outcome {
             case .created(let message):
                 let message = byId[message.id] ?? message
@@ -54,7 +63,7 @@ extension MessageWorker {
             case .existing(let message):
                 return .message(byId[message.id] ?? message, created: false)
             case .notMember:
-                return .failed(.forbidden("You are not a member of this chat"))
+                return .failed(refusals[index] ?? .forbidden("You are not a member of this chat"))
             }
         }
         return (outcomes, events)
