@@ -2,6 +2,7 @@ import ArgumentParser
 import Foundation
 import Logging
 import ParleyCore
+import ParleyLoadTest
 import ParleyPubSub
 import ParleyQueue
 import ParleyStore
@@ -33,7 +34,7 @@ struct RawLimits: AsyncParsableCommand {
             defer { publisher.stop() }
             guard await publisher.waitUntilConnected() else { throw ValidationError("RabbitMQ is not reachable") }
             let rabbit = try await rate(count) {
-                try await Self.concurrently(count, width: 512) { _ in try await publisher.publish(body, routingKey: "bench") }
+                _ = try await concurrently(count, width: 512) { _ in try await publisher.publish(body, routingKey: "bench") }
             }
             try? await QueueAdmin.delete(queues: ["bench.\(id)"], endpoint: AMQPEndpoint(url: services.config.amqpURL))
             print(String(format: "  RabbitMQ confirmed publishes (quorum queue, 512 in flight)   %9.0f /s", rabbit))
@@ -44,13 +45,13 @@ struct RawLimits: AsyncParsableCommand {
             try await client.query("CREATE TABLE IF NOT EXISTS bench_inserts (id uuid PRIMARY KEY, chat_id uuid NOT NULL, body text NOT NULL)", logger: logger)
             let text = String(repeating: "x", count: size)
             let single = try await rate(count) {
-                try await Self.concurrently(count, width: 16) { _ in
+                _ = try await concurrently(count, width: 16) { _ in
                     try await client.query("INSERT INTO bench_inserts (id, chat_id, body) VALUES (\(UUIDv7.make()), \(UUID()), \(text))", logger: logger)
                 }
             }
             print(String(format: "  PostgreSQL one-row INSERTs (16 connections)                  %9.0f /s", single))
             let batched = try await rate(count) {
-                try await Self.concurrently(count / 64, width: 4) { _ in
+                _ = try await concurrently(count / 64, width: 4) { _ in
                     let ids = (0..<64).map { _ in UUIDv7.make() }
                     try await client.query(
                         "INSERT INTO bench_inserts (id, chat_id, body) SELECT * FROM unnest(\(ids), \(ids.map { _ in UUID() }), \(ids.map { _ in text }))",
@@ -71,7 +72,7 @@ struct RawLimits: AsyncParsableCommand {
             }
             print(String(format: "  Redis PUBLISHes, pipelined 1,000 at a time                   %9.0f /s", pipelined))
             let oneByOne = try await rate(count) {
-                try await Self.concurrently(count, width: 64) { i in _ = try await redis.publish(body, to: channels[i % 1000]) }
+                _ = try await concurrently(count, width: 64) { i in _ = try await redis.publish(body, to: channels[i % 1000]) }
             }
             print(String(format: "  Redis PUBLISHes, 64 in flight, one command each              %9.0f /s", oneByOne))
         }
@@ -82,23 +83,5 @@ struct RawLimits: AsyncParsableCommand {
         try await body()
         let elapsed = ContinuousClock.now - start
         return Double(count) / (Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18)
-    }
-
-    /// Runs `body` for 0..<count with at most `width` at once.
-    static func concurrently(_ count: Int, width: Int, _ body: @escaping @Sendable (Int) async throws -> Void) async throws {
-        try await withThrowingTaskGroup(of: Void.self) { group in
-            var next = 0
-            while next < min(width, count) {
-                let i = next
-                group.addTask { try await body(i) }
-                next += 1
-            }
-            while try await group.next() != nil, next < count {
-                let i = next
-                group.addTask { try await body(i) }
-                next += 1
-            }
-            try await group.waitForAll()
-        }
     }
 }

@@ -83,12 +83,14 @@ struct LoadAccounts {
     }
 }
 
-/// Runs `body` for 0..<count, at most 32 at once, keeping the order.
-func concurrently<T: Sendable>(_ count: Int, _ body: @escaping @Sendable (Int) async throws -> T) async throws -> [T] {
+/// Runs `body` for 0..<count, at most `width` at once; the results in order.
+public func concurrently<T: Sendable>(
+    _ count: Int, width: Int = 32, _ body: @escaping @Sendable (Int) async throws -> T
+) async throws -> [T] {
     try await withThrowingTaskGroup(of: (Int, T).self) { group in
         var results = [T?](repeating: nil, count: count)
         var next = 0
-        while next < min(32, count) {
+        while next < min(width, count) {
             let i = next
             group.addTask { (i, try await body(i)) }
             next += 1

@@ -185,7 +185,7 @@ public final class MediaWorker: Service, Sendable {
                 hasher.update(data: chunk)
                 size += chunk.count
             }
-            return (hasher.finalize().map { String(format: "%02x", $0) }.joined(), size)
+            return (hasher.finalize().hex, size)
         }
     }
 }

@@ -89,7 +89,6 @@ struct UploadController {
 
     /// Writes the current part to `path`, hashing it; 413 as soon as it passes the limit.
     private func stage(_ reader: MultipartReader, to path: String) async throws -> (Int, String) {
-        try storage.prepare()
         var hasher = SHA256()
         var size = 0
         var ended = false
@@ -113,7 +112,7 @@ struct UploadController {
         }
         guard ended else { throw ParleyError.badRequest("The multipart body ended inside the file") }
         guard size > 0 else { throw ParleyError.badRequest("The file is empty") }
-        return (size, hasher.finalize().map { String(format: "%02x", $0) }.joined())
+        return (size, hasher.finalize().hex)
     }
 
     static func tooLarge(_ max: Int) -> ParleyError {

@@ -90,6 +90,13 @@ public enum Gateway {
         _ deps: GatewayDependencies, host: String, port: Int, logger: Logger
     ) -> some ApplicationProtocol {
         let hub = SocketHub()
+        // Once here rather than on every upload; a folder that cannot be made fails uploads with
+        // the file system's error, and is said at start.
+        do {
+            try deps.uploads.prepare()
+        } catch {
+            logger.error("cannot create the upload folders", metadata: ["path": "\(deps.uploads.root)", "error": "\(error)"])
+        }
         let reporter = PresenceReporter(publisher: deps.publisher, node: deps.bus.nodeId, ttl: deps.presenceTTL, logger: logger)
         let handler = ChatSocketHandler(
             tokens: deps.tokens, users: deps.database.users, chats: deps.database.chats, messages: MessageService(database: deps.database, bus: deps.bus),
