@@ -43,10 +43,10 @@ final class SocketIOServerTests: XCTestCase {
         let server = SocketIOServer(configuration: configuration, handler: EchoHandler(), logger: Self.logger)
         let router = Router()
         server.addPollingRoutes(to: router)
-        let webSocketRouter = Router(context: BasicWebSocketRequestContext.self)
+        let webSocketRouter = Router(context: SocketIOWebSocketContext.self)
         server.addWebSocketRoutes(to: webSocketRouter)
         let app = Application(
-            router: router, server: .http1WebSocketUpgrade(webSocketRouter: webSocketRouter),
+            router: router, server: .http1WebSocketUpgrade(webSocketRouter: webSocketRouter, configuration: server.webSocketConfiguration),
             configuration: .init(address: .hostname("127.0.0.1", port: 0)), services: [server], logger: Self.logger)
         try await app.test(.live) { client in
             try await body("http://127.0.0.1:\(client.port!)", client, server)

@@ -1,6 +1,5 @@
 import Foundation
 import Hummingbird
-import HummingbirdWebSocket
 import NIOCore
 
 /// Per-request state: the authenticated user, once ``AuthMiddleware`` has checked the token.
@@ -23,19 +22,5 @@ public struct GatewayContext: RequestContext, RemoteAddressRequestContext {
     public func requireUser() throws -> UUID {
         guard let userId else { throw ParleyHTTPError.unauthorized("Authentication token required") }
         return userId
-    }
-}
-
-/// The request context of WebSocket upgrades: knows the client's address, like
-/// ``GatewayContext``.
-public struct GatewayWebSocketContext: WebSocketRequestContext, RemoteAddressRequestContext {
-    public var coreContext: CoreRequestContextStorage
-    public let webSocket: WebSocketHandlerReference<Self>
-    public let remoteAddress: SocketAddress?
-
-    public init(source: ApplicationRequestContextSource) {
-        coreContext = .init(source: source)
-        webSocket = .init()
-        remoteAddress = source.channel.remoteAddress
     }
 }

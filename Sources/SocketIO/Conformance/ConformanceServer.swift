@@ -44,13 +44,13 @@ public enum ConformanceServer {
         let engine = SocketIOServer.engineEcho(configuration: engineConfiguration, logger: logger)
         let socketIO = SocketIOServer(configuration: configuration, namespaces: ["/", "/custom"], handler: Handler(), logger: logger)
         let router = Router()
-        let webSocketRouter = Router(context: BasicWebSocketRequestContext.self)
+        let webSocketRouter = Router(context: SocketIOWebSocketContext.self)
         for server in [engine, socketIO] {
             server.addPollingRoutes(to: router)
             server.addWebSocketRoutes(to: webSocketRouter)
         }
         return Application(
-            router: router, server: .http1WebSocketUpgrade(webSocketRouter: webSocketRouter),
+            router: router, server: .http1WebSocketUpgrade(webSocketRouter: webSocketRouter, configuration: socketIO.webSocketConfiguration),
             configuration: .init(address: .hostname(host, port: port), serverName: "parley-conformance"),
             services: [engine, socketIO], logger: logger)
     }

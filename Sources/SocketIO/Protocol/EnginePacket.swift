@@ -15,17 +15,25 @@ public enum EnginePacket: Sendable, Equatable {
     /// The record separator that joins packets in a polling payload.
     static let separator: UInt8 = 0x1E
 
-    /// The text form of a non-binary packet: a type digit and its data.
+    /// The text form of a packet: a type digit and its data (binary data in base64, as polling
+    /// carries it).
     public var text: [UInt8] {
+        if case .binary(let d) = self { return [UInt8(ascii: "b")] + Array(Data(d).base64EncodedString().utf8) }
+        let (type, data) = textParts
+        return [type] + data
+    }
+
+    /// The type digit and data of a text packet (`binary` gives `b` and the raw bytes).
+    var textParts: (type: UInt8, data: [UInt8]) {
         switch self {
-        case .open(let d): [UInt8(ascii: "0")] + d
-        case .close: [UInt8(ascii: "1")]
-        case .ping(let d): [UInt8(ascii: "2")] + d
-        case .pong(let d): [UInt8(ascii: "3")] + d
-        case .message(let d): [UInt8(ascii: "4")] + d
-        case .upgrade: [UInt8(ascii: "5")]
-        case .noop: [UInt8(ascii: "6")]
-        case .binary(let d): [UInt8(ascii: "b")] + Array(Data(d).base64EncodedString().utf8)
+        case .open(let d): (UInt8(ascii: "0"), d)
+        case .close: (UInt8(ascii: "1"), [])
+        case .ping(let d): (UInt8(ascii: "2"), d)
+        case .pong(let d): (UInt8(ascii: "3"), d)
+        case .message(let d): (UInt8(ascii: "4"), d)
+        case .upgrade: (UInt8(ascii: "5"), [])
+        case .noop: (UInt8(ascii: "6"), [])
+        case .binary(let d): (UInt8(ascii: "b"), d)
         }
     }
 

@@ -8,35 +8,35 @@ final class EngineSession: Sendable {
 
     private struct State {
         var transport: Transport
-        /// Packets waiting for a polling GET (or for the WebSocket writer to attach).
+        /// Packets waiting for a polling GET (or for the WebSocket to attach).
         var outbox: [EnginePacket] = []
         var pollWaiter: CheckedContinuation<Void, Never>?
         var pollInProgress = false
-        var webSocketWriter: AsyncStream<EnginePacket>.Continuation?
+        var webSocket: WebSocketLink?
         var closed = false
         var closeReason = ""
-        var lastPong: ContinuousClock.Instant = .now
-        var pongWaiter: CheckedContinuation<Void, Never>?
+        var heartbeat: Heartbeat
         var connection: SocketIOConnection?
     }
 
     let sid: String
     let handshake: Handshake
+    /// What the client sent, for the session task of a session that began on polling; a
+    /// session that began on WebSocket is served by its connection's task and leaves it unused.
     let inbound: AsyncStream<EnginePacket>
     private let inboundContinuation: AsyncStream<EnginePacket>.Continuation
     private let state: Mutex<State>
 
-    init(sid: String, handshake: Handshake, transport: Transport) {
+    init(sid: String, handshake: Handshake, transport: Transport, heartbeat: Heartbeat) {
         self.sid = sid
         self.handshake = handshake
         (inbound, inboundContinuation) = AsyncStream.makeStream(of: EnginePacket.self)
-        state = Mutex(State(transport: transport))
+        state = Mutex(State(transport: transport, heartbeat: heartbeat))
     }
 
     var isClosed: Bool { state.withLock { $0.closed } }
     var closeReason: String { state.withLock { $0.closeReason } }
     var transport: Transport { state.withLock { $0.transport } }
-    var lastPong: ContinuousClock.Instant { state.withLock { $0.lastPong } }
 
     var connection: SocketIOConnection? {
         get { state.withLock { $0.connection } }
@@ -45,67 +45,66 @@ final class EngineSession: Sendable {
 
     /// Hands a packet from the client to the session task.
     func receive(_ packet: EnginePacket) {
-        if case .pong = packet {
-            let waiter = state.withLock { state in
-                state.lastPong = .now
-                defer { state.pongWaiter = nil }
-                return state.pongWaiter
-            }
-            waiter?.resume()
-        }
         inboundContinuation.yield(packet)
     }
 
-    /// Returns once a pong arrived after `since`, or the session closed; cancellation ends the wait.
-    func pong(since: ContinuousClock.Instant) async {
-        await withTaskCancellationHandler {
-            await withCheckedContinuation { (waiter: CheckedContinuation<Void, Never>) in
-                let ready = state.withLock { state -> Bool in
-                    if state.closed || state.lastPong >= since || Task.isCancelled { return true }
-                    state.pongWaiter = waiter
-                    return false
-                }
-                if ready { waiter.resume() }
-            }
-        } onCancel: {
-            let waiter = state.withLock { state in
-                defer { state.pongWaiter = nil }
-                return state.pongWaiter
-            }
-            waiter?.resume()
+    /// The client answered a ping.
+    func ponged() {
+        state.withLock { $0.heartbeat.pong(at: .now) }
+    }
+
+    /// Sends the ping that is due, or closes the session whose ping went unanswered or that
+    /// joined no namespace in time.
+    func sweep(now: ContinuousClock.Instant) {
+        let connection = connection
+        let action = state.withLock { state -> Heartbeat.Action in
+            state.closed ? .none : state.heartbeat.due(at: now) { connection?.hasSockets ?? false }
+        }
+        switch action {
+        case .none: break
+        case .ping: send([.ping([])])
+        case .close(let reason): close(reason: reason, cutOff: reason == Heartbeat.pingTimeout)
         }
     }
 
     /// Queues packets for the client on whichever transport is current.
     func send(_ packets: [EnginePacket]) {
-        let waiter: CheckedContinuation<Void, Never>? = state.withLock { state in
-            guard !state.closed else { return nil }
-            if let writer = state.webSocketWriter {
-                for packet in packets { writer.yield(packet) }
-                return nil
+        enum Outcome { case done, wake(CheckedContinuation<Void, Never>?), stalled }
+        let outcome: Outcome = state.withLock { state in
+            guard !state.closed else { return .done }
+            if let link = state.webSocket {
+                guard link.isWritable else { return .stalled }
+                link.send(packets)
+                return .done
             }
             state.outbox.append(contentsOf: packets)
             defer { state.pollWaiter = nil }
-            return state.pollWaiter
+            return .wake(state.pollWaiter)
         }
-        waiter?.resume()
+        switch outcome {
+        case .done: break
+        case .wake(let waiter): waiter?.resume()
+        case .stalled: close(reason: "transport error", cutOff: true)
+        }
     }
 
     /// Ends the session: the session task sees its inbound stream end, transports are released.
-    func close(reason: String) {
-        let (waiters, writer): ([CheckedContinuation<Void, Never>], AsyncStream<EnginePacket>.Continuation?) = state.withLock { state in
-            guard !state.closed else { return ([], nil) }
+    /// - Parameter cutOff: the client is gone or stuck: drop its WebSocket without the closing
+    ///   handshake, so that the session ends now rather than after the close timeout.
+    func close(reason: String, cutOff: Bool = false) {
+        let (waiter, link): (CheckedContinuation<Void, Never>?, WebSocketLink?) = state.withLock { state in
+            guard !state.closed else { return (nil, nil) }
             // What is still queued (a `close` packet, say) stays for a poll already waiting.
             state.closed = true
             state.closeReason = reason
             defer {
                 state.pollWaiter = nil
-                state.pongWaiter = nil
+                state.webSocket = nil
             }
-            return ([state.pollWaiter, state.pongWaiter].compactMap { $0 }, state.webSocketWriter)
+            return (state.pollWaiter, state.webSocket)
         }
-        for waiter in waiters { waiter.resume() }
-        writer?.finish()
+        waiter?.resume()
+        link?.close(cutOff: cutOff)
         inboundContinuation.finish()
     }
 
@@ -165,14 +164,18 @@ final class EngineSession: Sendable {
 
     // MARK: - WebSocket
 
-    /// Switches the session to a WebSocket writer; packets still queued for polling go first.
-    /// A pending poll is answered with `noop` so that the client can finish the upgrade.
-    func attachWebSocket(_ writer: AsyncStream<EnginePacket>.Continuation) {
+    /// Switches the session to its WebSocket; packets still queued for polling go first. A
+    /// pending poll is answered with `noop` so that the client can finish the upgrade.
+    func attachWebSocket(_ link: WebSocketLink) {
         let waiter: CheckedContinuation<Void, Never>? = state.withLock { state in
-            for packet in state.outbox { writer.yield(packet) }
+            guard !state.closed else {
+                link.close(cutOff: false)
+                return nil
+            }
+            if !state.outbox.isEmpty { link.send(state.outbox) }
             state.outbox.removeAll()
             state.transport = .websocket
-            state.webSocketWriter = writer
+            state.webSocket = link
             defer { state.pollWaiter = nil }
             return state.pollWaiter
         }

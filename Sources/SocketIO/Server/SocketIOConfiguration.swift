@@ -1,4 +1,7 @@
 import HTTPTypes
+import Hummingbird
+import HummingbirdWebSocket
+import NIOCore
 
 /// Engine.IO and Socket.IO server settings.
 public struct SocketIOConfiguration: Sendable {
@@ -27,4 +30,25 @@ public struct Handshake: Sendable {
     /// The client's IP address, when the request context knows it
     /// (`RemoteAddressRequestContext`).
     public var remoteAddress: String? = nil
+}
+
+/// The request context the WebSocket routes need: it keeps the connection's channel, which the
+/// server writes frames to directly.
+public protocol SocketIOWebSocketRequestContext: WebSocketRequestContext {
+    var channel: any Channel { get }
+}
+
+/// A ready-made ``SocketIOWebSocketRequestContext`` that also knows the client's address.
+public struct SocketIOWebSocketContext: SocketIOWebSocketRequestContext, RemoteAddressRequestContext {
+    public var coreContext: CoreRequestContextStorage
+    public let webSocket: WebSocketHandlerReference<Self>
+    public let channel: any Channel
+    public let remoteAddress: SocketAddress?
+
+    public init(source: ApplicationRequestContextSource) {
+        coreContext = .init(source: source)
+        webSocket = .init()
+        channel = source.channel
+        remoteAddress = source.channel.remoteAddress
+    }
 }

@@ -9,6 +9,10 @@ final class SocketIOConnection: Sendable {
         case none
         /// Run this event (concurrently with others of the connection).
         case event(@Sendable () async -> Void)
+        /// Run this in a task of its own and wait for it. For deep work (authentication, the
+        /// handler's bookkeeping): a task keeps the stack memory of its deepest call for life, and
+        /// the session's task lives as long as the connection.
+        case wait(@Sendable () async -> Void)
         /// The client broke the protocol: close the session.
         case violation(String)
     }
@@ -66,7 +70,8 @@ final class SocketIOConnection: Sendable {
     private func dispatch(_ packet: SocketPacket, attachments: [[UInt8]]) async -> Outcome {
         switch packet.kind {
         case .connect:
-            return await connect(packet)
+            if state.withLock({ $0.sockets[packet.namespace] != nil }) { return .violation("namespace connected twice") }
+            return .wait { await self.connect(packet) }
         case .disconnect:
             await leave(namespace: packet.namespace, reason: "client namespace disconnect")
             // With no namespace left the session has no use: close it, as clients expect.
@@ -89,13 +94,12 @@ final class SocketIOConnection: Sendable {
         }
     }
 
-    private func connect(_ packet: SocketPacket) async -> Outcome {
+    private func connect(_ packet: SocketPacket) async {
         let namespace = packet.namespace
         guard namespaces.contains(namespace) else {
             session.send([.message(SocketPacket(kind: .connectError, namespace: namespace, data: .object(["message": .string("Invalid namespace")])).encoded)])
-            return .none
+            return
         }
-        if state.withLock({ $0.sockets[namespace] != nil }) { return .violation("namespace connected twice") }
         let socket = SocketIOSocket(id: Self.randomId(), namespace: namespace, session: session)
         switch await handler.connect(socket, auth: packet.data) {
         case .accept(let userData):
@@ -108,7 +112,6 @@ final class SocketIOConnection: Sendable {
             if let data { body["data"] = data }
             session.send([.message(SocketPacket(kind: .connectError, namespace: namespace, data: .object(body)).encoded)])
         }
-        return .none
     }
 
     /// Removes a namespace's socket and tells the handler.

@@ -58,12 +58,27 @@ public final class SocketIOServer: Service, Sendable {
     /// How many Engine.IO sessions are open.
     public var sessionCount: Int { sessions.withLock { $0.count } }
 
+    /// The configuration to mount ``addWebSocketRoutes(to:)`` with: frames as large as a
+    /// packet may be, and no WebSocket pings (Engine.IO has its own heartbeat).
+    public var webSocketConfiguration: WebSocketServerConfiguration {
+        WebSocketServerConfiguration(maxFrameSize: configuration.maxPayload, autoPing: .disabled)
+    }
+
     public func run() async throws {
         await withGracefulShutdownHandler {
-            await withDiscardingTaskGroup { group in
-                for await session in newSessions {
-                    group.addTask { await self.runSession(session) }
+            await withTaskGroup(of: Void.self) { sweeper in
+                sweeper.addTask { await self.sweep() }
+                // Sessions that began on polling have a task each; WebSocket ones run in their
+                // connection's.
+                await withDiscardingTaskGroup { group in
+                    for await session in newSessions {
+                        group.addTask {
+                            var packets = session.inbound.makeAsyncIterator()
+                            await self.serve(session, packets: &packets)
+                        }
+                    }
                 }
+                sweeper.cancelAll()
             }
         } onGracefulShutdown: {
             self.newSessionsContinuation.finish()
@@ -76,18 +91,23 @@ public final class SocketIOServer: Service, Sendable {
 
     // MARK: - Sessions
 
-    private func open(handshake: Handshake, transport: EngineSession.Transport) -> (EngineSession, EnginePacket) {
+    /// A new session and its `open` packet, which the transport sends first.
+    private func open(handshake: Handshake, webSocket: WebSocketLink?) -> (EngineSession, EnginePacket) {
         let sid = SocketIOConnection.randomId()
-        let session = EngineSession(sid: sid, handshake: handshake, transport: transport)
+        let heartbeat = Heartbeat(
+            now: .now, interval: configuration.pingInterval, timeout: configuration.pingTimeout,
+            connectTimeout: layer == .socketIO ? configuration.connectTimeout : nil)
+        let session = EngineSession(sid: sid, handshake: handshake, transport: webSocket == nil ? .polling : .websocket, heartbeat: heartbeat)
+        if let webSocket { session.attachWebSocket(webSocket) }
         sessions.withLock { $0[sid] = session }
-        newSessionsContinuation.yield(session)
         let open: JSONValue = .object([
             "sid": .string(sid),
-            "upgrades": .array(transport == .polling ? [.string("websocket")] : []),
+            "upgrades": .array(webSocket == nil ? [.string("websocket")] : []),
             "pingInterval": .number(Double(configuration.pingInterval.milliseconds)),
             "pingTimeout": .number(Double(configuration.pingTimeout.milliseconds)),
             "maxPayload": .number(Double(configuration.maxPayload)),
         ])
+        if webSocket == nil { newSessionsContinuation.yield(session) }
         return (session, .open(open.serialized))
     }
 
@@ -97,30 +117,24 @@ public final class SocketIOServer: Service, Sendable {
         return session
     }
 
-    /// The life of one session: heartbeats, the connect deadline, and every packet it receives.
-    private func runSession(_ session: EngineSession) async {
+    /// The life of one session: every packet it receives until its transport ends or it closes.
+    private func serve<Packets: AsyncIteratorProtocol<EnginePacket, Never>>(_ session: EngineSession, packets: inout Packets) async {
         let connection = SocketIOConnection(session: session, handler: handler, namespaces: namespaces)
         session.connection = connection
         await withTaskGroup(of: Void.self) { group in
-            group.addTask { await self.heartbeat(session) }
-            if layer == .socketIO {
-                group.addTask {
-                    try? await Task.sleep(for: self.configuration.connectTimeout)
-                    if !Task.isCancelled && !connection.hasSockets { session.close(reason: "connect timeout") }
-                }
-            }
             let (finished, finishedContinuation) = AsyncStream.makeStream(of: Void.self)
             var finishedIterator = finished.makeAsyncIterator()
             var inFlight = 0
-            for await packet in session.inbound {
+            while !session.isClosed, let packet = await packets.next(isolation: #isolation) {
                 let outcome: SocketIOConnection.Outcome
                 switch (layer, packet) {
                 case (.engineEcho, .message), (.engineEcho, .binary): session.send([packet]); outcome = .none
                 case (_, .message(let text)): outcome = await connection.receive(text: text)
                 case (_, .binary(let bytes)): outcome = await connection.receive(binary: bytes)
                 case (_, .ping(let data)): session.send([.pong(data)]); outcome = .none
+                case (_, .pong): session.ponged(); outcome = .none
                 case (_, .close): session.close(reason: "transport close"); outcome = .none
-                case (_, .pong), (_, .noop), (_, .upgrade): outcome = .none
+                case (_, .noop), (_, .upgrade): outcome = .none
                 case (_, .open): outcome = .violation("clients do not send open")
                 }
                 switch outcome {
@@ -129,6 +143,8 @@ public final class SocketIOServer: Service, Sendable {
                 case .violation(let why):
                     logger.debug("closing session after a protocol violation", metadata: ["sid": "\(session.sid)", "why": "\(why)"])
                     session.close(reason: "parse error")
+                case .wait(let run):
+                    await withDiscardingTaskGroup { $0.addTask { await run() } }
                 case .event(let run):
                     if inFlight >= configuration.concurrentEventsPerConnection {
                         await finishedIterator.next()
@@ -147,34 +163,17 @@ public final class SocketIOServer: Service, Sendable {
         sessions.withLock { _ = $0.removeValue(forKey: session.sid) }
     }
 
-    /// Pings every `pingInterval` after the last pong, as Engine.IO clients expect; a pong that
-    /// does not come within `pingTimeout` closes the session.
-    private func heartbeat(_ session: EngineSession) async {
-        while !session.isClosed {
+    /// Pings, ping timeouts and connect deadlines of every session, from one task.
+    private func sweep() async {
+        let interval = Heartbeat.sweepInterval(configuration)
+        while true {
             do {
-                try await Task.sleep(for: configuration.pingInterval)
+                try await Task.sleep(for: interval)
             } catch {
                 return
             }
-            let sent = ContinuousClock.now
-            session.send([.ping([])])
-            let answered = await withTaskGroup(of: Bool.self) { group in
-                group.addTask {
-                    await session.pong(since: sent)
-                    return !Task.isCancelled
-                }
-                group.addTask {
-                    try? await Task.sleep(for: self.configuration.pingTimeout)
-                    return false
-                }
-                defer { group.cancelAll() }
-                return await group.next() ?? false
-            }
-            if Task.isCancelled { return }
-            if !answered || session.lastPong < sent {
-                session.close(reason: "ping timeout")
-                return
-            }
+            let now = ContinuousClock.now
+            for session in sessions.withLock({ Array($0.values) }) { session.sweep(now: now) }
         }
     }
 
@@ -191,7 +190,7 @@ public final class SocketIOServer: Service, Sendable {
         }
     }
 
-    private static func remoteAddress(of context: some RequestContext) -> String? {
+    static func remoteAddress(of context: some RequestContext) -> String? {
         (context as? any RemoteAddressRequestContext)?.remoteAddress?.ipAddress
     }
 
@@ -199,7 +198,7 @@ public final class SocketIOServer: Service, Sendable {
         let query = request.uri.queryParameters
         if let error = checkQuery(query, expecting: "polling") { return withCORS(error, request: request) }
         guard let sid = query.get("sid") else {
-            let (_, open) = open(handshake: Handshake(headers: request.headers, query: Self.queryDictionary(query), transport: "polling", remoteAddress: remoteAddress), transport: .polling)
+            let (_, open) = open(handshake: Handshake(headers: request.headers, query: Self.queryDictionary(query), transport: "polling", remoteAddress: remoteAddress), webSocket: nil)
             return withCORS(Self.payload([open]), request: request)
         }
         guard let session = session(sid) else { return withCORS(Self.protocolError(1, "Session ID unknown"), request: request) }
@@ -289,7 +288,8 @@ public final class SocketIOServer: Service, Sendable {
     // MARK: - WebSocket
 
     /// Mounts the WebSocket transport (direct, or upgrading a polling session) on `configuration.path`.
-    public func addWebSocketRoutes<Context: WebSocketRequestContext>(to router: Router<Context>) {
+    /// Mount the router with ``webSocketConfiguration``.
+    public func addWebSocketRoutes<Context: SocketIOWebSocketRequestContext>(to router: Router<Context>) {
         router.ws(RouterPath(stringLiteral: configuration.path)) { request, _ in
             let query = request.uri.queryParameters
             guard query.get("EIO") == "4", query.get("transport") == "websocket" else { return .dontUpgrade }
@@ -298,59 +298,56 @@ public final class SocketIOServer: Service, Sendable {
             }
             return .upgrade([:])
         } onUpgrade: { inbound, outbound, context in
+            let link = WebSocketLink(channel: context.requestContext.channel, outbound: outbound, closeTimeout: self.webSocketConfiguration.closeTimeout)
             try await self.serveWebSocket(
-                inbound: inbound, outbound: outbound, request: context.request, remoteAddress: Self.remoteAddress(of: context.requestContext))
+                inbound: inbound, outbound: outbound, link: link, request: context.request,
+                remoteAddress: Self.remoteAddress(of: context.requestContext))
         }
     }
 
-    private func serveWebSocket(inbound: WebSocketInboundStream, outbound: WebSocketOutboundWriter, request: Request, remoteAddress: String?) async throws {
+    private func serveWebSocket(
+        inbound: WebSocketInboundStream, outbound: WebSocketOutboundWriter, link: WebSocketLink, request: Request, remoteAddress: String?
+    ) async throws {
         let query = request.uri.queryParameters
-        let (writes, writer) = AsyncStream.makeStream(of: EnginePacket.self)
         var messages = inbound.messages(maxSize: configuration.maxPayload).makeAsyncIterator()
-        let session: EngineSession
         if let sid = query.get("sid") {
-            guard let existing = self.session(sid) else { return }
-            session = existing
+            guard let session = self.session(sid) else { return }
             guard try await probe(session, messages: &messages, outbound: outbound) else { return }
-            session.attachWebSocket(writer)
+            session.attachWebSocket(link)
+            // The session's task (it began on polling) handles what this connection reads.
+            var packets = WebSocketPackets(messages: messages, session: session)
+            while !session.isClosed, let packet = await packets.next() { session.receive(packet) }
         } else {
-            let (created, open) = open(handshake: Handshake(headers: request.headers, query: Self.queryDictionary(query), transport: "websocket", remoteAddress: remoteAddress), transport: .websocket)
-            session = created
-            writer.yield(open)
-            session.attachWebSocket(writer)
+            let handshake = Handshake(headers: request.headers, query: Self.queryDictionary(query), transport: "websocket", remoteAddress: remoteAddress)
+            let (session, open) = open(handshake: handshake, webSocket: link)
+            session.send([open])
+            var packets = WebSocketPackets(messages: messages, session: session)
+            await serve(session, packets: &packets)
         }
-        try await withThrowingTaskGroup(of: Void.self) { group in
-            group.addTask {
-                for await packet in writes {
-                    switch packet {
-                    case .binary(let bytes): try await outbound.write(.binary(ByteBuffer(bytes: bytes)))
-                    default: try await outbound.write(.text(String(decoding: packet.text, as: UTF8.self)))
-                    }
-                }
-                // The session ended (closed by either side): close the WebSocket too, which ends
-                // the reader below once the client answers.
-                try? await outbound.close(.normalClosure, reason: nil)
-            }
+    }
+
+    /// The Engine.IO packets of a WebSocket; the end of the connection, or a frame that is no
+    /// packet, closes the session.
+    private struct WebSocketPackets: AsyncIteratorProtocol {
+        var messages: WebSocketInboundMessageStream.AsyncIterator
+        let session: EngineSession
+
+        mutating func next() async -> EnginePacket? {
             do {
-                while let message = try await messages.next() {
-                    switch message {
-                    case .text(let text):
-                        guard let packet = EnginePacket.decode(text: Array(text.utf8)) else {
-                            session.close(reason: "parse error")
-                            break
-                        }
-                        session.receive(packet)
-                    case .binary(let buffer):
-                        session.receive(.binary(Array(buffer.readableBytesView)))
-                    }
-                    if session.isClosed { break }
+                switch try await messages.next() {
+                case .text(let text)?:
+                    if let packet = EnginePacket.decode(text: text.utf8) { return packet }
+                    session.close(reason: "parse error")
+                case .binary(let buffer)?:
+                    return .binary(Array(buffer.readableBytesView))
+                case nil:
+                    session.close(reason: "transport close")
                 }
-                session.close(reason: "transport close")
             } catch {
                 // Over maxPayload, or the connection broke.
                 session.close(reason: "transport error")
             }
-            try await group.waitForAll()
+            return nil
         }
     }
 
