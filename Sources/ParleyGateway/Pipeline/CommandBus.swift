@@ -10,10 +10,12 @@ import Synchronization
 /// reply arrives on the node's Redis channel and is handed in through ``deliver(_:)``. A reply
 /// may beat the caller to the wait, so a slot is opened before publishing.
 public final class CommandBus: Sendable {
+    /// Replies are kept as they came and decoded by the caller that waits for them: the node
+    /// channel's one reader also carries every event this node delivers.
     private enum Slot {
         case expected
-        case arrived(CommandReply.Outcome)
-        case waiting(CheckedContinuation<CommandReply.Outcome, any Error>)
+        case arrived([UInt8])
+        case waiting(CheckedContinuation<[UInt8], any Error>)
     }
 
     private let publisher: QueuePublisher
@@ -48,7 +50,7 @@ public final class CommandBus: Sendable {
             throw error
         }
         return try await withThrowingTaskGroup(of: CommandReply.Outcome.self) { group in
-            group.addTask { try await self.waitForReply(command.id) }
+            group.addTask { try Self.decode(try await self.waitForReply(command.id)) }
             group.addTask { [timeout] in
                 try await Task.sleep(for: timeout)
                 throw ParleyError(.timeout, "The request was accepted but is taking too long; retry it")
@@ -60,30 +62,38 @@ public final class CommandBus: Sendable {
 
     /// Hands a reply from the node channel to the caller waiting for it.
     public func deliver(_ payload: [UInt8]) {
-        guard let reply = try? JSON.decode(CommandReply.self, from: Data(payload)) else {
-            logger.warning("undecodable reply on node channel")
+        guard let commandId = EventWire.topLevelString("commandId", in: payload[...]).flatMap(UUID.init(uuidString:)) else {
+            logger.warning("reply without a command id on node channel")
             return
         }
-        let waiter: CheckedContinuation<CommandReply.Outcome, any Error>? = slots.withLock { slots in
-            switch slots[reply.commandId] {
+        let waiter: CheckedContinuation<[UInt8], any Error>? = slots.withLock { slots in
+            switch slots[commandId] {
             case .expected:
-                slots[reply.commandId] = .arrived(reply.outcome)
+                slots[commandId] = .arrived(payload)
                 return nil
             case .waiting(let continuation):
-                slots.removeValue(forKey: reply.commandId)
+                slots.removeValue(forKey: commandId)
                 return continuation
             case .arrived, nil:
                 // A late reply to a caller that gave up, or a duplicate: nobody is waiting.
                 return nil
             }
         }
-        waiter?.resume(returning: reply.outcome)
+        waiter?.resume(returning: payload)
     }
 
-    private func waitForReply(_ id: UUID) async throws -> CommandReply.Outcome {
+    private static func decode(_ payload: [UInt8]) throws -> CommandReply.Outcome {
+        do {
+            return try JSON.decode(CommandReply.self, from: Data(payload)).outcome
+        } catch {
+            throw ParleyError(.internal, "Undecodable reply from a worker")
+        }
+    }
+
+    private func waitForReply(_ id: UUID) async throws -> [UInt8] {
         try await withTaskCancellationHandler {
             try await withCheckedThrowingContinuation { continuation in
-                let early: CommandReply.Outcome? = slots.withLock { slots in
+                let early: [UInt8]? = slots.withLock { slots in
                     switch slots[id] {
                     case .arrived(let outcome):
                         slots.removeValue(forKey: id)
@@ -99,7 +109,7 @@ public final class CommandBus: Sendable {
                 if let early { continuation.resume(returning: early) }
             }
         } onCancel: {
-            let waiter: CheckedContinuation<CommandReply.Outcome, any Error>? = slots.withLock { slots in
+            let waiter: CheckedContinuation<[UInt8], any Error>? = slots.withLock { slots in
                 defer { slots.removeValue(forKey: id) }
                 if case .waiting(let continuation) = slots[id] { return continuation }
                 return nil

@@ -58,13 +58,13 @@ public enum JSONValue: Sendable, Equatable, Codable {
 
     /// Parses JSON text; `nil` when it is not JSON.
     public static func parse<Bytes: Collection<UInt8>>(_ bytes: Bytes) -> JSONValue? {
-        try? JSONDecoder().decode(JSONValue.self, from: Data(bytes))
+        JSONText.parse(bytes)
     }
 
     /// The compact JSON text of this value.
     public var serialized: [UInt8] {
-        let encoder = JSONEncoder()
-        encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
-        return (try? [UInt8](encoder.encode(self))) ?? Array("null".utf8)
+        var out: [UInt8] = []
+        JSONText.write(self, into: &out)
+        return out
     }
 }

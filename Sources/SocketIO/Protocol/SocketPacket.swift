@@ -99,19 +99,13 @@ public struct SocketPacket: Sendable, Equatable {
     /// An EVENT packet built from pre-serialized JSON arguments, without parsing them again.
     public static func encodeEvent(namespace: String = "/", name: String, rawArguments: [[UInt8]]) -> [UInt8] {
         var out: [UInt8] = [UInt8(ascii: "2")]
+        out.reserveCapacity(namespace.utf8.count + name.utf8.count + rawArguments.reduce(8) { $0 + $1.count + 1 })
         if namespace != "/" {
-            out += Array(namespace.utf8)
+            out += namespace.utf8
             out.append(UInt8(ascii: ","))
         }
         out.append(UInt8(ascii: "["))
-        // Plain names need no escaping, and no JSON encoder on every emit.
-        if name.utf8.allSatisfy({ $0 >= 0x20 && $0 < 0x7F && $0 != UInt8(ascii: "\"") && $0 != UInt8(ascii: "\\") }) {
-            out.append(UInt8(ascii: "\""))
-            out += Array(name.utf8)
-            out.append(UInt8(ascii: "\""))
-        } else {
-            out += JSONValue.string(name).serialized
-        }
+        JSONText.writeString(name, into: &out)
         for argument in rawArguments {
             out.append(UInt8(ascii: ","))
             out += argument
