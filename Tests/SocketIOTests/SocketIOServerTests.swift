@@ -37,10 +37,13 @@ final class SocketIOServerTests: XCTestCase {
         try await withServer(configure) { url, client, _ in try await body(url, client) }
     }
 
-    func withServer(_ configure: (inout SocketIOConfiguration) -> Void = { _ in }, _ body: @escaping @Sendable (String, any TestClientProtocol, SocketIOServer) async throws -> Void) async throws {
+    func withServer(
+        _ configure: (inout SocketIOConfiguration) -> Void = { _ in }, handler: any SocketIOHandler = EchoHandler(),
+        _ body: @escaping @Sendable (String, any TestClientProtocol, SocketIOServer) async throws -> Void
+    ) async throws {
         var configuration = SocketIOConfiguration()
         configure(&configuration)
-        let server = SocketIOServer(configuration: configuration, handler: EchoHandler(), logger: Self.logger)
+        let server = SocketIOServer(configuration: configuration, handler: handler, logger: Self.logger)
         let router = Router()
         server.addPollingRoutes(to: router)
         let webSocketRouter = Router(context: SocketIOWebSocketContext.self)

@@ -50,7 +50,12 @@ extension EnginePacket {
     func webSocketFrame(_ allocator: ByteBufferAllocator) -> WebSocketFrame {
         if case .binary(let bytes) = self { return WebSocketFrame(fin: true, opcode: .binary, data: allocator.buffer(bytes: bytes)) }
         let (type, data) = textParts
-        var buffer = allocator.buffer(capacity: data.count + 1)
+        // Room before the payload for the frame header (at most 14 bytes), which NIO's encoder
+        // then writes in place instead of in a buffer and iovec of its own.
+        let headroom = 14
+        var buffer = allocator.buffer(capacity: headroom + data.count + 1)
+        buffer.moveWriterIndex(forwardBy: headroom)
+        buffer.moveReaderIndex(forwardBy: headroom)
         buffer.writeInteger(type)
         buffer.writeBytes(data)
         return WebSocketFrame(fin: true, opcode: .text, data: buffer)

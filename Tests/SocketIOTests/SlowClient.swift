@@ -1,0 +1,101 @@
+import Foundation
+import Synchronization
+import XCTest
+
+@testable import SocketIO
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// Emits 16 KiB events to whoever asks for a `flood`, until the session ends (which cancels its
+/// events).
+final class FloodHandler: SocketIOHandler {
+    let reasons = Mutex<[String]>([])
+    let sent = Atomic<Int>(0)
+
+    func connect(_ socket: SocketIOSocket, auth: JSONValue?) async -> ConnectDecision { .accept(userData: 0) }
+
+    func event(_ socket: SocketIOSocket, name: String, arguments: [JSONValue], ack: Ack?) async {
+        guard name == "flood" else { return }
+        let blob = JSONValue.string(String(repeating: "x", count: 16 * 1024))
+        for _ in 0..<5000 where !Task.isCancelled {
+            socket.emit("blob", blob)
+            sent.add(1, ordering: .relaxed)
+            try? await Task.sleep(for: .milliseconds(1))
+        }
+    }
+
+    func disconnected(_ socket: SocketIOSocket, reason: String) async {
+        reasons.withLock { $0.append(reason) }
+    }
+}
+
+extension SocketIOServerTests {
+    /// A client that stops reading is dropped once the server holds more than NIO's high water
+    /// mark for it, instead of the server buffering for it without end.
+    func testAClientThatStopsReadingIsDropped() async throws {
+        let handler = FloodHandler()
+        try await withServer(handler: handler) { _, client, _ in
+            let socket = try StalledClient(port: client.port!)
+            defer { socket.close() }
+            try socket.upgrade()
+            try socket.sendText(#"40"#)
+            try await Task.sleep(for: .milliseconds(200))
+            try socket.sendText(#"42["flood"]"#)
+            // From here on the client reads nothing.
+            let deadline = ContinuousClock.now + .seconds(20)
+            while handler.reasons.withLock({ $0.isEmpty }) && ContinuousClock.now < deadline {
+                try await Task.sleep(for: .milliseconds(50))
+            }
+            XCTAssertEqual(handler.reasons.withLock { $0 }, ["transport error"])
+            // Dropped after the kernel's buffers and NIO's high water mark filled, well before
+            // the flood's end.
+            let sent = handler.sent.load(ordering: .relaxed)
+            XCTAssertGreaterThan(sent, 10)
+            XCTAssertLessThan(sent, 5000)
+        }
+    }
+}
+
+/// A WebSocket client on a plain socket with a small receive buffer that reads only the upgrade.
+final class StalledClient {
+    let fd: Int32
+
+    init(port: Int) throws {
+        fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        var small: Int32 = 4096
+        setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &small, socklen_t(MemoryLayout<Int32>.size))
+        var address = sockaddr_in()
+        address.sin_family = sa_family_t(AF_INET)
+        address.sin_port = in_port_t(UInt16(port).bigEndian)
+        address.sin_addr.s_addr = inet_addr("127.0.0.1")
+        let connected = withUnsafePointer(to: &address) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { Glibc.connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
+        }
+        guard connected == 0 else { throw POSIXError(.ECONNREFUSED) }
+    }
+
+    /// Sends the upgrade request and reads the response and the `open` packet.
+    func upgrade() throws {
+        try write(Array((
+            "GET /socket.io/?EIO=4&transport=websocket HTTP/1.1\r\nHost: 127.0.0.1\r\nUpgrade: websocket\r\n"
+                + "Connection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n").utf8))
+        var buffer = [UInt8](repeating: 0, count: 4096)
+        guard recv(fd, &buffer, buffer.count, 0) > 0 else { throw POSIXError(.ECONNRESET) }
+    }
+
+    /// One masked text frame (clients must mask).
+    func sendText(_ text: String) throws {
+        let payload = Array(text.utf8)
+        precondition(payload.count < 126)
+        let mask: [UInt8] = [1, 2, 3, 4]
+        try write([0x81, 0x80 | UInt8(payload.count)] + mask + payload.enumerated().map { $1 ^ mask[$0 % 4] })
+    }
+
+    private func write(_ bytes: [UInt8]) throws {
+        guard send(fd, bytes, bytes.count, 0) == bytes.count else { throw POSIXError(.EPIPE) }
+    }
+
+    func close() { Glibc.close(fd) }
+}
