@@ -1,7 +1,7 @@
 import Foundation
 import Hummingbird
 import HummingbirdTesting
-import HummingbirdWebSocket
+import HummingbirdWSClient
 import HummingbirdWSClient
 import Logging
 import NIOCore
@@ -46,10 +46,8 @@ final class SocketIOServerTests: XCTestCase {
         let server = SocketIOServer(configuration: configuration, handler: handler, logger: Self.logger)
         let router = Router()
         server.addPollingRoutes(to: router)
-        let webSocketRouter = Router(context: SocketIOWebSocketContext.self)
-        server.addWebSocketRoutes(to: webSocketRouter)
         let app = Application(
-            router: router, server: .http1WebSocketUpgrade(webSocketRouter: webSocketRouter, configuration: server.webSocketConfiguration),
+            router: router, server: .socketIO([server]),
             configuration: .init(address: .hostname("127.0.0.1", port: 0)), services: [server], logger: Self.logger)
         try await app.test(.live) { client in
             try await body("http://127.0.0.1:\(client.port!)", client, server)

@@ -1,6 +1,5 @@
 import Foundation
 import Hummingbird
-import HummingbirdWebSocket
 import Logging
 import Metrics
 import ParleyCore
@@ -104,11 +103,9 @@ public enum Gateway {
         let socketServer = SocketIOServer(configuration: deps.socketIO, handler: handler, logger: logger)
         let httpRouter = router(deps)
         socketServer.addPollingRoutes(to: httpRouter)
-        let webSocketRouter = Router(context: SocketIOWebSocketContext.self)
-        socketServer.addWebSocketRoutes(to: webSocketRouter)
         return Application(
             router: httpRouter,
-            server: .http1WebSocketUpgrade(webSocketRouter: webSocketRouter, configuration: socketServer.webSocketConfiguration),
+            server: .socketIO([socketServer]),
             configuration: .init(address: .hostname(host, port: port), serverName: "parley"),
             services: [PubSubDispatcher(subscriber: deps.subscriber, bus: deps.bus, hub: hub, logger: logger), reporter, socketServer],
             logger: logger

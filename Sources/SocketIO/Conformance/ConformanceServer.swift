@@ -1,5 +1,4 @@
 import Hummingbird
-import HummingbirdWebSocket
 import Logging
 
 /// The server the official Engine.IO and Socket.IO protocol test suites talk to: `/engine.io/`
@@ -44,13 +43,11 @@ public enum ConformanceServer {
         let engine = SocketIOServer.engineEcho(configuration: engineConfiguration, logger: logger)
         let socketIO = SocketIOServer(configuration: configuration, namespaces: ["/", "/custom"], handler: Handler(), logger: logger)
         let router = Router()
-        let webSocketRouter = Router(context: SocketIOWebSocketContext.self)
         for server in [engine, socketIO] {
             server.addPollingRoutes(to: router)
-            server.addWebSocketRoutes(to: webSocketRouter)
         }
         return Application(
-            router: router, server: .http1WebSocketUpgrade(webSocketRouter: webSocketRouter, configuration: socketIO.webSocketConfiguration),
+            router: router, server: .socketIO([engine, socketIO]),
             configuration: .init(address: .hostname(host, port: port), serverName: "parley-conformance"),
             services: [engine, socketIO], logger: logger)
     }

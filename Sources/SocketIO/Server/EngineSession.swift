@@ -1,8 +1,8 @@
 import Foundation
 import Synchronization
 
-/// One Engine.IO session: its transport, the packets waiting to go out, and the stream of
-/// packets that came in. Transports push in and drain out; the session task consumes ``inbound``.
+/// One Engine.IO session: its transport and the packets waiting to go out. Packets that come in
+/// are handed to the server as they arrive (``SocketIOServer``); no task waits on a session.
 final class EngineSession: Sendable {
     enum Transport: Sendable { case polling, websocket }
 
@@ -17,20 +17,20 @@ final class EngineSession: Sendable {
         var closeReason = ""
         var heartbeat: Heartbeat
         var connection: SocketIOConnection?
+        /// Application work running for this session (events, connects).
+        var running = 0
     }
 
     let sid: String
     let handshake: Handshake
-    /// What the client sent, for the session task of a session that began on polling; a
-    /// session that began on WebSocket is served by its connection's task and leaves it unused.
-    let inbound: AsyncStream<EnginePacket>
-    private let inboundContinuation: AsyncStream<EnginePacket>.Continuation
     private let state: Mutex<State>
+    /// Called once, when the session closes.
+    private let onClose: @Sendable (EngineSession) -> Void
 
-    init(sid: String, handshake: Handshake, transport: Transport, heartbeat: Heartbeat) {
+    init(sid: String, handshake: Handshake, transport: Transport, heartbeat: Heartbeat, onClose: @escaping @Sendable (EngineSession) -> Void) {
         self.sid = sid
         self.handshake = handshake
-        (inbound, inboundContinuation) = AsyncStream.makeStream(of: EnginePacket.self)
+        self.onClose = onClose
         state = Mutex(State(transport: transport, heartbeat: heartbeat))
     }
 
@@ -43,9 +43,22 @@ final class EngineSession: Sendable {
         set { state.withLock { $0.connection = newValue } }
     }
 
-    /// Hands a packet from the client to the session task.
-    func receive(_ packet: EnginePacket) {
-        inboundContinuation.yield(packet)
+    /// Runs application work for this session in a task of its own. Past `limit` at once, the
+    /// WebSocket stops reading until some finishes, so a client cannot pile up work.
+    func run(limit: Int, _ work: @escaping @Sendable () async -> Void) {
+        let pause: WebSocketLink? = state.withLock { state in
+            state.running += 1
+            return state.running == limit ? state.webSocket : nil
+        }
+        pause?.pauseReading()
+        Task {
+            await work()
+            let resume: WebSocketLink? = self.state.withLock { state in
+                state.running -= 1
+                return state.running == limit - 1 ? state.webSocket : nil
+            }
+            resume?.resumeReading()
+        }
     }
 
     /// The client answered a ping.
@@ -88,12 +101,12 @@ final class EngineSession: Sendable {
         }
     }
 
-    /// Ends the session: the session task sees its inbound stream end, transports are released.
+    /// Ends the session: transports are released and the server told (once).
     /// - Parameter cutOff: the client is gone or stuck: drop its WebSocket without the closing
     ///   handshake, so that the session ends now rather than after the close timeout.
     func close(reason: String, cutOff: Bool = false) {
-        let (waiter, link): (CheckedContinuation<Void, Never>?, WebSocketLink?) = state.withLock { state in
-            guard !state.closed else { return (nil, nil) }
+        let (closing, waiter, link): (Bool, CheckedContinuation<Void, Never>?, WebSocketLink?) = state.withLock { state in
+            guard !state.closed else { return (false, nil, nil) }
             // What is still queued (a `close` packet, say) stays for a poll already waiting.
             state.closed = true
             state.closeReason = reason
@@ -101,11 +114,12 @@ final class EngineSession: Sendable {
                 state.pollWaiter = nil
                 state.webSocket = nil
             }
-            return (state.pollWaiter, state.webSocket)
+            return (true, state.pollWaiter, state.webSocket)
         }
+        guard closing else { return }
         waiter?.resume()
         link?.close(cutOff: cutOff)
-        inboundContinuation.finish()
+        onClose(self)
     }
 
     // MARK: - Polling

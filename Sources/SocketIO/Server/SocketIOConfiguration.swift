@@ -1,7 +1,4 @@
 import HTTPTypes
-import Hummingbird
-import HummingbirdWebSocket
-import NIOCore
 
 /// Engine.IO and Socket.IO server settings.
 public struct SocketIOConfiguration: Sendable {
@@ -15,8 +12,11 @@ public struct SocketIOConfiguration: Sendable {
     public var connectTimeout: Duration = .seconds(45)
     /// Origins allowed to poll cross-origin (`*` for any); empty: no CORS headers.
     public var corsOrigins: [String] = []
-    /// Most events of one connection handled at once.
+    /// Most events of one connection handled at once; past it a WebSocket is read no further
+    /// until some finish.
     public var concurrentEventsPerConnection: Int = 32
+    /// How long a client has to answer the server's WebSocket close frame before it is cut off.
+    public var webSocketCloseTimeout: Duration = .seconds(10)
 
     public init() {}
 }
@@ -30,25 +30,4 @@ public struct Handshake: Sendable {
     /// The client's IP address, when the request context knows it
     /// (`RemoteAddressRequestContext`).
     public var remoteAddress: String? = nil
-}
-
-/// The request context the WebSocket routes need: it keeps the connection's channel, which the
-/// server writes frames to directly.
-public protocol SocketIOWebSocketRequestContext: WebSocketRequestContext {
-    var channel: any Channel { get }
-}
-
-/// A ready-made ``SocketIOWebSocketRequestContext`` that also knows the client's address.
-public struct SocketIOWebSocketContext: SocketIOWebSocketRequestContext, RemoteAddressRequestContext {
-    public var coreContext: CoreRequestContextStorage
-    public let webSocket: WebSocketHandlerReference<Self>
-    public let channel: any Channel
-    public let remoteAddress: SocketAddress?
-
-    public init(source: ApplicationRequestContextSource) {
-        coreContext = .init(source: source)
-        webSocket = .init()
-        channel = source.channel
-        remoteAddress = source.channel.remoteAddress
-    }
 }

@@ -7,18 +7,18 @@ final class SocketIOConnection: Sendable {
     /// What the session task should do after a packet.
     enum Outcome: Sendable {
         case none
-        /// Run this event (concurrently with others of the connection).
-        case event(@Sendable () async -> Void)
-        /// Run this in a task of its own and wait for it. For deep work (authentication, the
-        /// handler's bookkeeping): a task keeps the stack memory of its deepest call for life, and
-        /// the session's task lives as long as the connection.
-        case wait(@Sendable () async -> Void)
+        /// Application work: an event, a connect or a disconnect, run in a task of its own
+        /// (concurrently with others of the connection).
+        case run(@Sendable () async -> Void)
         /// The client broke the protocol: close the session.
         case violation(String)
     }
 
     private struct State {
         var sockets: [String: SocketIOSocket] = [:]
+        /// Namespaces whose CONNECT is being decided, with the packets that came meanwhile: they
+        /// are handled, in order, once it is.
+        var connecting: [String: [(SocketPacket, [[UInt8]])]] = [:]
         /// A BINARY_EVENT or BINARY_ACK waiting for its attachments.
         var partial: (packet: SocketPacket, attachments: [[UInt8]])?
         var nextAckId: Int = 0
@@ -41,18 +41,18 @@ final class SocketIOConnection: Sendable {
     var hasSockets: Bool { state.withLock { !$0.sockets.isEmpty } }
 
     /// Handles an Engine.IO `message` (text) packet.
-    func receive(text: [UInt8]) async -> Outcome {
+    func receive(text: [UInt8]) -> Outcome {
         if state.withLock({ $0.partial != nil }) { return .violation("text packet while binary attachments were expected") }
         guard let packet = SocketPacket.decode(text) else { return .violation("malformed packet") }
         if packet.attachments > 0 {
             state.withLock { $0.partial = (packet, []) }
             return .none
         }
-        return await dispatch(packet, attachments: [])
+        return dispatch(packet, attachments: [])
     }
 
     /// Handles an Engine.IO binary packet (an attachment).
-    func receive(binary: [UInt8]) async -> Outcome {
+    func receive(binary: [UInt8]) -> Outcome {
         let complete: (SocketPacket, [[UInt8]])? = state.withLock { state in
             guard var partial = state.partial else { return nil }
             partial.attachments.append(binary)
@@ -63,20 +63,37 @@ final class SocketIOConnection: Sendable {
             state.partial = partial
             return nil
         }
-        if let (packet, attachments) = complete { return await dispatch(packet, attachments: attachments) }
+        if let (packet, attachments) = complete { return dispatch(packet, attachments: attachments) }
         return state.withLock { $0.partial == nil } ? .violation("unexpected binary packet") : .none
     }
 
-    private func dispatch(_ packet: SocketPacket, attachments: [[UInt8]]) async -> Outcome {
+    private func dispatch(_ packet: SocketPacket, attachments: [[UInt8]], queueing: Bool = true) -> Outcome {
+        if queueing, packet.kind == .event || packet.kind == .binaryEvent || packet.kind == .disconnect {
+            let queued = state.withLock { state in
+                guard state.connecting[packet.namespace] != nil else { return false }
+                state.connecting[packet.namespace]?.append((packet, attachments))
+                return true
+            }
+            if queued { return .none }
+        }
         switch packet.kind {
         case .connect:
-            if state.withLock({ $0.sockets[packet.namespace] != nil }) { return .violation("namespace connected twice") }
-            return .wait { await self.connect(packet) }
+            let fresh = state.withLock { state in
+                guard state.sockets[packet.namespace] == nil, state.connecting[packet.namespace] == nil else { return false }
+                state.connecting[packet.namespace] = []
+                return true
+            }
+            guard fresh else { return .violation("namespace connected twice") }
+            return .run {
+                await self.connect(packet)
+                await self.handleQueued(namespace: packet.namespace)
+            }
         case .disconnect:
-            await leave(namespace: packet.namespace, reason: "client namespace disconnect")
-            // With no namespace left the session has no use: close it, as clients expect.
-            if !hasSockets { session.close(reason: "client namespace disconnect") }
-            return .none
+            return .run {
+                await self.leave(namespace: packet.namespace, reason: "client namespace disconnect")
+                // With no namespace left the session has no use: close it, as clients expect.
+                if !self.hasSockets { self.session.close(reason: "client namespace disconnect") }
+            }
         case .event, .binaryEvent:
             guard let socket = state.withLock({ $0.sockets[packet.namespace] }) else { return .none }
             guard let data = packet.data?.fillingPlaceholders(with: attachments),
@@ -85,12 +102,33 @@ final class SocketIOConnection: Sendable {
             if Self.reservedEvents.contains(name) { return .violation("reserved event name '\(name)'") }
             let ack = packet.id.map { id in self.ack(for: socket, id: id) }
             let arguments = Array(items.dropFirst())
-            return .event { await self.handler.event(socket, name: name, arguments: arguments, ack: ack) }
+            return .run { await self.handler.event(socket, name: name, arguments: arguments, ack: ack) }
         case .ack, .binaryAck:
             // The server sends no events that ask for acks yet; an ack is accepted and ignored.
             return .none
         case .connectError:
             return .violation("clients do not send CONNECT_ERROR")
+        }
+    }
+
+    /// The packets that came while a CONNECT was decided, one after the other.
+    private func handleQueued(namespace: String) async {
+        while true {
+            let queued = state.withLock { state -> [(SocketPacket, [[UInt8]])] in
+                let queued = state.connecting[namespace] ?? []
+                if queued.isEmpty { state.connecting.removeValue(forKey: namespace) } else { state.connecting[namespace] = [] }
+                return queued
+            }
+            if queued.isEmpty { return }
+            for (packet, attachments) in queued {
+                switch dispatch(packet, attachments: attachments, queueing: false) {
+                case .none: break
+                case .run(let work): await work()
+                case .violation:
+                    session.close(reason: "parse error")
+                    return
+                }
+            }
         }
     }
 
@@ -105,6 +143,11 @@ final class SocketIOConnection: Sendable {
         case .accept(let userData):
             socket.setUserData(userData)
             state.withLock { $0.sockets[namespace] = socket }
+            if session.isClosed {
+                // The session ended while the handler decided (``closeAll`` may have missed it).
+                await leave(namespace: namespace, reason: session.closeReason)
+                return
+            }
             session.send([.message(SocketPacket(kind: .connect, namespace: namespace, data: .object(["sid": .string(socket.id)])).encoded)])
             await handler.connected(socket, auth: packet.data)
         case .reject(let message, let data):

@@ -1,9 +1,11 @@
 import Foundation
 import HTTPTypes
 import Hummingbird
-import HummingbirdWebSocket
+import HummingbirdCore
 import Logging
 import NIOCore
+import NIOHTTP1
+import NIOHTTPTypesHTTP1
 import NIOWebSocket
 import ServiceLifecycle
 import Synchronization
@@ -12,8 +14,10 @@ import Synchronization
 /// heartbeats, namespaces and acknowledgements. It knows nothing of the application: a
 /// ``SocketIOHandler`` decides on connections and handles events.
 ///
-/// Run it as a `Service` (every session's task is a child of ``run()``), and mount it with
-/// ``addPollingRoutes(to:)`` and ``addWebSocketRoutes(to:)``.
+/// Run it as a `Service` (its one task pings every session), mount the polling transport with
+/// ``addPollingRoutes(to:)`` and serve the application with ``HTTPServerBuilder/socketIO(_:)``,
+/// which takes WebSocket upgrades to the server's path. Packets are handled as they arrive; work
+/// for the application runs in a task per event, so an idle connection costs no task.
 public final class SocketIOServer: Service, Sendable {
     /// What sits on top of the Engine.IO sessions.
     private enum Layer: Sendable {
@@ -28,8 +32,6 @@ public final class SocketIOServer: Service, Sendable {
     private let namespaces: Set<String>
     private let logger: Logger
     private let sessions = Mutex<[String: EngineSession]>([:])
-    private let newSessions: AsyncStream<EngineSession>
-    private let newSessionsContinuation: AsyncStream<EngineSession>.Continuation
 
     /// - Parameters:
     ///   - configuration: protocol settings.
@@ -52,40 +54,16 @@ public final class SocketIOServer: Service, Sendable {
         self.handler = handler
         self.namespaces = namespaces
         self.logger = logger
-        (newSessions, newSessionsContinuation) = AsyncStream.makeStream(of: EngineSession.self)
     }
 
     /// How many Engine.IO sessions are open.
     public var sessionCount: Int { sessions.withLock { $0.count } }
 
-    /// The configuration to mount ``addWebSocketRoutes(to:)`` with: frames as large as a
-    /// packet may be, and no WebSocket pings (Engine.IO has its own heartbeat).
-    public var webSocketConfiguration: WebSocketServerConfiguration {
-        WebSocketServerConfiguration(maxFrameSize: configuration.maxPayload, autoPing: .disabled)
-    }
-
     public func run() async throws {
-        await withGracefulShutdownHandler {
-            await withTaskGroup(of: Void.self) { sweeper in
-                sweeper.addTask { await self.sweep() }
-                // Sessions that began on polling have a task each; WebSocket ones run in their
-                // connection's.
-                await withDiscardingTaskGroup { group in
-                    for await session in newSessions {
-                        group.addTask {
-                            var packets = session.inbound.makeAsyncIterator()
-                            await self.serve(session, packets: &packets)
-                        }
-                    }
-                }
-                sweeper.cancelAll()
-            }
-        } onGracefulShutdown: {
-            self.newSessionsContinuation.finish()
-            for session in self.sessions.withLock({ Array($0.values) }) {
-                session.send([.close])
-                session.close(reason: "server shutting down")
-            }
+        try? await cancelWhenGracefulShutdown { await self.sweep() }
+        for session in sessions.withLock({ Array($0.values) }) {
+            session.send([.close])
+            session.close(reason: "server shutting down")
         }
     }
 
@@ -97,7 +75,10 @@ public final class SocketIOServer: Service, Sendable {
         let heartbeat = Heartbeat(
             now: .now, interval: configuration.pingInterval, timeout: configuration.pingTimeout,
             connectTimeout: layer == .socketIO ? configuration.connectTimeout : nil)
-        let session = EngineSession(sid: sid, handshake: handshake, transport: webSocket == nil ? .polling : .websocket, heartbeat: heartbeat)
+        let session = EngineSession(sid: sid, handshake: handshake, transport: webSocket == nil ? .polling : .websocket, heartbeat: heartbeat) {
+            self.closed($0)
+        }
+        if layer == .socketIO { session.connection = SocketIOConnection(session: session, handler: handler, namespaces: namespaces) }
         if let webSocket { session.attachWebSocket(webSocket) }
         sessions.withLock { $0[sid] = session }
         let open: JSONValue = .object([
@@ -107,7 +88,6 @@ public final class SocketIOServer: Service, Sendable {
             "pingTimeout": .number(Double(configuration.pingTimeout.milliseconds)),
             "maxPayload": .number(Double(configuration.maxPayload)),
         ])
-        if webSocket == nil { newSessionsContinuation.yield(session) }
         return (session, .open(open.serialized))
     }
 
@@ -117,50 +97,37 @@ public final class SocketIOServer: Service, Sendable {
         return session
     }
 
-    /// The life of one session: every packet it receives until its transport ends or it closes.
-    private func serve<Packets: AsyncIteratorProtocol<EnginePacket, Never>>(_ session: EngineSession, packets: inout Packets) async {
-        let connection = SocketIOConnection(session: session, handler: handler, namespaces: namespaces)
-        session.connection = connection
-        await withTaskGroup(of: Void.self) { group in
-            let (finished, finishedContinuation) = AsyncStream.makeStream(of: Void.self)
-            var finishedIterator = finished.makeAsyncIterator()
-            var inFlight = 0
-            while !session.isClosed, let packet = await packets.next(isolation: #isolation) {
-                let outcome: SocketIOConnection.Outcome
-                switch (layer, packet) {
-                case (.engineEcho, .message), (.engineEcho, .binary): session.send([packet]); outcome = .none
-                case (_, .message(let text)): outcome = await connection.receive(text: text)
-                case (_, .binary(let bytes)): outcome = await connection.receive(binary: bytes)
-                case (_, .ping(let data)): session.send([.pong(data)]); outcome = .none
-                case (_, .pong): session.ponged(); outcome = .none
-                case (_, .close): session.close(reason: "transport close"); outcome = .none
-                case (_, .noop), (_, .upgrade): outcome = .none
-                case (_, .open): outcome = .violation("clients do not send open")
-                }
-                switch outcome {
-                case .none:
-                    break
-                case .violation(let why):
-                    logger.debug("closing session after a protocol violation", metadata: ["sid": "\(session.sid)", "why": "\(why)"])
-                    session.close(reason: "parse error")
-                case .wait(let run):
-                    await withDiscardingTaskGroup { $0.addTask { await run() } }
-                case .event(let run):
-                    if inFlight >= configuration.concurrentEventsPerConnection {
-                        await finishedIterator.next()
-                        inFlight -= 1
-                    }
-                    inFlight += 1
-                    group.addTask {
-                        await run()
-                        finishedContinuation.yield()
-                    }
-                }
-            }
-            group.cancelAll()
-        }
-        await connection.closeAll(reason: session.closeReason)
+    /// A session ended: it is forgotten and its sockets leave.
+    private func closed(_ session: EngineSession) {
         sessions.withLock { _ = $0.removeValue(forKey: session.sid) }
+        guard let connection = session.connection else { return }
+        Task { await connection.closeAll(reason: session.closeReason) }
+    }
+
+    /// A packet from the client, on whichever transport it came.
+    func receive(_ packet: EnginePacket, in session: EngineSession) {
+        guard !session.isClosed else { return }
+        let outcome: SocketIOConnection.Outcome
+        switch (layer, packet, session.connection) {
+        case (.engineEcho, .message, _), (.engineEcho, .binary, _): session.send([packet]); outcome = .none
+        case (_, .message(let text), let connection?): outcome = connection.receive(text: text)
+        case (_, .binary(let bytes), let connection?): outcome = connection.receive(binary: bytes)
+        case (_, .message, nil), (_, .binary, nil): outcome = .none
+        case (_, .ping(let data), _): session.send([.pong(data)]); outcome = .none
+        case (_, .pong, _): session.ponged(); outcome = .none
+        case (_, .close, _): session.close(reason: "transport close"); outcome = .none
+        case (_, .noop, _), (_, .upgrade, _): outcome = .none
+        case (_, .open, _): outcome = .violation("clients do not send open")
+        }
+        switch outcome {
+        case .none:
+            break
+        case .violation(let why):
+            logger.debug("closing session after a protocol violation", metadata: ["sid": "\(session.sid)", "why": "\(why)"])
+            session.close(reason: "parse error")
+        case .run(let work):
+            session.run(limit: configuration.concurrentEventsPerConnection, work)
+        }
     }
 
     /// Pings, ping timeouts and connect deadlines of every session, from one task.
@@ -234,7 +201,7 @@ public final class SocketIOServer: Service, Sendable {
             session.close(reason: "parse error")
             return withCORS(Self.protocolError(3, "Bad request"), request: request)
         }
-        for packet in packets { session.receive(packet) }
+        for packet in packets { receive(packet, in: session) }
         var response = Response(status: .ok, headers: [.contentType: "text/html"], body: .init(byteBuffer: ByteBuffer(string: "ok")))
         response = withCORS(response, request: request)
         return response
@@ -287,78 +254,34 @@ public final class SocketIOServer: Service, Sendable {
 
     // MARK: - WebSocket
 
-    /// Mounts the WebSocket transport (direct, or upgrading a polling session) on `configuration.path`.
-    /// Mount the router with ``webSocketConfiguration``.
-    public func addWebSocketRoutes<Context: SocketIOWebSocketRequestContext>(to router: Router<Context>) {
-        router.ws(RouterPath(stringLiteral: configuration.path)) { request, _ in
-            let query = request.uri.queryParameters
-            guard query.get("EIO") == "4", query.get("transport") == "websocket" else { return .dontUpgrade }
-            if let sid = query.get("sid") {
-                guard let session = self.session(sid), session.transport == .polling else { return .dontUpgrade }
-            }
-            return .upgrade([:])
-        } onUpgrade: { inbound, outbound, context in
-            let link = WebSocketLink(channel: context.requestContext.channel, outbound: outbound, closeTimeout: self.webSocketConfiguration.closeTimeout)
-            try await self.serveWebSocket(
-                inbound: inbound, outbound: outbound, link: link, request: context.request,
-                remoteAddress: Self.remoteAddress(of: context.requestContext))
-        }
-    }
-
-    private func serveWebSocket(
-        inbound: WebSocketInboundStream, outbound: WebSocketOutboundWriter, link: WebSocketLink, request: Request, remoteAddress: String?
-    ) async throws {
-        let query = request.uri.queryParameters
-        var messages = inbound.messages(maxSize: configuration.maxPayload).makeAsyncIterator()
+    /// Whether this server takes the WebSocket upgrade of `head`: its path, Engine.IO 4, and a
+    /// new session or a polling session to upgrade.
+    func acceptsWebSocket(_ head: HTTPRequestHead) -> Bool {
+        let uri = URI(head.uri)
+        guard uri.path == configuration.path else { return false }
+        let query = uri.queryParameters
+        guard query.get("EIO") == "4", query.get("transport") == "websocket" else { return false }
         if let sid = query.get("sid") {
-            guard let session = self.session(sid) else { return }
-            guard try await probe(session, messages: &messages, outbound: outbound) else { return }
-            session.attachWebSocket(link)
-            // The session's task (it began on polling) handles what this connection reads.
-            var packets = WebSocketPackets(messages: messages, session: session)
-            while !session.isClosed, let packet = await packets.next() { session.receive(packet) }
-        } else {
-            let handshake = Handshake(headers: request.headers, query: Self.queryDictionary(query), transport: "websocket", remoteAddress: remoteAddress)
-            let (session, open) = open(handshake: handshake, webSocket: link)
-            session.send([open])
-            var packets = WebSocketPackets(messages: messages, session: session)
-            await serve(session, packets: &packets)
+            guard let session = session(sid), session.transport == .polling else { return false }
         }
-    }
-
-    /// The Engine.IO packets of a WebSocket; the end of the connection, or a frame that is no
-    /// packet, closes the session.
-    private struct WebSocketPackets: AsyncIteratorProtocol {
-        var messages: WebSocketInboundMessageStream.AsyncIterator
-        let session: EngineSession
-
-        mutating func next() async -> EnginePacket? {
-            do {
-                switch try await messages.next() {
-                case .text(let text)?:
-                    if let packet = EnginePacket.decode(text: text.utf8) { return packet }
-                    session.close(reason: "parse error")
-                case .binary(let buffer)?:
-                    return .binary(Array(buffer.readableBytesView))
-                case nil:
-                    session.close(reason: "transport close")
-                }
-            } catch {
-                // Over maxPayload, or the connection broke.
-                session.close(reason: "transport error")
-            }
-            return nil
-        }
-    }
-
-    /// The upgrade handshake on a new WebSocket for a polling session: `2probe` → `3probe`, then
-    /// `5`. Returns false if the client does something else.
-    private func probe(_ session: EngineSession, messages: inout WebSocketInboundMessageStream.AsyncIterator, outbound: WebSocketOutboundWriter) async throws -> Bool {
-        guard case .text(let probe)? = try await messages.next(), probe == "2probe" else { return false }
-        try await outbound.write(.text("3probe"))
-        session.flushPollWithNoop()
-        guard case .text(let upgrade)? = try await messages.next(), upgrade == "5" else { return false }
         return true
+    }
+
+    /// The handler of an upgraded connection: a new session, or the polling session it upgrades.
+    func webSocketHandler(channel: any Channel, head: HTTPRequestHead) -> EngineWebSocketHandler? {
+        let uri = URI(head.uri)
+        let query = uri.queryParameters
+        let link = WebSocketLink(channel: channel, closeTimeout: configuration.webSocketCloseTimeout)
+        if let sid = query.get("sid") {
+            guard let session = session(sid) else { return nil }
+            return EngineWebSocketHandler(server: self, link: link, session: session, upgrading: true, maxMessage: configuration.maxPayload)
+        }
+        let headers = (try? HTTPRequest(head, secure: false, splitCookie: false))?.headerFields ?? [:]
+        let handshake = Handshake(
+            headers: headers, query: Self.queryDictionary(query), transport: "websocket", remoteAddress: channel.remoteAddress?.ipAddress)
+        let (session, open) = open(handshake: handshake, webSocket: link)
+        session.send([open])
+        return EngineWebSocketHandler(server: self, link: link, session: session, upgrading: false, maxMessage: configuration.maxPayload)
     }
 }
 
