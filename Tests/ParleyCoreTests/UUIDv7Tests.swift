@@ -26,4 +26,21 @@ final class UUIDv7Tests: XCTestCase {
         XCTAssertGreaterThanOrEqual(stamp, before.timeIntervalSince1970 - 0.001)
         XCTAssertLessThanOrEqual(stamp, after.timeIntervalSince1970 + 0.001)
     }
+
+    func testTextFormReadsAsFoundationDoes() {
+        for _ in 0..<1000 {
+            let id = UUID()
+            XCTAssertEqual(UUID(text: id.uuidString), id)
+            XCTAssertEqual(UUID(text: id.lowercased), id)
+        }
+        XCTAssertEqual(UUID(text: "0193F2A4-7c1e-7000-8000-00000000000f"), UUID(uuidString: "0193f2a4-7c1e-7000-8000-00000000000F"))
+        let bad = [
+            "", "0193f2a4-7c1e-7000-8000-00000000000", "0193f2a4-7c1e-7000-8000-0000000000000", "0193f2a47c1e-7000-8000-000000000000a",
+            "0193f2a4-7c1e-7000-8000_000000000000", "0193f2a4-7c1e-7000-8000-00000000000g", "{0193f2a4-7c1e-7000-8000-000000000000}",
+        ]
+        for text in bad {
+            XCTAssertNil(UUID(text: text), text)
+            XCTAssertNil(UUID(uuidString: text), "Foundation agrees: \(text)")
+        }
+    }
 }

@@ -59,14 +59,22 @@ extension MessageWorker {
                 if let event = try? [UInt8](JSON.encode(UserEvent.messageReceived(message))) {
                     events += (members[message.chatId] ?? []).map { (Channels.user($0), event) }
                 }
-                return .message(message, created: true)
+                return .message(Self.answer(message), created: true)
             case .existing(let message):
-                return .message(byId[message.id] ?? message, created: false)
+                return .message(Self.answer(byId[message.id] ?? message), created: false)
             case .notMember:
                 return .failed(refusals[index] ?? .forbidden("You are not a member of this chat"))
             }
         }
         return (outcomes, events)
+    }
+
+    /// A message as its sender is answered: the sender is online, acting now (its gateway
+    /// forwards this to the sender's socket as it is).
+    static func answer(_ message: Message) -> Message {
+        var message = message
+        message.sender.isOnline = true
+        return message
     }
 
     /// Commits the new messages of a batch, acknowledges each command, then publishes every

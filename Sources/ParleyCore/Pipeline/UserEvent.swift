@@ -123,7 +123,7 @@ public enum Channels {
     /// The user a `parley:user:{id}` channel belongs to.
     public static func userId(fromChannel channel: String) -> UUID? {
         guard channel.hasPrefix(userPrefix) else { return nil }
-        return UUID(uuidString: String(channel.dropFirst(userPrefix.count)))
+        return UUID(text: channel.dropFirst(userPrefix.count))
     }
 
     private static let userPrefix = "parley:user:"
@@ -154,46 +154,12 @@ public struct EventWire: Sendable {
         payload = bytes[(i + 2)..<(bytes.count - 1)]
     }
 
-    /// The string value of `key` in the top level of the JSON object `json`, without decoding it
-    /// (nested objects and strings are skipped); nil when absent or not a plain string.
+    /// The string value of `key` in the top level of the JSON object `json`, without decoding it;
+    /// nil when absent or not a plain string (no escapes).
     public static func topLevelString(_ key: String, in json: ArraySlice<UInt8>) -> String? {
-        let quote = UInt8(ascii: "\""), backslash = UInt8(ascii: "\\")
-        let wanted = Array(key.utf8)
-        var depth = 0
-        var i = json.startIndex
-        var expectKey = false
-        while i < json.endIndex {
-            let byte = json[i]
-            switch byte {
-            case UInt8(ascii: "{"), UInt8(ascii: "["):
-                depth += 1
-                expectKey = byte == UInt8(ascii: "{") && depth == 1
-            case UInt8(ascii: "}"), UInt8(ascii: "]"):
-                depth -= 1
-            case UInt8(ascii: ","):
-                expectKey = depth == 1
-            case quote:
-                // A string: find its end, noting whether it is the wanted key at the top level.
-                let start = i + 1
-                var j = start
-                while j < json.endIndex, json[j] != quote {
-                    j += json[j] == backslash ? 2 : 1
-                }
-                guard j < json.endIndex else { return nil }
-                if expectKey, depth == 1, json[start..<j].elementsEqual(wanted),
-                   j + 2 < json.endIndex, json[j + 1] == UInt8(ascii: ":"), json[j + 2] == quote {
-                    var k = j + 3
-                    while k < json.endIndex, json[k] != quote, json[k] != backslash { k += 1 }
-                    guard k < json.endIndex, json[k] == quote else { return nil }
-                    return String(decoding: json[(j + 3)..<k], as: UTF8.self)
-                }
-                expectKey = false
-                i = j
-            default:
-                break
-            }
-            i += 1
-        }
-        return nil
+        guard let value = RawJSON.member(key, in: json), value.count >= 2, value.first == UInt8(ascii: "\""),
+              !value.contains(UInt8(ascii: "\\"))
+        else { return nil }
+        return String(decoding: value.dropFirst().dropLast(), as: UTF8.self)
     }
 }

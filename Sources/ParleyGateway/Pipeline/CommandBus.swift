@@ -40,6 +40,12 @@ public final class CommandBus: Sendable {
     ///   client), ``ParleyError`` `timeout` when no reply comes in time (the command is durable
     ///   and will still be applied; a retry with the same key finds it).
     public func send(_ payload: Command.Payload) async throws -> CommandReply.Outcome {
+        try Self.decode(try await sendRaw(payload))
+    }
+
+    /// ``send(_:)``, answered with the reply's JSON as the worker wrote it, for callers that
+    /// forward part of it.
+    public func sendRaw(_ payload: Command.Payload) async throws -> [UInt8] {
         let command = Command(replyTo: nodeId, payload: payload)
         let body = try JSON.encode(command)
         slots.withLock { $0[command.id] = .expected }
@@ -49,8 +55,8 @@ public final class CommandBus: Sendable {
             slots.withLock { _ = $0.removeValue(forKey: command.id) }
             throw error
         }
-        return try await withThrowingTaskGroup(of: CommandReply.Outcome.self) { group in
-            group.addTask { try Self.decode(try await self.waitForReply(command.id)) }
+        return try await withThrowingTaskGroup(of: [UInt8].self) { group in
+            group.addTask { try await self.waitForReply(command.id) }
             group.addTask { [timeout] in
                 try await Task.sleep(for: timeout)
                 throw ParleyError(.timeout, "The request was accepted but is taking too long; retry it")
@@ -62,7 +68,7 @@ public final class CommandBus: Sendable {
 
     /// Hands a reply from the node channel to the caller waiting for it.
     public func deliver(_ payload: [UInt8]) {
-        guard let commandId = EventWire.topLevelString("commandId", in: payload[...]).flatMap(UUID.init(uuidString:)) else {
+        guard let commandId = EventWire.topLevelString("commandId", in: payload[...]).flatMap(UUID.init(text:)) else {
             logger.warning("reply without a command id on node channel")
             return
         }
@@ -82,7 +88,8 @@ public final class CommandBus: Sendable {
         waiter?.resume(returning: payload)
     }
 
-    private static func decode(_ payload: [UInt8]) throws -> CommandReply.Outcome {
+    /// The outcome of a reply ``sendRaw(_:)`` gave.
+    public static func decode(_ payload: [UInt8]) throws -> CommandReply.Outcome {
         do {
             return try JSON.decode(CommandReply.self, from: Data(payload)).outcome
         } catch {

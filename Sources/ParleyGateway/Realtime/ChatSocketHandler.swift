@@ -60,8 +60,7 @@ struct ChatSocketHandler: SocketIOHandler {
             switch name {
             case "send_message":
                 let request = try decode(MessageService.SendRequest.self, from: arguments)
-                let (message, _) = try await messages.send(request, from: userId)
-                data = try Self.json(Self.sentHere(message))
+                data = try await messages.sendAnswer(request, from: userId)
             case "edit_message":
                 let request = try decode(MessageService.EditRequest.self, from: arguments)
                 let messageId = try parseID(request.messageId, name: "messageId")

@@ -34,6 +34,24 @@ struct MessageService: Sendable {
     /// - Returns: the persisted message, and false when it was stored before (a repeated
     ///   `clientMessageId`).
     func send(_ request: SendRequest, from sender: UUID) async throws -> (message: Message, created: Bool) {
+        try Self.newMessage(from: try await bus.send(.messageCreate(try Self.create(request, from: sender))))
+    }
+
+    /// ``send(_:from:)`` for a socket: the stored message's JSON as the worker wrote it (with the
+    /// sender online), to go into the sender's ack without decoding and encoding it again.
+    func sendAnswer(_ request: SendRequest, from sender: UUID) async throws -> [UInt8] {
+        let reply = try await bus.sendRaw(.messageCreate(try Self.create(request, from: sender)))
+        if let outcome = RawJSON.member("outcome", in: reply[...]), let created = RawJSON.member("message", in: outcome),
+           let message = RawJSON.member("_0", in: created) {
+            if RawJSON.member("created", in: created)?.elementsEqual("true".utf8) == true { Self.accepted.increment() }
+            return Array(message)
+        }
+        // A refusal, or a shape this gateway does not know: decoded as usual.
+        _ = try Self.newMessage(from: try CommandBus.decode(reply))
+        throw ParleyError(.internal, "Unexpected reply to message creation")
+    }
+
+    private static func create(_ request: SendRequest, from sender: UUID) throws -> MessageCreate {
         let chatId = try parseID(request.chatId, name: "chatId")
         var v = Validator()
         v.messageText(request.text)
@@ -43,12 +61,10 @@ struct MessageService: Sendable {
         try v.validate()
         // Membership is checked by the worker's insert itself (403, or 404 for no such chat):
         // asking PostgreSQL here first would cost every message a round trip.
-
-        let create = MessageCreate(
+        return MessageCreate(
             messageId: UUIDv7.make(), chatId: chatId, senderId: sender, messageType: .text,
             text: request.text, clientMessageId: request.clientMessageId
         )
-        return try Self.newMessage(from: try await bus.send(.messageCreate(create)))
     }
 
     /// The message a creation answered with, counted as accepted when it is new.

@@ -1,0 +1,66 @@
+/// Finding values in JSON text without decoding it: gateways forward what workers wrote and only
+/// need to know where a member is (a reply's message, an event's id). It trusts its input to be
+/// JSON from a worker: it never reads past the end, but counts brackets rather than pairing them.
+public enum RawJSON {
+    /// The text of member `key` of the object `json` (its own members only, not nested ones);
+    /// nil when `json` is not an object, lacks the member, or is malformed before reaching it.
+    public static func member(_ key: String, in json: ArraySlice<UInt8>) -> ArraySlice<UInt8>? {
+        let wanted = Array(key.utf8)
+        var i = skipSpace(json, from: json.startIndex)
+        guard i < json.endIndex, json[i] == UInt8(ascii: "{") else { return nil }
+        i += 1
+        while true {
+            i = skipSpace(json, from: i)
+            guard i < json.endIndex, json[i] == UInt8(ascii: "\""), let keyEnd = endOfValue(json, from: i) else { return nil }
+            let name = json[(i + 1)..<(keyEnd - 1)]
+            i = skipSpace(json, from: keyEnd)
+            guard i < json.endIndex, json[i] == UInt8(ascii: ":") else { return nil }
+            let valueStart = skipSpace(json, from: i + 1)
+            guard let valueEnd = endOfValue(json, from: valueStart) else { return nil }
+            if name.elementsEqual(wanted) { return json[valueStart..<valueEnd] }
+            i = skipSpace(json, from: valueEnd)
+            guard i < json.endIndex, json[i] == UInt8(ascii: ",") else { return nil }
+            i += 1
+        }
+    }
+
+    /// The index just past the value that starts at `start`: a string, an object or array
+    /// (brackets matched, strings skipped), or a bare literal or number.
+    static func endOfValue(_ json: ArraySlice<UInt8>, from start: Int) -> Int? {
+        guard start < json.endIndex else { return nil }
+        var i = start
+        var depth = 0
+        repeat {
+            let byte = json[i]
+            switch byte {
+            case UInt8(ascii: "\""):
+                i += 1
+                while i < json.endIndex, json[i] != UInt8(ascii: "\"") {
+                    i += json[i] == UInt8(ascii: "\\") ? 2 : 1
+                }
+                guard i < json.endIndex else { return nil }
+            case UInt8(ascii: "{"), UInt8(ascii: "["):
+                depth += 1
+            case UInt8(ascii: "}"), UInt8(ascii: "]"):
+                depth -= 1
+                guard depth >= 0 else { return nil }
+            default:
+                if depth == 0 {
+                    // A literal or number ends at the first delimiter.
+                    while i < json.endIndex, !Self.delimiters.contains(json[i]) { i += 1 }
+                    return i
+                }
+            }
+            i += 1
+        } while depth > 0 && i < json.endIndex
+        return depth == 0 ? i : nil
+    }
+
+    private static let delimiters: Set<UInt8> = [UInt8(ascii: ","), UInt8(ascii: "}"), UInt8(ascii: "]"), 0x20, 0x09, 0x0A, 0x0D]
+
+    private static func skipSpace(_ json: ArraySlice<UInt8>, from start: Int) -> Int {
+        var i = start
+        while i < json.endIndex, json[i] == 0x20 || json[i] == 0x09 || json[i] == 0x0A || json[i] == 0x0D { i += 1 }
+        return i
+    }
+}

@@ -1,0 +1,39 @@
+import Foundation
+import ParleyCore
+import XCTest
+
+final class RawJSONTests: XCTestCase {
+    func member(_ key: String, _ json: String) -> String? {
+        RawJSON.member(key, in: Array(json.utf8)[...]).map { String(decoding: $0, as: UTF8.self) }
+    }
+
+    func testFindsTheMembersOfAnObjectWhateverTheyHold() {
+        let json = #"{"a":"x}\"{","b" : { "c": [1, {"d": "]"}], "e": null } ,"n":-12.5e3,"t":true,"s":"\\","z":{}}"#
+        XCTAssertEqual(member("a", json), #""x}\"{""#)
+        XCTAssertEqual(member("b", json), #"{ "c": [1, {"d": "]"}], "e": null }"#)
+        XCTAssertEqual(member("n", json), "-12.5e3")
+        XCTAssertEqual(member("t", json), "true")
+        XCTAssertEqual(member("s", json), #""\\""#)
+        XCTAssertEqual(member("z", json), "{}")
+        // Only the object's own members: `c` and `d` are nested.
+        XCTAssertNil(member("c", json))
+        XCTAssertNil(member("d", json))
+        XCTAssertNil(member("missing", json))
+    }
+
+    func testAWorkerReplyCanBeTakenApartWithoutDecoding() throws {
+        let message = #"{"id":"0193f2a4-7c1e-7000-8000-000000000001","text":"hi \"you\" {"}"#
+        let reply = #"{"commandId":"0193f2a4-7c1e-7000-8000-000000000002","outcome":{"message":{"_0":"# + message + #","created":true}}}"#
+        let outcome = try XCTUnwrap(RawJSON.member("outcome", in: Array(reply.utf8)[...]))
+        let created = try XCTUnwrap(RawJSON.member("message", in: outcome))
+        XCTAssertEqual(RawJSON.member("_0", in: created).map { String(decoding: $0, as: UTF8.self) }, message)
+        XCTAssertEqual(RawJSON.member("created", in: created).map { String(decoding: $0, as: UTF8.self) }, "true")
+        XCTAssertEqual(EventWire.topLevelString("commandId", in: Array(reply.utf8)[...]), "0193f2a4-7c1e-7000-8000-000000000002")
+    }
+
+    func testMalformedOrNonObjectTextGivesNothing() {
+        for json in ["", "[]", "\"a\"", "{", #"{"a""#, #"{"a":"#, #"{"a":"open}"#, #"{"a":[1,2"#, #"{"b":1 "a":2}"#] {
+            XCTAssertNil(member("a", json), json)
+        }
+    }
+}
