@@ -3,14 +3,16 @@ import Synchronization
 import NIOWebSocket
 
 /// A session's WebSocket, written to straight from whichever thread sends: frames go through the
-/// channel's event loop in the order they are sent, flushed once per send.
+/// channel's event loop in the order they are sent.
 final class WebSocketLink: Sendable {
     private let channel: any Channel
+    private let queue: LoopWriteQueue
     private let closeTimeout: Duration
     private let closing = Atomic<Bool>(false)
 
     init(channel: any Channel, closeTimeout: Duration) {
         self.channel = channel
+        self.queue = LoopWriteQueue.of(channel.eventLoop)
         self.closeTimeout = closeTimeout
     }
 
@@ -22,14 +24,7 @@ final class WebSocketLink: Sendable {
     var isClosing: Bool { closing.load(ordering: .acquiring) }
 
     func send(_ packets: [EnginePacket]) {
-        let allocator = channel.allocator
-        let frames = packets.map { $0.webSocketFrame(allocator) }
-        let channel = channel
-        // Through the event loop's queue, even from the loop itself: sends stay in call order.
-        channel.eventLoop.execute {
-            for frame in frames { channel.write(frame, promise: nil) }
-            channel.flush()
-        }
+        queue.add(.packets(packets), for: channel)
     }
 
     /// Sends a close frame; a client that does not answer it is cut off after `closeTimeout`.
@@ -41,11 +36,7 @@ final class WebSocketLink: Sendable {
             channel.close(promise: nil)
             return
         }
-        channel.eventLoop.execute {
-            var code = channel.allocator.buffer(capacity: 2)
-            code.write(webSocketErrorCode: .normalClosure)
-            channel.writeAndFlush(WebSocketFrame(fin: true, opcode: .connectionClose, data: code), promise: nil)
-        }
+        queue.add(.close, for: channel)
         channel.eventLoop.scheduleTask(in: .init(closeTimeout)) { channel.close(promise: nil) }
     }
 
@@ -56,6 +47,73 @@ final class WebSocketLink: Sendable {
     func resumeReading() {
         let channel = channel
         channel.setOption(ChannelOptions.autoRead, value: true).whenSuccess { channel.read() }
+    }
+}
+
+/// What every WebSocket of one event loop has to write, written by one task on the loop: a burst
+/// of events (a worker publishes its batch at once) costs the loop one wake-up and each
+/// connection one flush, not one of each per event.
+final class LoopWriteQueue: Sendable {
+    enum Item: Sendable {
+        case packets([EnginePacket])
+        /// The closing handshake's close frame, after what was sent before it.
+        case close
+    }
+
+    private struct State {
+        var items: [(any Channel, Item)] = []
+        var scheduled = false
+    }
+
+    private static let queues = Mutex<[ObjectIdentifier: LoopWriteQueue]>([:])
+
+    /// The queue of `loop` (one per loop, made on first use).
+    static func of(_ loop: any EventLoop) -> LoopWriteQueue {
+        queues.withLock { queues in
+            if let queue = queues[ObjectIdentifier(loop)] { return queue }
+            let queue = LoopWriteQueue(loop: loop)
+            queues[ObjectIdentifier(loop)] = queue
+            return queue
+        }
+    }
+
+    private let loop: any EventLoop
+    private let state = Mutex(State())
+
+    private init(loop: any EventLoop) {
+        self.loop = loop
+    }
+
+    func add(_ item: Item, for channel: any Channel) {
+        let schedule = state.withLock { state in
+            state.items.append((channel, item))
+            defer { state.scheduled = true }
+            return !state.scheduled
+        }
+        if schedule { loop.execute { self.drain() } }
+    }
+
+    private func drain() {
+        let items = state.withLock { state in
+            state.scheduled = false
+            defer { state.items = [] }
+            return state.items
+        }
+        var written: [ObjectIdentifier: any Channel] = [:]
+        for (channel, item) in items {
+            switch item {
+            case .packets(let packets):
+                // Frames are made here so that each buffer has one owner, which lets NIO's
+                // encoder write the frame header into its headroom.
+                for packet in packets { channel.write(packet.webSocketFrame(channel.allocator), promise: nil) }
+            case .close:
+                var code = channel.allocator.buffer(capacity: 2)
+                code.write(webSocketErrorCode: .normalClosure)
+                channel.write(WebSocketFrame(fin: true, opcode: .connectionClose, data: code), promise: nil)
+            }
+            written[ObjectIdentifier(channel)] = channel
+        }
+        for channel in written.values { channel.flush() }
     }
 }
 
