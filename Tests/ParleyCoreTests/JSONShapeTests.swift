@@ -73,4 +73,19 @@ final class JSONShapeTests: XCTestCase {
         let reply = CommandReply(commandId: UUIDv7.make(), outcome: .failed(.forbidden("no")))
         XCTAssertEqual(try JSON.decode(CommandReply.self, from: JSON.encode(reply)), reply)
     }
+
+    func testMessageEventAndReplyWrittenAroundTheMessageAreWhatTheEncoderWrites() throws {
+        let message = Message(
+            id: UUIDv7.make(), chatId: UUIDv7.make(), sender: user(), messageType: .text,
+            content: MessageContent(text: "say \"hi\" / {ok}"), isEdited: false, editedAt: nil, isDeleted: false,
+            deletedAt: nil, clientMessageId: nil, createdAt: date, updatedAt: date)
+        let json = [UInt8](try JSON.encode(message))
+        XCTAssertEqual(UserEvent.encodedMessageReceived(messageJSON: json), [UInt8](try JSON.encode(UserEvent.messageReceived(message))))
+        for created in [true, false] {
+            let commandId = UUIDv7.make()
+            let reply = CommandReply.encodedMessageReply(commandId: commandId, messageJSON: json, created: created)
+            XCTAssertEqual(reply, [UInt8](try JSON.encode(CommandReply(commandId: commandId, outcome: .message(message, created: created)))))
+            XCTAssertEqual(try JSON.decode(CommandReply.self, from: Data(reply)).outcome, .message(message, created: created))
+        }
+    }
 }

@@ -27,10 +27,24 @@ extension MessageWorker {
         }
     }
 
+    /// What a new message's command is answered with: the message's JSON, encoded once for its
+    /// event and its reply, or another outcome.
+    enum CreateOutcome {
+        case message(json: [UInt8], created: Bool)
+        case other(CommandReply.Outcome)
+
+        func reply(to commandId: UUID) throws -> [UInt8] {
+            switch self {
+            case .message(let json, let created): CommandReply.encodedMessageReply(commandId: commandId, messageJSON: json, created: created)
+            case .other(let outcome): [UInt8](try JSON.encode(CommandReply(commandId: commandId, outcome: outcome)))
+            }
+        }
+    }
+
     /// Stores new messages with one statement.
     /// - Returns: each command's outcome, and the `message_received` events for the members of
     ///   the chats that got a message.
-    func store(_ creates: [MessageCreate]) async throws -> (outcomes: [CommandReply.Outcome], events: [(String, [UInt8])]) {
+    func store(_ creates: [MessageCreate]) async throws -> (outcomes: [CreateOutcome], events: [(String, [UInt8])]) {
         let stored = try await database.messages.create(creates)
         let chats = stored.compactMap { if case .created(let message) = $0 { message.chatId } else { nil } }
         let members = try await database.chats.memberIds(of: Set(chats))
@@ -51,36 +65,28 @@ extension MessageWorker {
             }
         }
         var events: [(String, [UInt8])] = []
-        let outcomes = stored.enumerated().map { index, outcome -> CommandReply.Outcome in
+        let outcomes = try stored.enumerated().map { index, outcome -> CreateOutcome in
             switch outcome {
             case .created(let message):
                 let message = byId[message.id] ?? message
                 persisted.increment()
-                if let event = try? [UInt8](JSON.encode(UserEvent.messageReceived(message))) {
-                    events += (members[message.chatId] ?? []).map { (Channels.user($0), event) }
-                }
-                return .message(Self.answer(message), created: true)
+                let json = [UInt8](try JSON.encode(message))
+                let event = UserEvent.encodedMessageReceived(messageJSON: json)
+                events += (members[message.chatId] ?? []).map { (Channels.user($0), event) }
+                return .message(json: json, created: true)
             case .existing(let message):
-                return .message(Self.answer(byId[message.id] ?? message), created: false)
+                return .message(json: [UInt8](try JSON.encode(byId[message.id] ?? message)), created: false)
             case .notMember:
-                return .failed(refusals[index] ?? .forbidden("You are not a member of this chat"))
+                return .other(.failed(refusals[index] ?? .forbidden("You are not a member of this chat")))
             }
         }
         return (outcomes, events)
     }
 
-    /// A message as its sender is answered: the sender is online, acting now (its gateway
-    /// forwards this to the sender's socket as it is).
-    static func answer(_ message: Message) -> Message {
-        var message = message
-        message.sender.isOnline = true
-        return message
-    }
-
     /// Commits the new messages of a batch, acknowledges each command, then publishes every
     /// event and reply at once. If the store fails, each command is retried on its own.
     private func applyCreates(_ items: [(delivery: Delivery, command: Command, create: MessageCreate)]) async {
-        let outcomes: [CommandReply.Outcome]
+        let outcomes: [CreateOutcome]
         var outgoing: [(String, [UInt8])]
         do {
             (outcomes, outgoing) = try await store(items.map(\.create))
@@ -91,7 +97,7 @@ extension MessageWorker {
         for (item, outcome) in zip(items, outcomes) {
             applied.increment()
             consumer.ack(item.delivery)
-            if let node = item.command.replyTo, let body = try? [UInt8](JSON.encode(CommandReply(commandId: item.command.id, outcome: outcome))) {
+            if let node = item.command.replyTo, let body = try? outcome.reply(to: item.command.id) {
                 outgoing.append((Channels.node(node), body))
             }
         }

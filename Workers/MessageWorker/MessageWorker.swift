@@ -67,7 +67,8 @@ public final class MessageWorker: Service, Sendable {
         case .messageCreate(let create):
             let (outcomes, events) = try await store([create])
             await publish(events)
-            return CommandReply(commandId: command.id, outcome: outcomes[0])
+            // One at a time is the retry path, and rare: the reply is read back from its bytes.
+            return try JSON.decode(CommandReply.self, from: Data(outcomes[0].reply(to: command.id)))
 
         case .messageEdit(let edit):
             return try await change(command, outcome: database.messages.edit(edit, commandId: command.id)) { .messageUpdated($0) }

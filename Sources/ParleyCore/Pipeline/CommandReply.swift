@@ -21,3 +21,17 @@ public struct CommandReply: Codable, Sendable, Equatable {
         case failed(ParleyError)
     }
 }
+
+extension CommandReply {
+    /// The JSON of a reply with `.message(_, created:)`, written around the message's JSON as
+    /// the encoder would write the whole: a worker encodes each new message once, for its event
+    /// and its reply alike.
+    public static func encodedMessageReply(commandId: UUID, messageJSON: [UInt8], created: Bool) -> [UInt8] {
+        var out = Array(#"{"commandId":""#.utf8)
+        out += commandId.uuidString.utf8
+        out += #"","outcome":{"message":{"_0":"#.utf8
+        out += messageJSON
+        out += (created ? #","created":true}}}"# : #","created":false}}}"#).utf8
+        return out
+    }
+}

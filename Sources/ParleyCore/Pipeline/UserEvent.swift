@@ -117,6 +117,14 @@ public struct TypingNotice: Codable, Sendable, Equatable {
 }
 
 /// Redis channel names shared by publishers and subscribers (`design.md`, Redis contracts).
+extension UserEvent {
+    /// The wire form of `.messageReceived` around the message's JSON, as the encoder would
+    /// write it (see ``CommandReply/encodedMessageReply(commandId:messageJSON:created:)``).
+    public static func encodedMessageReceived(messageJSON: [UInt8]) -> [UInt8] {
+        Array(#"["message_received","#.utf8) + messageJSON + [UInt8(ascii: "]")]
+    }
+}
+
 public enum Channels {
     /// Events for every socket of one user.
     public static func user(_ id: UUID) -> String { "parley:user:\(id.lowercased)" }

@@ -37,8 +37,9 @@ struct MessageService: Sendable {
         try Self.newMessage(from: try await bus.send(.messageCreate(try Self.create(request, from: sender))))
     }
 
-    /// ``send(_:from:)`` for a socket: the stored message's JSON as the worker wrote it (with the
-    /// sender online), to go into the sender's ack without decoding and encoding it again.
+    /// ``send(_:from:)`` for a socket: the stored message's JSON as the worker wrote it (users'
+    /// `isOnline` live, as in its event), to go into the sender's ack without decoding and
+    /// encoding it again.
     func sendAnswer(_ request: SendRequest, from sender: UUID) async throws -> [UInt8] {
         let reply = try await bus.sendRaw(.messageCreate(try Self.create(request, from: sender)))
         if let outcome = RawJSON.member("outcome", in: reply[...]), let created = RawJSON.member("message", in: outcome),
