@@ -48,21 +48,18 @@ public struct LoadTest: Sendable {
                 group.addTask {
                     do {
                         try await SocketIOClient.connect(
-                            to: url, auth: .object(["token": .string(account.token)]), rawEvents: ["message_received"], logger: logger
+                            to: url, auth: .object(["token": .string(account.token)]), rawEvents: ["message_received"],
+                            onRawEvent: { _, raw in
+                                // Recorded where it is read: the generator's cost per delivery is
+                                // part of what limits the rates it can drive.
+                                guard let key = Self.clientMessageId(in: raw) else { return }
+                                recorder.delivered(key, to: index, at: .now)
+                            }, logger: logger
                         ) { socket in
                             recorder.connected()
                             sockets.withLock { $0[index] = socket }
                             defer { recorder.disconnected() }
-                            await withTaskGroup(of: Void.self) { inner in
-                                inner.addTask {
-                                    for await event in socket.events where event.name == "message_received" {
-                                        guard let raw = event.raw, let key = Self.clientMessageId(in: raw) else { continue }
-                                        recorder.delivered(key, to: index, at: .now)
-                                    }
-                                }
-                                await stopSignal.wait()
-                                inner.cancelAll()
-                            }
+                            await stopSignal.wait()
                         }
                     } catch {
                         failedConnections.withLock { $0 += 1 }

@@ -41,11 +41,16 @@ public final class SocketIOClient: Sendable {
     private let namespace: String
     /// Events handed out undecoded (a load generator reads thousands a second).
     private let rawEvents: Set<String>
+    private let onRawEvent: (@Sendable (String, ArraySlice<UInt8>) -> Void)?
     private let acks = Mutex<(next: Int, waiting: [Int: CheckedContinuation<[JSONValue], any Error>])>((0, [:]))
     /// The Socket.IO socket id the server assigned.
     public let sid: String
 
-    private init(namespace: String, sid: String, rawEvents: Set<String>, outgoing: AsyncStream<String>.Continuation) {
+    private init(
+        namespace: String, sid: String, rawEvents: Set<String>, onRawEvent: (@Sendable (String, ArraySlice<UInt8>) -> Void)?,
+        outgoing: AsyncStream<String>.Continuation
+    ) {
+        self.onRawEvent = onRawEvent
         (events, eventsContinuation) = AsyncStream.makeStream(of: Event.self)
         self.namespace = namespace
         self.rawEvents = rawEvents
@@ -96,12 +101,15 @@ public final class SocketIOClient: Sendable {
     ///   - auth: the CONNECT payload.
     ///   - headers: extra handshake headers (e.g. `Authorization`).
     ///   - rawEvents: names of events to hand out with their arguments' JSON text undecoded.
+    ///   - onRawEvent: takes those events instead of ``events``, called on the connection's
+    ///     reading task: no hop to another task per event.
     ///   - logger: for the WebSocket client.
     ///   - body: what to do while connected.
     /// - Throws: ``ClientError/refused(_:)`` when the server refuses the namespace.
     public static func connect<T: Sendable>(
         to url: String, namespace: String = "/", auth: JSONValue? = nil, headers: [(String, String)] = [],
-        rawEvents: Set<String> = [], logger: Logger, _ body: @escaping @Sendable (SocketIOClient) async throws -> T
+        rawEvents: Set<String> = [], onRawEvent: (@Sendable (String, ArraySlice<UInt8>) -> Void)? = nil, logger: Logger,
+        _ body: @escaping @Sendable (SocketIOClient) async throws -> T
     ) async throws -> T {
         let wsURL = url.replacingOccurrences(of: "http://", with: "ws://") + "/socket.io/?EIO=4&transport=websocket"
         var configuration = WebSocketClientConfiguration()
@@ -117,7 +125,7 @@ public final class SocketIOClient: Sendable {
             try await outbound.write(.text("4" + String(decoding: connect, as: UTF8.self)))
             let sid = try await joined(namespace, messages: &messages)
             let (writes, writer) = AsyncStream.makeStream(of: String.self)
-            let client = SocketIOClient(namespace: namespace, sid: sid, rawEvents: rawEvents, outgoing: writer)
+            let client = SocketIOClient(namespace: namespace, sid: sid, rawEvents: rawEvents, onRawEvent: onRawEvent, outgoing: writer)
             try await withThrowingTaskGroup(of: Void.self) { group in
                 group.addTask {
                     for await text in writes { try await outbound.write(.text(text)) }
@@ -168,7 +176,7 @@ public final class SocketIOClient: Sendable {
             writer.yield(String(decoding: EnginePacket.pong(data).text, as: UTF8.self))
         case .message(let bytes):
             if !rawEvents.isEmpty, let (name, arguments) = Self.plainEvent(bytes, namespace: namespace), rawEvents.contains(name) {
-                eventsContinuation.yield(Event(name: name, arguments: [], raw: arguments))
+                if let onRawEvent { onRawEvent(name, arguments) } else { eventsContinuation.yield(Event(name: name, arguments: [], raw: arguments)) }
                 return
             }
             guard let packet = SocketPacket.decode(bytes), packet.namespace == namespace else { return }
