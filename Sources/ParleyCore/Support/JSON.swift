@@ -29,11 +29,16 @@ public enum JSON {
         return decoder
     }
 
+    // One of each, made once: they are safe to share, and making them costs more than a small
+    // message's encoding.
+    private static let sharedEncoder = encoder()
+    private static let sharedDecoder = decoder()
+
     public static func encode(_ value: some Encodable) throws -> Data {
-        try encoder().encode(value)
+        try sharedEncoder.encode(value)
     }
 
     public static func decode<T: Decodable>(_ type: T.Type, from data: Data) throws -> T {
-        try decoder().decode(type, from: data)
+        try sharedDecoder.decode(type, from: data)
     }
 }

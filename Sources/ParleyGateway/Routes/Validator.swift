@@ -41,7 +41,7 @@ struct Validator {
 
 /// Parses a path or query id; a malformed id is a 400, never a 404 or 500.
 func parseID(_ raw: String?, name: String) throws -> UUID {
-    guard let raw, let id = UUID(uuidString: raw) else {
+    guard let raw, let id = UUID(text: raw) else {
         throw ParleyError.badRequest("\(name) must be a valid id")
     }
     return id
