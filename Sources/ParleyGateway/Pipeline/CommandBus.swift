@@ -1,5 +1,7 @@
 import Foundation
 import Logging
+import NIOCore
+import NIOPosix
 import ParleyCore
 import ParleyQueue
 import Synchronization
@@ -15,7 +17,7 @@ public final class CommandBus: Sendable {
     private enum Slot {
         case expected
         case arrived([UInt8])
-        case waiting(CheckedContinuation<[UInt8], any Error>)
+        case waiting(CheckedContinuation<[UInt8], any Error>, Scheduled<Void>)
     }
 
     private let publisher: QueuePublisher
@@ -24,6 +26,8 @@ public final class CommandBus: Sendable {
     private let timeout: Duration
     private let logger: Logger
     private let slots = Mutex<[UUID: Slot]>([:])
+    /// Runs the reply timeouts: a timer on a loop costs less than a sleeping task per command.
+    private let timers: any EventLoop = MultiThreadedEventLoopGroup.singleton.any()
 
     public init(publisher: QueuePublisher, nodeId: String, timeout: Duration, logger: Logger) {
         self.publisher = publisher
@@ -55,15 +59,7 @@ public final class CommandBus: Sendable {
             slots.withLock { _ = $0.removeValue(forKey: command.id) }
             throw error
         }
-        return try await withThrowingTaskGroup(of: [UInt8].self) { group in
-            group.addTask { try await self.waitForReply(command.id) }
-            group.addTask { [timeout] in
-                try await Task.sleep(for: timeout)
-                throw ParleyError(.timeout, "The request was accepted but is taking too long; retry it")
-            }
-            defer { group.cancelAll() }
-            return try await group.next()!
-        }
+        return try await waitForReply(command.id)
     }
 
     /// Hands a reply from the node channel to the caller waiting for it.
@@ -77,8 +73,9 @@ public final class CommandBus: Sendable {
             case .expected:
                 slots[commandId] = .arrived(payload)
                 return nil
-            case .waiting(let continuation):
+            case .waiting(let continuation, let timer):
                 slots.removeValue(forKey: commandId)
+                timer.cancel()
                 return continuation
             case .arrived, nil:
                 // A late reply to a caller that gave up, or a duplicate: nobody is waiting.
@@ -97,31 +94,47 @@ public final class CommandBus: Sendable {
         }
     }
 
+    /// Waits for the reply to `id` until the timeout.
     private func waitForReply(_ id: UUID) async throws -> [UInt8] {
         try await withTaskCancellationHandler {
             try await withCheckedThrowingContinuation { continuation in
+                let timer = timers.scheduleTask(in: TimeAmount(timeout)) { self.give(up: id, with: Self.timedOut) }
                 let early: [UInt8]? = slots.withLock { slots in
                     switch slots[id] {
                     case .arrived(let outcome):
                         slots.removeValue(forKey: id)
                         return outcome
                     case .expected:
-                        slots[id] = .waiting(continuation)
+                        slots[id] = .waiting(continuation, timer)
                         return nil
                     default:
                         continuation.resume(throwing: CancellationError())
                         return nil
                     }
                 }
-                if let early { continuation.resume(returning: early) }
+                if let early {
+                    timer.cancel()
+                    continuation.resume(returning: early)
+                }
             }
         } onCancel: {
-            let waiter: CheckedContinuation<[UInt8], any Error>? = slots.withLock { slots in
-                defer { slots.removeValue(forKey: id) }
-                if case .waiting(let continuation) = slots[id] { return continuation }
+            give(up: id, with: CancellationError())
+        }
+    }
+
+    private static let timedOut = ParleyError(.timeout, "The request was accepted but is taking too long; retry it")
+
+    /// Ends the wait for `id`, if it is still on, with `error`.
+    private func give(up id: UUID, with error: any Error) {
+        let waiter: CheckedContinuation<[UInt8], any Error>? = slots.withLock { slots in
+            guard case .waiting(let continuation, let timer) = slots[id] else {
+                slots.removeValue(forKey: id)
                 return nil
             }
-            waiter?.resume(throwing: CancellationError())
+            slots.removeValue(forKey: id)
+            timer.cancel()
+            return continuation
         }
+        waiter?.resume(throwing: error)
     }
 }
