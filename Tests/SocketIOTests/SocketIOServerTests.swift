@@ -20,6 +20,7 @@ final class SocketIOServerTests: XCTestCase {
             switch name {
             case "echo": ack?.send(arguments)
             case "shout": socket.emit("heard", .string((socket.userData as? String) ?? "?"), arguments.first ?? .null)
+            case "ignore": break
             default: ack?(.string("unknown"))
             }
         }
@@ -51,6 +52,25 @@ final class SocketIOServerTests: XCTestCase {
             configuration: .init(address: .hostname("127.0.0.1", port: 0)), services: [server], logger: Self.logger)
         try await app.test(.live) { client in
             try await body("http://127.0.0.1:\(client.port!)", client, server)
+        }
+    }
+
+    func testAnAckThatNeverComesTimesOutOnTheClient() async throws {
+        try await withServer { url, _ in
+            try await SocketIOClient.connect(to: url, auth: .object(["name": .string("ada")]), logger: Self.logger) { client in
+                let start = ContinuousClock.now
+                do {
+                    _ = try await client.emitWithAck("ignore", timeout: .milliseconds(300))
+                    XCTFail("an ack came for an event the server does not answer")
+                } catch let error as SocketIOClient.ClientError {
+                    XCTAssertEqual(error, .timeout)
+                }
+                XCTAssertGreaterThanOrEqual(ContinuousClock.now - start, .milliseconds(300))
+                XCTAssertLessThan(ContinuousClock.now - start, .seconds(3))
+                // The connection goes on: the next ack still arrives.
+                let answer = try await client.emitWithAck("echo", .number(2))
+                XCTAssertEqual(answer, [.number(2)])
+            }
         }
     }
 

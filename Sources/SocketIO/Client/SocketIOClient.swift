@@ -3,6 +3,7 @@ import HTTPTypes
 import HummingbirdWSClient
 import Logging
 import NIOCore
+import NIOPosix
 import NIOWebSocket
 import Synchronization
 
@@ -42,7 +43,7 @@ public final class SocketIOClient: Sendable {
     /// Events handed out undecoded (a load generator reads thousands a second).
     private let rawEvents: Set<String>
     private let onRawEvent: (@Sendable (String, ArraySlice<UInt8>) -> Void)?
-    private let acks = Mutex<(next: Int, waiting: [Int: CheckedContinuation<[JSONValue], any Error>])>((0, [:]))
+    private let acks = Mutex<(next: Int, waiting: [Int: (CheckedContinuation<[JSONValue], any Error>, Scheduled<Void>)])>((0, [:]))
     /// The Socket.IO socket id the server assigned.
     public let sid: String
 
@@ -69,25 +70,28 @@ public final class SocketIOClient: Sendable {
             defer { state.next += 1 }
             return state.next
         }
-        return try await withThrowingTaskGroup(of: [JSONValue].self) { group in
-            group.addTask {
-                try await withCheckedThrowingContinuation { continuation in
-                    self.acks.withLock { $0.waiting[id] = continuation }
-                    self.send(SocketPacket(kind: .event, namespace: self.namespace, id: id, data: .array([.string(event)] + arguments)))
-                }
+        // One timer on an event loop rather than a sleeping task per call: a load generator
+        // makes thousands of these a second.
+        return try await withTaskCancellationHandler {
+            try await withCheckedThrowingContinuation { continuation in
+                let timer = Self.timers.scheduleTask(in: TimeAmount(timeout)) { self.giveUp(id, with: ClientError.timeout) }
+                acks.withLock { $0.waiting[id] = (continuation, timer) }
+                // Cancelled before the wait was registered: the handler below found nothing.
+                if Task.isCancelled { return giveUp(id, with: CancellationError()) }
+                send(SocketPacket(kind: .event, namespace: namespace, id: id, data: .array([.string(event)] + arguments)))
             }
-            group.addTask {
-                try await Task.sleep(for: timeout)
-                throw ClientError.timeout
-            }
-            defer { group.cancelAll() }
-            do {
-                return try await group.next()!
-            } catch {
-                acks.withLock { $0.waiting.removeValue(forKey: id) }?.resume(throwing: error)
-                throw error
-            }
+        } onCancel: {
+            giveUp(id, with: CancellationError())
         }
+    }
+
+    private static let timers: any EventLoop = MultiThreadedEventLoopGroup.singleton.any()
+
+    /// Ends the wait for ack `id`, if it is still on, with `error`.
+    private func giveUp(_ id: Int, with error: any Error) {
+        guard let (continuation, timer) = acks.withLock({ $0.waiting.removeValue(forKey: id) }) else { return }
+        timer.cancel()
+        continuation.resume(throwing: error)
     }
 
     private func send(_ packet: SocketPacket) {
@@ -186,7 +190,10 @@ public final class SocketIOClient: Sendable {
                 eventsContinuation.yield(Event(name: name, arguments: Array(items.dropFirst())))
             case .ack:
                 guard let id = packet.id, case .array(let arguments)? = packet.data else { return }
-                acks.withLock { $0.waiting.removeValue(forKey: id) }?.resume(returning: arguments)
+                if let (continuation, timer) = acks.withLock({ $0.waiting.removeValue(forKey: id) }) {
+                    timer.cancel()
+                    continuation.resume(returning: arguments)
+                }
             case .disconnect:
                 closed()
             default:
@@ -228,7 +235,10 @@ public final class SocketIOClient: Sendable {
             defer { state.waiting.removeAll() }
             return Array(state.waiting.values)
         }
-        for continuation in waiting { continuation.resume(throwing: ClientError.closed) }
+        for (continuation, timer) in waiting {
+            timer.cancel()
+            continuation.resume(throwing: ClientError.closed)
+        }
     }
 }
 
