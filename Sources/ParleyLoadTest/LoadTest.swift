@@ -1,6 +1,5 @@
 import Foundation
 import Histogram
-import Logging
 import SocketIO
 import Synchronization
 
@@ -28,13 +27,8 @@ public struct LoadTest: Sendable {
         log("\(accounts.count) users, \(chats.count) chats of \(plan.chatSize), over \(plan.urls.count) gateway(s)")
 
         let recorder = LoadRecorder()
-        let sockets = Locked<[Int: SocketIOClient]>([:])
+        let sockets = Locked<[Int: LoadSocket]>([:])
         let failedConnections = Locked(0)
-        let logger = {
-            var logger = Logger(label: "parley.loadtest")
-            logger.logLevel = .critical
-            return logger
-        }()
         let runId = UUID().uuidString.prefix(8).lowercased()
         let text = String(repeating: "x", count: plan.messageSize)
         let connectDeadline = ContinuousClock.now + .seconds(30)
@@ -47,20 +41,17 @@ public struct LoadTest: Sendable {
                 let url = plan.urls[index % plan.urls.count]
                 group.addTask {
                     do {
-                        try await SocketIOClient.connect(
-                            to: url, auth: .object(["token": .string(account.token)]), rawEvents: ["message_received"],
-                            onRawEvent: { _, raw in
-                                // Recorded where it is read: the generator's cost per delivery is
-                                // part of what limits the rates it can drive.
-                                guard let key = Self.clientMessageId(in: raw) else { return }
-                                recorder.delivered(key, to: index, at: .now)
-                            }, logger: logger
-                        ) { socket in
-                            recorder.connected()
-                            sockets.withLock { $0[index] = socket }
-                            defer { recorder.disconnected() }
-                            await stopSignal.wait()
+                        let socket = try await LoadSocket.connect(to: url, token: account.token) { raw in
+                            // Recorded where it is read, on the event loop: the generator's cost
+                            // per delivery is part of what limits the rates it can drive.
+                            guard let key = Self.clientMessageId(in: raw) else { return }
+                            recorder.delivered(key, to: index, at: .now)
                         }
+                        recorder.connected()
+                        sockets.withLock { $0[index] = socket }
+                        await stopSignal.wait()
+                        socket.close()
+                        recorder.disconnected()
                     } catch {
                         failedConnections.withLock { $0 += 1 }
                         recorder.failed(nil, kind: "connect: \(error)")
@@ -121,12 +112,9 @@ public struct LoadTest: Sendable {
                                 return
                             }
                             do {
-                                let answer = try await socket.emitWithAck(
-                                    "send_message", .object(["chatId": .string(chat.id), "text": .string(text), "clientMessageId": .string(key)]))
-                                if answer.first?["ok"] == .bool(true) {
-                                    recorder.acked(key, upload: false, at: .now)
-                                } else {
-                                    recorder.failed(key, kind: "ack: \(answer.first?["error"]?["code"]?.stringValue ?? "unknown")")
+                                switch try await socket.sendMessage(.object(["chatId": .string(chat.id), "text": .string(text), "clientMessageId": .string(key)])) {
+                                case .ok: recorder.acked(key, upload: false, at: .now)
+                                case .refused(let code): recorder.failed(key, kind: "ack: \(code)")
                                 }
                             } catch {
                                 recorder.failed(key, kind: "ack: \(error)")

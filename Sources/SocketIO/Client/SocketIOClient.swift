@@ -14,16 +14,7 @@ public final class SocketIOClient: Sendable {
     /// An event the server emitted.
     public struct Event: Sendable {
         public let name: String
-        /// Empty for events asked for raw.
         public let arguments: [JSONValue]
-        /// For events asked for raw: the arguments' JSON text after the name, undecoded.
-        public let raw: ArraySlice<UInt8>?
-
-        init(name: String, arguments: [JSONValue], raw: ArraySlice<UInt8>? = nil) {
-            self.name = name
-            self.arguments = arguments
-            self.raw = raw
-        }
     }
 
     /// Why connecting failed.
@@ -40,21 +31,13 @@ public final class SocketIOClient: Sendable {
     private let eventsContinuation: AsyncStream<Event>.Continuation
     private let outgoing: AsyncStream<String>.Continuation
     private let namespace: String
-    /// Events handed out undecoded (a load generator reads thousands a second).
-    private let rawEvents: Set<String>
-    private let onRawEvent: (@Sendable (String, ArraySlice<UInt8>) -> Void)?
     private let acks = Mutex<(next: Int, waiting: [Int: (CheckedContinuation<[JSONValue], any Error>, Scheduled<Void>)])>((0, [:]))
     /// The Socket.IO socket id the server assigned.
     public let sid: String
 
-    private init(
-        namespace: String, sid: String, rawEvents: Set<String>, onRawEvent: (@Sendable (String, ArraySlice<UInt8>) -> Void)?,
-        outgoing: AsyncStream<String>.Continuation
-    ) {
-        self.onRawEvent = onRawEvent
+    private init(namespace: String, sid: String, outgoing: AsyncStream<String>.Continuation) {
         (events, eventsContinuation) = AsyncStream.makeStream(of: Event.self)
         self.namespace = namespace
-        self.rawEvents = rawEvents
         self.sid = sid
         self.outgoing = outgoing
     }
@@ -104,16 +87,12 @@ public final class SocketIOClient: Sendable {
     ///   - namespace: the namespace to join.
     ///   - auth: the CONNECT payload.
     ///   - headers: extra handshake headers (e.g. `Authorization`).
-    ///   - rawEvents: names of events to hand out with their arguments' JSON text undecoded.
-    ///   - onRawEvent: takes those events instead of ``events``, called on the connection's
-    ///     reading task: no hop to another task per event.
     ///   - logger: for the WebSocket client.
     ///   - body: what to do while connected.
     /// - Throws: ``ClientError/refused(_:)`` when the server refuses the namespace.
     public static func connect<T: Sendable>(
         to url: String, namespace: String = "/", auth: JSONValue? = nil, headers: [(String, String)] = [],
-        rawEvents: Set<String> = [], onRawEvent: (@Sendable (String, ArraySlice<UInt8>) -> Void)? = nil, logger: Logger,
-        _ body: @escaping @Sendable (SocketIOClient) async throws -> T
+        logger: Logger, _ body: @escaping @Sendable (SocketIOClient) async throws -> T
     ) async throws -> T {
         let wsURL = url.replacingOccurrences(of: "http://", with: "ws://") + "/socket.io/?EIO=4&transport=websocket"
         var configuration = WebSocketClientConfiguration()
@@ -129,7 +108,7 @@ public final class SocketIOClient: Sendable {
             try await outbound.write(.text("4" + String(decoding: connect, as: UTF8.self)))
             let sid = try await joined(namespace, messages: &messages)
             let (writes, writer) = AsyncStream.makeStream(of: String.self)
-            let client = SocketIOClient(namespace: namespace, sid: sid, rawEvents: rawEvents, onRawEvent: onRawEvent, outgoing: writer)
+            let client = SocketIOClient(namespace: namespace, sid: sid, outgoing: writer)
             try await withThrowingTaskGroup(of: Void.self) { group in
                 group.addTask {
                     for await text in writes { try await outbound.write(.text(text)) }
@@ -179,10 +158,6 @@ public final class SocketIOClient: Sendable {
         case .ping(let data):
             writer.yield(String(decoding: EnginePacket.pong(data).text, as: UTF8.self))
         case .message(let bytes):
-            if !rawEvents.isEmpty, let (name, arguments) = Self.plainEvent(bytes, namespace: namespace), rawEvents.contains(name) {
-                if let onRawEvent { onRawEvent(name, arguments) } else { eventsContinuation.yield(Event(name: name, arguments: [], raw: arguments)) }
-                return
-            }
             guard let packet = SocketPacket.decode(bytes), packet.namespace == namespace else { return }
             switch packet.kind {
             case .event:
@@ -202,31 +177,6 @@ public final class SocketIOClient: Sendable {
         default:
             return
         }
-    }
-
-    /// The name and raw arguments of an EVENT packet of `namespace` without an ack id:
-    /// `2["name",...]` (or `2/ns,["name",...]`); nil for anything else.
-    static func plainEvent(_ bytes: [UInt8], namespace: String) -> (String, ArraySlice<UInt8>)? {
-        var i = 1
-        guard bytes.count > 4, bytes[0] == UInt8(ascii: "2") else { return nil }
-        if namespace != "/" {
-            let prefix = Array(namespace.utf8) + [UInt8(ascii: ",")]
-            guard bytes.dropFirst().starts(with: prefix) else { return nil }
-            i += prefix.count
-        } else if bytes[i] == UInt8(ascii: "/") {
-            return nil
-        }
-        guard i + 2 < bytes.count, bytes[i] == UInt8(ascii: "["), bytes[i + 1] == UInt8(ascii: "\""), bytes.last == UInt8(ascii: "]") else { return nil }
-        let start = i + 2
-        var end = start
-        while end < bytes.count, bytes[end] != UInt8(ascii: "\"") {
-            guard bytes[end] != UInt8(ascii: "\\") else { return nil }
-            end += 1
-        }
-        guard end + 1 < bytes.count else { return nil }
-        let name = String(decoding: bytes[start..<end], as: UTF8.self)
-        let arguments = bytes[end + 1] == UInt8(ascii: ",") ? bytes[(end + 2)..<(bytes.count - 1)] : bytes[(end + 1)..<(bytes.count - 1)]
-        return (name, arguments)
     }
 
     private func closed() {

@@ -1,0 +1,288 @@
+import Foundation
+import NIOCore
+import NIOPosix
+import NIOWebSocket
+import SocketIO
+import Synchronization
+
+/// One user's Socket.IO connection for the load generator, on NIO handlers alone: frames are
+/// read and deliveries recorded on the event loop, with no task per connection or per frame (the
+/// generator shares the machine with what it measures, so its cost per delivery counts).
+/// Speaks what the load test needs: WebSocket only, the default namespace, `send_message` with
+/// an ack, `message_received` handed over as raw JSON.
+final class LoadSocket: Sendable {
+    enum Failure: Error, Equatable {
+        case refused(String)
+        case closed
+        case timeout
+        case handshake(String)
+    }
+
+    /// What the server answered to a send.
+    enum Answer: Sendable, Equatable {
+        case ok
+        /// The error code of `{ok: false, error: {code}}`.
+        case refused(String)
+    }
+
+    private let channel: any Channel
+    private let handler: Handler
+
+    private init(channel: any Channel, handler: Handler) {
+        self.channel = channel
+        self.handler = handler
+    }
+
+    /// Connects to `url` (`http://host:port`), joins `/` with `token`, and hands every
+    /// `message_received`'s arguments to `onMessage` (on the event loop).
+    static func connect(to url: String, token: String, onMessage: @escaping @Sendable (ArraySlice<UInt8>) -> Void) async throws -> LoadSocket {
+        guard let address = URL(string: url), let host = address.host, let port = address.port else { throw Failure.handshake("bad URL \(url)") }
+        let auth = JSONValue.object(["token": .string(token)]).serialized
+        let handler = Handler(auth: auth, onMessage: onMessage)
+        let request = "GET /socket.io/?EIO=4&transport=websocket HTTP/1.1\r\nHost: \(host):\(port)\r\nUpgrade: websocket\r\n"
+            + "Connection: Upgrade\r\nSec-WebSocket-Key: \(Data((0..<16).map { _ in UInt8.random(in: 0...255) }).base64EncodedString())\r\n"
+            + "Sec-WebSocket-Version: 13\r\n\r\n"
+        let channel = try await ClientBootstrap(group: MultiThreadedEventLoopGroup.singleton)
+            .channelInitializer { channel in
+                channel.eventLoop.makeCompletedFuture {
+                    try channel.pipeline.syncOperations.addHandler(Upgrade(request: request, next: handler))
+                }
+            }
+            .connect(host: host, port: port).get()
+        let socket = LoadSocket(channel: channel, handler: handler)
+        do {
+            try await handler.joined.wait()
+        } catch {
+            channel.close(promise: nil)
+            throw error
+        }
+        return socket
+    }
+
+    /// Emits `send_message` with `payload` and waits for its ack.
+    func sendMessage(_ payload: JSONValue, timeout: Duration = .seconds(10)) async throws -> Answer {
+        let channel = channel
+        let handler = handler
+        return try await withCheckedThrowingContinuation { continuation in
+            let body = payload.serialized
+            channel.eventLoop.execute {
+                handler.emitWithAck(name: "send_message", argument: body, context: channel, timeout: timeout, continuation: continuation)
+            }
+        }
+    }
+
+    func close() {
+        channel.close(promise: nil)
+    }
+
+    // MARK: - Handshake
+
+    /// Writes the upgrade request, reads the response, then gives the connection to WebSocket
+    /// framing and `next`.
+    private final class Upgrade: ChannelInboundHandler, RemovableChannelHandler {
+        typealias InboundIn = ByteBuffer
+        typealias OutboundOut = ByteBuffer
+        private let request: String
+        private let next: Handler
+        private var received = ByteBuffer()
+
+        init(request: String, next: Handler) {
+            self.request = request
+            self.next = next
+        }
+
+        func channelActive(context: ChannelHandlerContext) {
+            context.writeAndFlush(wrapOutboundOut(context.channel.allocator.buffer(string: request)), promise: nil)
+            context.fireChannelActive()
+        }
+
+        func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+            var bytes = unwrapInboundIn(data)
+            received.writeBuffer(&bytes)
+            let view = received.readableBytesView
+            guard let end = view.firstRange(of: Array("\r\n\r\n".utf8)) else { return }
+            let head = String(decoding: view[view.startIndex..<end.lowerBound], as: UTF8.self)
+            guard head.hasPrefix("HTTP/1.1 101") else {
+                next.fail(.handshake(String(head.prefix(40))))
+                context.close(promise: nil)
+                return
+            }
+            received.moveReaderIndex(to: end.upperBound)
+            let rest = received
+            do {
+                try context.pipeline.syncOperations.addHandlers(
+                    [ByteToMessageHandler(WebSocketFrameDecoder(maxFrameSize: 1 << 24)), WebSocketFrameEncoder(), next], position: .after(self))
+            } catch {
+                next.fail(.handshake("\(error)"))
+                context.close(promise: nil)
+                return
+            }
+            if rest.readableBytes > 0 { context.fireChannelRead(wrapInboundOut(rest)) }
+            context.pipeline.syncOperations.removeHandler(context: context, promise: nil)
+        }
+
+        typealias InboundOut = ByteBuffer
+    }
+
+    // MARK: - Engine.IO and Socket.IO
+
+    private final class Handler: ChannelInboundHandler, @unchecked Sendable {
+        // Touched on the channel's event loop only.
+        typealias InboundIn = WebSocketFrame
+        typealias OutboundOut = WebSocketFrame
+
+        let joined = Promised()
+        private let auth: [UInt8]
+        private let onMessage: @Sendable (ArraySlice<UInt8>) -> Void
+        private var nextAck = 0
+        private var acks: [Int: (CheckedContinuation<Answer, any Error>, Scheduled<Void>)] = [:]
+        private var closed = false
+
+        init(auth: [UInt8], onMessage: @escaping @Sendable (ArraySlice<UInt8>) -> Void) {
+            self.auth = auth
+            self.onMessage = onMessage
+        }
+
+        func fail(_ failure: Failure) {
+            joined.fail(failure)
+        }
+
+        func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+            let frame = unwrapInboundIn(data)
+            switch frame.opcode {
+            case .text:
+                let bytes = Array(frame.unmaskedData.readableBytesView)
+                handle(bytes[...], channel: context.channel)
+            case .ping:
+                write(frame.unmaskedData, opcode: .pong, channel: context.channel)
+            case .connectionClose:
+                context.close(promise: nil)
+            default:
+                break
+            }
+        }
+
+        private func handle(_ text: ArraySlice<UInt8>, channel: any Channel) {
+            guard let type = text.first else { return }
+            let body = text.dropFirst()
+            switch type {
+            case UInt8(ascii: "0"):
+                send(Array("40".utf8) + auth, channel: channel)
+            case UInt8(ascii: "2"):
+                send(Array("3".utf8) + body, channel: channel)
+            case UInt8(ascii: "4"):
+                socketIO(body, channel: channel)
+            case UInt8(ascii: "1"):
+                channel.close(promise: nil)
+            default:
+                break
+            }
+        }
+
+        private func socketIO(_ packet: ArraySlice<UInt8>, channel: any Channel) {
+            guard let kind = packet.first else { return }
+            let rest = packet.dropFirst()
+            switch kind {
+            case UInt8(ascii: "0"):
+                joined.succeed()
+            case UInt8(ascii: "4"):
+                let message = JSONValue.parse(rest)?["message"]?.stringValue ?? ""
+                joined.fail(.refused(message))
+            case UInt8(ascii: "2"):
+                // Only the name is read: `["message_received",{...}]`.
+                let prefix = Array(#"["message_received","#.utf8)
+                guard rest.starts(with: prefix), rest.last == UInt8(ascii: "]") else { return }
+                onMessage(rest.dropFirst(prefix.count).dropLast())
+            case UInt8(ascii: "3"):
+                var i = rest.startIndex
+                var id = 0
+                while i < rest.endIndex, (UInt8(ascii: "0")...UInt8(ascii: "9")).contains(rest[i]) {
+                    id = id * 10 + Int(rest[i] - UInt8(ascii: "0"))
+                    i += 1
+                }
+                guard let (continuation, timer) = acks.removeValue(forKey: id) else { return }
+                timer.cancel()
+                let answer = rest[i...]
+                if answer.starts(with: Array(#"[{"ok":true"#.utf8)) {
+                    continuation.resume(returning: .ok)
+                } else {
+                    let code = JSONValue.parse(answer).flatMap { value -> String? in
+                        guard case .array(let items) = value else { return nil }
+                        return items.first?["error"]?["code"]?.stringValue
+                    }
+                    continuation.resume(returning: .refused(code ?? "unknown"))
+                }
+            default:
+                break
+            }
+        }
+
+        func emitWithAck(
+            name: String, argument: [UInt8], context channel: any Channel, timeout: Duration,
+            continuation: CheckedContinuation<Answer, any Error>
+        ) {
+            guard !closed else { return continuation.resume(throwing: Failure.closed) }
+            let id = nextAck
+            nextAck += 1
+            let timer = channel.eventLoop.scheduleTask(in: TimeAmount(timeout)) { [self] () -> Void in
+                acks.removeValue(forKey: id)?.0.resume(throwing: Failure.timeout)
+            }
+            acks[id] = (continuation, timer)
+            var packet = Array("42\(id)[".utf8)
+            packet += JSONValue.string(name).serialized
+            packet.append(UInt8(ascii: ","))
+            packet += argument
+            packet.append(UInt8(ascii: "]"))
+            send(packet, channel: channel)
+        }
+
+        private func send(_ text: [UInt8], channel: any Channel) {
+            write(channel.allocator.buffer(bytes: text), opcode: .text, channel: channel)
+        }
+
+        private func write(_ data: ByteBuffer, opcode: WebSocketOpcode, channel: any Channel) {
+            // Clients mask what they send.
+            channel.writeAndFlush(WebSocketFrame(fin: true, opcode: opcode, maskKey: .random(), data: data), promise: nil)
+        }
+
+        func channelInactive(context: ChannelHandlerContext) {
+            closed = true
+            joined.fail(.closed)
+            for (continuation, timer) in acks.values {
+                timer.cancel()
+                continuation.resume(throwing: Failure.closed)
+            }
+            acks.removeAll()
+            context.fireChannelInactive()
+        }
+    }
+
+    /// A one-shot outcome set on the event loop and awaited from anywhere.
+    private final class Promised: Sendable {
+        private let state = Mutex<(result: Result<Void, Failure>?, waiters: [CheckedContinuation<Void, any Error>])>((nil, []))
+
+        func succeed() { settle(.success(())) }
+        func fail(_ failure: Failure) { settle(.failure(failure)) }
+
+        private func settle(_ result: Result<Void, Failure>) {
+            let waiters: [CheckedContinuation<Void, any Error>] = state.withLock { state in
+                guard state.result == nil else { return [] }
+                state.result = result
+                defer { state.waiters.removeAll() }
+                return state.waiters
+            }
+            for waiter in waiters { waiter.resume(with: result.mapError { $0 as any Error }) }
+        }
+
+        func wait() async throws {
+            try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<Void, any Error>) in
+                let done: Result<Void, Failure>? = state.withLock { state in
+                    if let result = state.result { return result }
+                    state.waiters.append(continuation)
+                    return nil
+                }
+                if let done { continuation.resume(with: done.mapError { $0 as any Error }) }
+            }
+        }
+    }
+}
