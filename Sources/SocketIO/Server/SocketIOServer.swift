@@ -32,6 +32,8 @@ public final class SocketIOServer: Service, Sendable {
     private let namespaces: Set<String>
     private let logger: Logger
     private let sessions = Mutex<[String: EngineSession]>([:])
+    /// Sessions whose sockets are still being reported gone to the handler.
+    private let leaving = Atomic<Int>(0)
 
     /// - Parameters:
     ///   - configuration: protocol settings.
@@ -64,6 +66,12 @@ public final class SocketIOServer: Service, Sendable {
         for session in sessions.withLock({ Array($0.values) }) {
             session.send([.close])
             session.close(reason: "server shutting down")
+        }
+        // The application hears of every socket leaving before the services after this one stop
+        // (a presence reporter, say); bounded, so that a handler that hangs cannot hold shutdown.
+        let deadline = ContinuousClock.now + configuration.webSocketCloseTimeout
+        while leaving.load(ordering: .acquiring) > 0 && ContinuousClock.now < deadline {
+            try? await Task.sleep(for: .milliseconds(10))
         }
     }
 
@@ -101,7 +109,11 @@ public final class SocketIOServer: Service, Sendable {
     private func closed(_ session: EngineSession) {
         sessions.withLock { _ = $0.removeValue(forKey: session.sid) }
         guard let connection = session.connection else { return }
-        Task { await connection.closeAll(reason: session.closeReason) }
+        leaving.add(1, ordering: .acquiringAndReleasing)
+        Task {
+            await connection.closeAll(reason: session.closeReason)
+            leaving.subtract(1, ordering: .acquiringAndReleasing)
+        }
     }
 
     /// A packet from the client, on whichever transport it came.

@@ -58,7 +58,7 @@ extension SocketIOServerTests {
 }
 
 /// A WebSocket client on a plain socket with a small receive buffer that reads only the upgrade.
-final class StalledClient {
+final class StalledClient: Sendable {
     let fd: Int32
 
     init(port: Int) throws {
@@ -97,4 +97,36 @@ final class StalledClient {
     }
 
     func close() { Glibc.close(fd) }
+}
+
+/// Takes its time to hear of a socket leaving, as an application that reports it elsewhere does.
+final class SlowGoodbyeHandler: SocketIOHandler {
+    let reasons = Mutex<[String]>([])
+
+    func connect(_ socket: SocketIOSocket, auth: JSONValue?) async -> ConnectDecision { .accept(userData: 0) }
+    func event(_ socket: SocketIOSocket, name: String, arguments: [JSONValue], ack: Ack?) async {}
+
+    func disconnected(_ socket: SocketIOSocket, reason: String) async {
+        try? await Task.sleep(for: .milliseconds(300))
+        reasons.withLock { $0.append(reason) }
+    }
+}
+
+extension SocketIOServerTests {
+    /// The server's service ends only once the handler has heard of every socket leaving, so
+    /// that services stopped after it (a presence reporter) still get the news.
+    func testShutdownWaitsForTheHandlerToHearEverySocketLeave() async throws {
+        let handler = SlowGoodbyeHandler()
+        // Closed only after the server: the socket must leave because of the shutdown.
+        let opened = Mutex<StalledClient?>(nil)
+        defer { opened.withLock { $0?.close() } }
+        try await withServer(handler: handler) { _, client, _ in
+            let socket = try StalledClient(port: client.port!)
+            opened.withLock { $0 = socket }
+            try socket.upgrade()
+            try socket.sendText(#"40"#)
+            try await Task.sleep(for: .milliseconds(200))
+        }
+        XCTAssertEqual(handler.reasons.withLock { $0 }, ["server shutting down"])
+    }
 }
