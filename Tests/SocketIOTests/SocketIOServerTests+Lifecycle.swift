@@ -130,3 +130,35 @@ extension SocketIOServerTests {
         XCTAssertEqual(handler.reasons.withLock { $0 }, ["server shutting down"])
     }
 }
+
+/// Keeps a weak reference to the session of the socket that connects.
+final class SessionWatcher: SocketIOHandler, @unchecked Sendable {
+    private let lock = Mutex(())
+    private weak var watched: EngineSession?
+
+    var session: EngineSession? { lock.withLock { _ in watched } }
+
+    func connect(_ socket: SocketIOSocket, auth: JSONValue?) async -> ConnectDecision {
+        lock.withLock { _ in watched = socket.session }
+        return .accept(userData: 0)
+    }
+
+    func event(_ socket: SocketIOSocket, name: String, arguments: [JSONValue], ack: Ack?) async {}
+    func disconnected(_ socket: SocketIOSocket, reason: String) async {}
+}
+
+extension SocketIOServerTests {
+    /// A session that ended is freed, with its connection and sockets (they hold each other
+    /// until the handler has heard the sockets leave).
+    func testAnEndedSessionIsFreed() async throws {
+        let watcher = SessionWatcher()
+        try await withServer(handler: watcher) { url, _, _ in
+            try await SocketIOClient.connect(to: url, logger: Self.logger) { _ in
+                XCTAssertNotNil(watcher.session)
+            }
+            let deadline = ContinuousClock.now + .seconds(3)
+            while watcher.session != nil && ContinuousClock.now < deadline { try await Task.sleep(for: .milliseconds(20)) }
+            XCTAssertNil(watcher.session, "the session outlived its connection")
+        }
+    }
+}

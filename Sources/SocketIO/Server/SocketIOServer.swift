@@ -112,6 +112,8 @@ public final class SocketIOServer: Service, Sendable {
         leaving.add(1, ordering: .acquiringAndReleasing)
         Task {
             await connection.closeAll(reason: session.closeReason)
+            // The session and its connection hold each other.
+            session.connection = nil
             leaving.subtract(1, ordering: .acquiringAndReleasing)
         }
     }

@@ -161,7 +161,7 @@ final class EngineWebSocketHandler: ChannelInboundHandler, RemovableChannelHandl
                     context.close(promise: nil)
                 }
             }
-            end(reason: "transport close")
+            end(reason: "transport close", cutOff: true)
         case .ping:
             context.writeAndFlush(wrapOutboundOut(WebSocketFrame(fin: true, opcode: .pong, data: frame.unmaskedData)), promise: nil)
         case .pong:
@@ -226,13 +226,13 @@ final class EngineWebSocketHandler: ChannelInboundHandler, RemovableChannelHandl
     }
 
     /// The session this connection carries ends.
-    private func end(reason: String, cutOff: Bool = false) {
+    private func end(reason: String, cutOff: Bool) {
         if case .open(let session) = stage { session.close(reason: reason, cutOff: cutOff) }
         stage = .closed
     }
 
     func channelInactive(context: ChannelHandlerContext) {
-        end(reason: "transport close")
+        end(reason: "transport close", cutOff: true)
         context.fireChannelInactive()
     }
 
