@@ -162,3 +162,62 @@ extension SocketIOServerTests {
         }
     }
 }
+
+/// Holds `hold` events until the gate opens; answers `echo` at once.
+final class GateHandler: SocketIOHandler {
+    private let state = Mutex<(open: Bool, waiting: [CheckedContinuation<Void, Never>])>((false, []))
+
+    func open() {
+        let waiting = state.withLock { state in
+            state.open = true
+            defer { state.waiting.removeAll() }
+            return state.waiting
+        }
+        for waiter in waiting { waiter.resume() }
+    }
+
+    func connect(_ socket: SocketIOSocket, auth: JSONValue?) async -> ConnectDecision { .accept(userData: 0) }
+
+    func event(_ socket: SocketIOSocket, name: String, arguments: [JSONValue], ack: Ack?) async {
+        switch name {
+        case "hold":
+            await withCheckedContinuation { waiter in
+                let open = state.withLock { state in
+                    if !state.open { state.waiting.append(waiter) }
+                    return state.open
+                }
+                if open { waiter.resume() }
+            }
+        case "echo":
+            ack?.send(arguments)
+        default:
+            break
+        }
+    }
+
+    func disconnected(_ socket: SocketIOSocket, reason: String) async {}
+}
+
+extension SocketIOServerTests {
+    /// Past `concurrentEventsPerConnection` events at work, the server reads nothing more from
+    /// that WebSocket until one finishes.
+    func testAConnectionIsReadNoFurtherWhileItsEventsAreAtTheLimit() async throws {
+        let gate = GateHandler()
+        try await withServer({ $0.concurrentEventsPerConnection = 4 }, handler: gate) { url, _, _ in
+            try await SocketIOClient.connect(to: url, logger: Self.logger) { client in
+                let first = try await client.emitWithAck("echo", .number(1), timeout: .seconds(3))
+                XCTAssertEqual(first, [.number(1)])
+                for _ in 0..<4 { client.emit("hold") }
+                do {
+                    _ = try await client.emitWithAck("echo", .number(2), timeout: .milliseconds(500))
+                    XCTFail("the server read past the limit")
+                } catch let error as SocketIOClient.ClientError {
+                    XCTAssertEqual(error, .timeout)
+                }
+                gate.open()
+                let after = try await client.emitWithAck("echo", .number(3), timeout: .seconds(3))
+                XCTAssertEqual(after, [.number(3)])
+            }
+        }
+    }
+}

@@ -19,6 +19,10 @@ final class EngineSession: Sendable {
         var connection: SocketIOConnection?
         /// Application work running for this session (events, connects).
         var running = 0
+        /// Messages that came while `running` was at the limit, in order.
+        var waiting: [EnginePacket] = []
+        /// Whether a finishing task is handing `waiting` on (one at a time, to keep the order).
+        var draining = false
     }
 
     let sid: String
@@ -43,21 +47,56 @@ final class EngineSession: Sendable {
         set { state.withLock { $0.connection = newValue } }
     }
 
-    /// Runs application work for this session in a task of its own. Past `limit` at once, the
-    /// WebSocket stops reading until some finishes, so a client cannot pile up work.
-    func run(limit: Int, _ work: @escaping @Sendable () async -> Void) {
-        let pause: WebSocketLink? = state.withLock { state in
-            state.running += 1
-            return state.running == limit ? state.webSocket : nil
+    /// Whether a message may be handled now; if not, it waits (in order) for application work to
+    /// finish, and the WebSocket is read no further meanwhile, so a client cannot pile up work.
+    func admit(_ packet: EnginePacket, limit: Int) -> Bool {
+        let (admitted, pause): (Bool, WebSocketLink?) = state.withLock { state in
+            guard state.running >= limit || state.draining || !state.waiting.isEmpty else { return (true, nil) }
+            state.waiting.append(packet)
+            return (false, state.waiting.count == 1 ? state.webSocket : nil)
         }
         pause?.pauseReading()
+        return admitted
+    }
+
+    /// Runs application work in a task of its own; when it ends, `next` is given the messages
+    /// that waited, as long as there is room.
+    func run(limit: Int, _ work: @escaping @Sendable () async -> Void, next: @escaping @Sendable (EnginePacket) -> Void) {
+        state.withLock { $0.running += 1 }
         Task {
             await work()
-            let resume: WebSocketLink? = self.state.withLock { state in
-                state.running -= 1
-                return state.running == limit - 1 ? state.webSocket : nil
+            state.withLock { $0.running -= 1 }
+            drain(limit: limit, next)
+        }
+    }
+
+    private func drain(limit: Int, _ next: (EnginePacket) -> Void) {
+        guard state.withLock({ state in
+            guard !state.draining, !state.waiting.isEmpty else { return false }
+            state.draining = true
+            return true
+        }) else { return }
+        while true {
+            enum Step { case handle(EnginePacket), stop, resume(WebSocketLink?) }
+            let step: Step = state.withLock { state in
+                if state.waiting.isEmpty {
+                    state.draining = false
+                    return .resume(state.webSocket)
+                }
+                guard state.running < limit, !state.closed else {
+                    // A later finishing task goes on.
+                    state.draining = false
+                    return .stop
+                }
+                return .handle(state.waiting.removeFirst())
             }
-            resume?.resumeReading()
+            switch step {
+            case .handle(let packet): next(packet)
+            case .stop: return
+            case .resume(let link):
+                link?.resumeReading()
+                return
+            }
         }
     }
 

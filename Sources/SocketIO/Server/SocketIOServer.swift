@@ -118,9 +118,20 @@ public final class SocketIOServer: Service, Sendable {
         }
     }
 
-    /// A packet from the client, on whichever transport it came.
+    /// A packet from the client, on whichever transport it came. Messages wait while the
+    /// session's application work is at `concurrentEventsPerConnection`.
     func receive(_ packet: EnginePacket, in session: EngineSession) {
         guard !session.isClosed else { return }
+        switch packet {
+        case .message, .binary:
+            guard session.admit(packet, limit: configuration.concurrentEventsPerConnection) else { return }
+        default:
+            break
+        }
+        handle(packet, in: session)
+    }
+
+    private func handle(_ packet: EnginePacket, in session: EngineSession) {
         let outcome: SocketIOConnection.Outcome
         switch (layer, packet, session.connection) {
         case (.engineEcho, .message, _), (.engineEcho, .binary, _): session.send([packet]); outcome = .none
@@ -140,7 +151,7 @@ public final class SocketIOServer: Service, Sendable {
             logger.debug("closing session after a protocol violation", metadata: ["sid": "\(session.sid)", "why": "\(why)"])
             session.close(reason: "parse error")
         case .run(let work):
-            session.run(limit: configuration.concurrentEventsPerConnection, work)
+            session.run(limit: configuration.concurrentEventsPerConnection, work) { self.handle($0, in: session) }
         }
     }
 
