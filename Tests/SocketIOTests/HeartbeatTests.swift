@@ -22,7 +22,7 @@ final class HeartbeatTests: XCTestCase {
         var heartbeat = Heartbeat(now: start, interval: .milliseconds(100), timeout: .milliseconds(50), connectTimeout: nil)
         XCTAssertEqual(heartbeat.due(at: at(100)) { true }, .ping)
         XCTAssertEqual(heartbeat.due(at: at(149)) { true }, .none)
-        XCTAssertEqual(heartbeat.due(at: at(150)) { true }, .close("ping timeout"))
+        XCTAssertEqual(heartbeat.due(at: at(150)) { true }, .close("ping timeout", cutOff: true))
     }
 
     func testAPongWithoutAPingChangesNothing() {
@@ -41,7 +41,7 @@ final class HeartbeatTests: XCTestCase {
         var asked = 0
         XCTAssertEqual(idle.due(at: at(299)) { asked += 1; return false }, .none)
         XCTAssertEqual(asked, 0)
-        XCTAssertEqual(idle.due(at: at(300)) { asked += 1; return false }, .close("connect timeout"))
+        XCTAssertEqual(idle.due(at: at(300)) { asked += 1; return false }, .close("connect timeout", cutOff: false))
         XCTAssertEqual(asked, 1)
     }
 

@@ -116,7 +116,6 @@ public struct TypingNotice: Codable, Sendable, Equatable {
     }
 }
 
-/// Redis channel names shared by publishers and subscribers (`design.md`, Redis contracts).
 extension UserEvent {
     /// The wire form of `.messageReceived` around the message's JSON, as the encoder would
     /// write it (see ``CommandReply/encodedMessageReply(commandId:messageJSON:created:)``).
@@ -125,6 +124,7 @@ extension UserEvent {
     }
 }
 
+/// Redis channel names shared by publishers and subscribers (`design.md`, Redis contracts).
 public enum Channels {
     /// Events for every socket of one user.
     public static func user(_ id: UUID) -> String { "parley:user:\(id.lowercased)" }

@@ -135,11 +135,3 @@ struct ChatSocketHandler: SocketIOHandler {
         return try JSONDecoding.decode(T.self, from: first.serialized)
     }
 }
-
-extension JSONValue {
-    /// A Parley value as a Socket.IO payload.
-    static func encoding(_ value: some Encodable) throws -> JSONValue {
-        guard let json = JSONValue.parse(try JSON.encode(value)) else { throw ParleyError(.internal, "Cannot encode the answer") }
-        return json
-    }
-}

@@ -83,27 +83,29 @@ public struct SocketPacket: Sendable, Equatable {
 
     /// The text form; binary attachments, if any, are sent after it as separate packets.
     public var encoded: [UInt8] {
+        var out = Self.header(kind: kind, attachments: attachments, namespace: namespace, id: id)
+        if let data { out += data.serialized }
+        return out
+    }
+
+    /// What every packet starts with: type digit, attachment count, namespace and ack id.
+    private static func header(kind: Kind, attachments: Int = 0, namespace: String, id: Int?) -> [UInt8] {
         var out: [UInt8] = [UInt8(ascii: "0") + kind.rawValue]
         if kind == .binaryEvent || kind == .binaryAck {
-            out += Array("\(attachments)-".utf8)
+            out += "\(attachments)-".utf8
         }
         if namespace != "/" {
-            out += Array(namespace.utf8)
+            out += namespace.utf8
             out.append(UInt8(ascii: ","))
         }
-        if let id { out += Array(String(id).utf8) }
-        if let data { out += data.serialized }
+        if let id { out += String(id).utf8 }
         return out
     }
 
     /// An EVENT packet built from pre-serialized JSON arguments, without parsing them again.
     public static func encodeEvent(namespace: String = "/", name: String, rawArguments: [[UInt8]]) -> [UInt8] {
-        var out: [UInt8] = [UInt8(ascii: "2")]
-        out.reserveCapacity(namespace.utf8.count + name.utf8.count + rawArguments.reduce(8) { $0 + $1.count + 1 })
-        if namespace != "/" {
-            out += namespace.utf8
-            out.append(UInt8(ascii: ","))
-        }
+        var out = header(kind: .event, namespace: namespace, id: nil)
+        out.reserveCapacity(out.count + name.utf8.count + rawArguments.reduce(8) { $0 + $1.count + 1 })
         out.append(UInt8(ascii: "["))
         JSONText.writeString(name, into: &out)
         for argument in rawArguments {
@@ -116,12 +118,7 @@ public struct SocketPacket: Sendable, Equatable {
 
     /// An ACK packet whose arguments are already JSON text.
     public static func encodeAck(namespace: String = "/", id: Int, rawArguments: [[UInt8]]) -> [UInt8] {
-        var out: [UInt8] = [UInt8(ascii: "3")]
-        if namespace != "/" {
-            out += Array(namespace.utf8)
-            out.append(UInt8(ascii: ","))
-        }
-        out += Array(String(id).utf8)
+        var out = header(kind: .ack, namespace: namespace, id: id)
         out.append(UInt8(ascii: "["))
         for (index, argument) in rawArguments.enumerated() {
             if index > 0 { out.append(UInt8(ascii: ",")) }

@@ -115,7 +115,7 @@ final class EngineSession: Sendable {
         switch action {
         case .none: break
         case .ping: send([.ping([])])
-        case .close(let reason): close(reason: reason, cutOff: reason == Heartbeat.pingTimeout)
+        case .close(let reason, let cutOff): close(reason: reason, cutOff: cutOff)
         }
     }
 

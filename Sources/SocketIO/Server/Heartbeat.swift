@@ -5,10 +5,9 @@ struct Heartbeat: Sendable {
     enum Action: Equatable, Sendable {
         case none
         case ping
-        case close(String)
+        /// `cutOff`: the client is gone, so the connection goes without a closing handshake.
+        case close(String, cutOff: Bool)
     }
-
-    static let pingTimeout = "ping timeout"
 
     let interval: Duration
     let timeout: Duration
@@ -36,10 +35,10 @@ struct Heartbeat: Sendable {
     mutating func due(at now: ContinuousClock.Instant, hasSockets: () -> Bool) -> Action {
         if let deadline = connectDeadline, now >= deadline {
             connectDeadline = nil
-            if !hasSockets() { return .close("connect timeout") }
+            if !hasSockets() { return .close("connect timeout", cutOff: false) }
         }
         if let sent = pingSent {
-            return now >= sent + timeout ? .close(Self.pingTimeout) : .none
+            return now >= sent + timeout ? .close("ping timeout", cutOff: true) : .none
         }
         guard now >= nextPing else { return .none }
         pingSent = now

@@ -182,7 +182,7 @@ public final class SocketIOServer: Service, Sendable {
         }
     }
 
-    static func remoteAddress(of context: some RequestContext) -> String? {
+    private static func remoteAddress(of context: some RequestContext) -> String? {
         (context as? any RemoteAddressRequestContext)?.remoteAddress?.ipAddress
     }
 

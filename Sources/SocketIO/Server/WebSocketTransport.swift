@@ -1,6 +1,6 @@
 import NIOCore
-import Synchronization
 import NIOWebSocket
+import Synchronization
 
 /// A session's WebSocket, written to straight from whichever thread sends: frames go through the
 /// channel's event loop in the order they are sent.
@@ -50,7 +50,7 @@ final class WebSocketLink: Sendable {
     }
 }
 
-/// What every WebSocket of one event loop has to write, written by one task on the loop: a burst
+/// What every WebSocket of one event loop has to write, written by one job on the loop: a burst
 /// of events (a worker publishes its batch at once) costs the loop one wake-up and each
 /// connection one flush, not one of each per event.
 final class LoopWriteQueue: Sendable {
