@@ -19,7 +19,9 @@ final class EngineSession: Sendable {
         var connection: SocketIOConnection?
         /// Application work running for this session (events, connects).
         var running = 0
-        /// Messages that came while `running` was at the limit, in order.
+        /// Whether the work running must finish before any more messages are handled.
+        var alone = false
+        /// Messages that came while `running` was at the limit or work ran alone, in order.
         var waiting: [EnginePacket] = []
         /// Whether a finishing task is handing `waiting` on (one at a time, to keep the order).
         var draining = false
@@ -51,7 +53,7 @@ final class EngineSession: Sendable {
     /// finish, and the WebSocket is read no further meanwhile, so a client cannot pile up work.
     func admit(_ packet: EnginePacket, limit: Int) -> Bool {
         let (admitted, pause): (Bool, WebSocketLink?) = state.withLock { state in
-            guard state.running >= limit || state.draining || !state.waiting.isEmpty else { return (true, nil) }
+            guard state.running >= limit || state.alone || state.draining || !state.waiting.isEmpty else { return (true, nil) }
             state.waiting.append(packet)
             return (false, state.waiting.count == 1 ? state.webSocket : nil)
         }
@@ -60,12 +62,18 @@ final class EngineSession: Sendable {
     }
 
     /// Runs application work in a task of its own; when it ends, `next` is given the messages
-    /// that waited, as long as there is room.
-    func run(limit: Int, _ work: @escaping @Sendable () async -> Void, next: @escaping @Sendable (EnginePacket) -> Void) {
-        state.withLock { $0.running += 1 }
+    /// that waited, as long as there is room. With `alone`, messages wait until it has ended.
+    func run(limit: Int, alone: Bool = false, _ work: @escaping @Sendable () async -> Void, next: @escaping @Sendable (EnginePacket) -> Void) {
+        state.withLock { state in
+            state.running += 1
+            if alone { state.alone = true }
+        }
         Task {
             await work()
-            state.withLock { $0.running -= 1 }
+            state.withLock { state in
+                state.running -= 1
+                if alone { state.alone = false }
+            }
             drain(limit: limit, next)
         }
     }
@@ -83,7 +91,7 @@ final class EngineSession: Sendable {
                     state.draining = false
                     return .resume(state.webSocket)
                 }
-                guard state.running < limit, !state.closed else {
+                guard state.running < limit, !state.alone, !state.closed else {
                     // A later finishing task goes on.
                     state.draining = false
                     return .stop

@@ -7,18 +7,17 @@ final class SocketIOConnection: Sendable {
     /// What the session task should do after a packet.
     enum Outcome: Sendable {
         case none
-        /// Application work: an event, a connect or a disconnect, run in a task of its own
-        /// (concurrently with others of the connection).
+        /// Application work: an event or a disconnect, run in a task of its own (concurrently
+        /// with others of the connection).
         case run(@Sendable () async -> Void)
+        /// Work the messages after it must wait for (a CONNECT: events follow the join).
+        case runAlone(@Sendable () async -> Void)
         /// The client broke the protocol: close the session.
         case violation(String)
     }
 
     private struct State {
         var sockets: [String: SocketIOSocket] = [:]
-        /// Namespaces whose CONNECT is being decided, with the packets that came meanwhile: they
-        /// are handled, in order, once it is.
-        var connecting: [String: [(SocketPacket, [[UInt8]])]] = [:]
         /// A BINARY_EVENT or BINARY_ACK waiting for its attachments.
         var partial: (packet: SocketPacket, attachments: [[UInt8]])?
         var nextAckId: Int = 0
@@ -67,27 +66,11 @@ final class SocketIOConnection: Sendable {
         return state.withLock { $0.partial == nil } ? .violation("unexpected binary packet") : .none
     }
 
-    private func dispatch(_ packet: SocketPacket, attachments: [[UInt8]], queueing: Bool = true) -> Outcome {
-        if queueing, packet.kind == .event || packet.kind == .binaryEvent || packet.kind == .disconnect {
-            let queued = state.withLock { state in
-                guard state.connecting[packet.namespace] != nil else { return false }
-                state.connecting[packet.namespace]?.append((packet, attachments))
-                return true
-            }
-            if queued { return .none }
-        }
+    private func dispatch(_ packet: SocketPacket, attachments: [[UInt8]]) -> Outcome {
         switch packet.kind {
         case .connect:
-            let fresh = state.withLock { state in
-                guard state.sockets[packet.namespace] == nil, state.connecting[packet.namespace] == nil else { return false }
-                state.connecting[packet.namespace] = []
-                return true
-            }
-            guard fresh else { return .violation("namespace connected twice") }
-            return .run {
-                await self.connect(packet)
-                await self.handleQueued(namespace: packet.namespace)
-            }
+            if state.withLock({ $0.sockets[packet.namespace] != nil }) { return .violation("namespace connected twice") }
+            return .runAlone { await self.connect(packet) }
         case .disconnect:
             return .run {
                 await self.leave(namespace: packet.namespace, reason: "client namespace disconnect")
@@ -108,27 +91,6 @@ final class SocketIOConnection: Sendable {
             return .none
         case .connectError:
             return .violation("clients do not send CONNECT_ERROR")
-        }
-    }
-
-    /// The packets that came while a CONNECT was decided, one after the other.
-    private func handleQueued(namespace: String) async {
-        while true {
-            let queued = state.withLock { state -> [(SocketPacket, [[UInt8]])] in
-                let queued = state.connecting[namespace] ?? []
-                if queued.isEmpty { state.connecting.removeValue(forKey: namespace) } else { state.connecting[namespace] = [] }
-                return queued
-            }
-            if queued.isEmpty { return }
-            for (packet, attachments) in queued {
-                switch dispatch(packet, attachments: attachments, queueing: false) {
-                case .none: break
-                case .run(let work): await work()
-                case .violation:
-                    session.close(reason: "parse error")
-                    return
-                }
-            }
         }
     }
 

@@ -152,6 +152,8 @@ public final class SocketIOServer: Service, Sendable {
             session.close(reason: "parse error")
         case .run(let work):
             session.run(limit: configuration.concurrentEventsPerConnection, work) { self.handle($0, in: session) }
+        case .runAlone(let work):
+            session.run(limit: configuration.concurrentEventsPerConnection, alone: true, work) { self.handle($0, in: session) }
         }
     }
 
