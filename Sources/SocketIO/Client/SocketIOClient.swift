@@ -3,7 +3,6 @@ import HTTPTypes
 import HummingbirdWSClient
 import Logging
 import NIOCore
-import NIOPosix
 import NIOWebSocket
 import Synchronization
 
@@ -31,7 +30,7 @@ public final class SocketIOClient: Sendable {
     private let eventsContinuation: AsyncStream<Event>.Continuation
     private let outgoing: AsyncStream<String>.Continuation
     private let namespace: String
-    private let acks = Mutex<(next: Int, waiting: [Int: (CheckedContinuation<[JSONValue], any Error>, Scheduled<Void>)])>((0, [:]))
+    private let acks = Mutex<(next: Int, waiting: [Int: CheckedContinuation<[JSONValue], any Error>])>((0, [:]))
     /// The Socket.IO socket id the server assigned.
     public let sid: String
 
@@ -53,28 +52,25 @@ public final class SocketIOClient: Sendable {
             defer { state.next += 1 }
             return state.next
         }
-        // One timer on an event loop rather than a sleeping task per call: a load generator
-        // makes thousands of these a second.
-        return try await withTaskCancellationHandler {
-            try await withCheckedThrowingContinuation { continuation in
-                let timer = Self.timers.scheduleTask(in: TimeAmount(timeout)) { self.giveUp(id, with: ClientError.timeout) }
-                acks.withLock { $0.waiting[id] = (continuation, timer) }
-                // Cancelled before the wait was registered: the handler below found nothing.
-                if Task.isCancelled { return giveUp(id, with: CancellationError()) }
-                send(SocketPacket(kind: .event, namespace: namespace, id: id, data: .array([.string(event)] + arguments)))
+        return try await withThrowingTaskGroup(of: [JSONValue].self) { group in
+            group.addTask {
+                try await withCheckedThrowingContinuation { continuation in
+                    self.acks.withLock { $0.waiting[id] = continuation }
+                    self.send(SocketPacket(kind: .event, namespace: self.namespace, id: id, data: .array([.string(event)] + arguments)))
+                }
             }
-        } onCancel: {
-            giveUp(id, with: CancellationError())
+            group.addTask {
+                try await Task.sleep(for: timeout)
+                throw ClientError.timeout
+            }
+            defer { group.cancelAll() }
+            do {
+                return try await group.next()!
+            } catch {
+                acks.withLock { $0.waiting.removeValue(forKey: id) }?.resume(throwing: error)
+                throw error
+            }
         }
-    }
-
-    private static let timers: any EventLoop = MultiThreadedEventLoopGroup.singleton.any()
-
-    /// Ends the wait for ack `id`, if it is still on, with `error`.
-    private func giveUp(_ id: Int, with error: any Error) {
-        guard let (continuation, timer) = acks.withLock({ $0.waiting.removeValue(forKey: id) }) else { return }
-        timer.cancel()
-        continuation.resume(throwing: error)
     }
 
     private func send(_ packet: SocketPacket) {
@@ -165,10 +161,7 @@ public final class SocketIOClient: Sendable {
                 eventsContinuation.yield(Event(name: name, arguments: Array(items.dropFirst())))
             case .ack:
                 guard let id = packet.id, case .array(let arguments)? = packet.data else { return }
-                if let (continuation, timer) = acks.withLock({ $0.waiting.removeValue(forKey: id) }) {
-                    timer.cancel()
-                    continuation.resume(returning: arguments)
-                }
+                acks.withLock { $0.waiting.removeValue(forKey: id) }?.resume(returning: arguments)
             case .disconnect:
                 closed()
             default:
@@ -185,10 +178,7 @@ public final class SocketIOClient: Sendable {
             defer { state.waiting.removeAll() }
             return Array(state.waiting.values)
         }
-        for (continuation, timer) in waiting {
-            timer.cancel()
-            continuation.resume(throwing: ClientError.closed)
-        }
+        for continuation in waiting { continuation.resume(throwing: ClientError.closed) }
     }
 }
 
