@@ -161,13 +161,4 @@ public struct EventWire: Sendable {
         name = String(decoding: bytes[2..<i], as: UTF8.self)
         payload = bytes[(i + 2)..<(bytes.count - 1)]
     }
-
-    /// The string value of `key` in the top level of the JSON object `json`, without decoding it;
-    /// nil when absent or not a plain string (no escapes).
-    public static func topLevelString(_ key: String, in json: ArraySlice<UInt8>) -> String? {
-        guard let value = RawJSON.member(key, in: json), value.count >= 2, value.first == UInt8(ascii: "\""),
-              !value.contains(UInt8(ascii: "\\"))
-        else { return nil }
-        return String(decoding: value.dropFirst().dropLast(), as: UTF8.self)
-    }
 }

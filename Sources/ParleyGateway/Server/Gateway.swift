@@ -155,7 +155,7 @@ struct PubSubDispatcher: Service {
                     emitted.increment(by: sockets.count)
                     if event.name == "message_received" {
                         delivered.increment(by: sockets.count)
-                        if let id = EventWire.topLevelString("id", in: event.payload).flatMap(UUID.init(text:)) {
+                        if let id = RawJSON.string("id", in: event.payload).flatMap(UUID.init(text:)) {
                             let age = Date().timeIntervalSince(UUIDv7.timestamp(of: id))
                             deliveryLatency.recordNanoseconds(Int64(max(0, age) * 1e9))
                         }
