@@ -3,7 +3,6 @@ import NIOCore
 import NIOPosix
 import NIOWebSocket
 import SocketIO
-import Synchronization
 
 /// One user's Socket.IO connection for the load generator, on NIO handlers alone: frames are
 /// read and deliveries recorded on the event loop, with no task per connection or per frame (the
@@ -38,20 +37,28 @@ final class LoadSocket: Sendable {
     static func connect(to url: String, token: String, onMessage: @escaping @Sendable (ArraySlice<UInt8>) -> Void) async throws -> LoadSocket {
         guard let address = URL(string: url), let host = address.host, let port = address.port else { throw Failure.handshake("bad URL \(url)") }
         let auth = JSONValue.object(["token": .string(token)]).serialized
-        let handler = Handler(auth: auth, onMessage: onMessage)
+        let group = MultiThreadedEventLoopGroup.singleton
+        let joined = group.any().makePromise(of: Void.self)
+        let handler = Handler(auth: auth, joined: joined, onMessage: onMessage)
         let request = "GET /socket.io/?EIO=4&transport=websocket HTTP/1.1\r\nHost: \(host):\(port)\r\nUpgrade: websocket\r\n"
             + "Connection: Upgrade\r\nSec-WebSocket-Key: \(Data((0..<16).map { _ in UInt8.random(in: 0...255) }).base64EncodedString())\r\n"
             + "Sec-WebSocket-Version: 13\r\n\r\n"
-        let channel = try await ClientBootstrap(group: MultiThreadedEventLoopGroup.singleton)
-            .channelInitializer { channel in
-                channel.eventLoop.makeCompletedFuture {
-                    try channel.pipeline.syncOperations.addHandler(Upgrade(request: request, next: handler))
+        let channel: any Channel
+        do {
+            channel = try await ClientBootstrap(group: group)
+                .channelInitializer { channel in
+                    channel.eventLoop.makeCompletedFuture {
+                        try channel.pipeline.syncOperations.addHandler(Upgrade(request: request, next: handler))
+                    }
                 }
-            }
-            .connect(host: host, port: port).get()
+                .connect(host: host, port: port).get()
+        } catch {
+            joined.fail(error)
+            throw error
+        }
         let socket = LoadSocket(channel: channel, handler: handler)
         do {
-            try await handler.joined.wait()
+            try await joined.futureResult.get()
         } catch {
             channel.close(promise: nil)
             throw error
@@ -131,15 +138,17 @@ final class LoadSocket: Sendable {
         typealias InboundIn = WebSocketFrame
         typealias OutboundOut = WebSocketFrame
 
-        let joined = Promised()
+        private let joined: EventLoopPromise<Void>
         private let auth: [UInt8]
         private let onMessage: @Sendable (ArraySlice<UInt8>) -> Void
         private var nextAck = 0
         private var acks: [Int: (CheckedContinuation<Answer, any Error>, Scheduled<Void>)] = [:]
         private var closed = false
 
-        init(auth: [UInt8], onMessage: @escaping @Sendable (ArraySlice<UInt8>) -> Void) {
+        /// Completed once: joined, refused, or closed first.
+        init(auth: [UInt8], joined: EventLoopPromise<Void>, onMessage: @escaping @Sendable (ArraySlice<UInt8>) -> Void) {
             self.auth = auth
+            self.joined = joined
             self.onMessage = onMessage
         }
 
@@ -184,10 +193,10 @@ final class LoadSocket: Sendable {
             let rest = packet.dropFirst()
             switch kind {
             case UInt8(ascii: "0"):
-                joined.succeed()
+                joined.succeed(())
             case UInt8(ascii: "4"):
                 let message = JSONValue.parse(rest)?["message"]?.stringValue ?? ""
-                joined.fail(.refused(message))
+                joined.fail(Failure.refused(message))
             case UInt8(ascii: "2"):
                 // Only the name is read: `["message_received",{...}]`.
                 let prefix = Array(#"["message_received","#.utf8)
@@ -247,42 +256,13 @@ final class LoadSocket: Sendable {
 
         func channelInactive(context: ChannelHandlerContext) {
             closed = true
-            joined.fail(.closed)
+            joined.fail(Failure.closed)
             for (continuation, timer) in acks.values {
                 timer.cancel()
                 continuation.resume(throwing: Failure.closed)
             }
             acks.removeAll()
             context.fireChannelInactive()
-        }
-    }
-
-    /// A one-shot outcome set on the event loop and awaited from anywhere.
-    private final class Promised: Sendable {
-        private let state = Mutex<(result: Result<Void, Failure>?, waiters: [CheckedContinuation<Void, any Error>])>((nil, []))
-
-        func succeed() { settle(.success(())) }
-        func fail(_ failure: Failure) { settle(.failure(failure)) }
-
-        private func settle(_ result: Result<Void, Failure>) {
-            let waiters: [CheckedContinuation<Void, any Error>] = state.withLock { state in
-                guard state.result == nil else { return [] }
-                state.result = result
-                defer { state.waiters.removeAll() }
-                return state.waiters
-            }
-            for waiter in waiters { waiter.resume(with: result.mapError { $0 as any Error }) }
-        }
-
-        func wait() async throws {
-            try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<Void, any Error>) in
-                let done: Result<Void, Failure>? = state.withLock { state in
-                    if let result = state.result { return result }
-                    state.waiters.append(continuation)
-                    return nil
-                }
-                if let done { continuation.resume(with: done.mapError { $0 as any Error }) }
-            }
         }
     }
 }
