@@ -3,9 +3,6 @@ import Foundation
 import Logging
 import ParleyLoadTest
 import SocketIO
-#if canImport(FoundationNetworking)
-import FoundationNetworking
-#endif
 
 /// How many idle Socket.IO connections one gateway holds, and the memory each costs it: the
 /// gateway's resident memory before and after opening them, read from /proc.
@@ -32,7 +29,7 @@ struct IdleSockets: AsyncParsableCommand {
     func run() async throws {
         var logger = Logger(label: "parley.bench.idle")
         logger.logLevel = .critical
-        let tokens = try await signup(users)
+        let tokens = try await loadTestUserTokens(users, at: url, statePath: ".run/bench/idle-users.json")
         let before = try residentKiB(pid)
         let open = Locked(0)
         let failed = Locked(0)
@@ -69,25 +66,6 @@ struct IdleSockets: AsyncParsableCommand {
 
     private func opened(_ open: Locked<Int>, _ failed: Locked<Int>) -> Int {
         open.withLock { $0 } + failed.withLock { $0 }
-    }
-
-    private func signup(_ n: Int) async throws -> [String] {
-        var tokens: [String] = []
-        for _ in 0..<n {
-            var request = URLRequest(url: URL(string: url + "/api/auth/signup")!)
-            request.httpMethod = "POST"
-            request.setValue("application/json", forHTTPHeaderField: "Content-Type")
-            request.httpBody = try JSONSerialization.data(withJSONObject: [
-                "firstName": "Idle", "lastName": "Socket", "email": "idle-\(UUID().uuidString.prefix(12).lowercased())@load.parley.dev",
-                "password": "idle-socket-password",
-            ])
-            let (data, _) = try await URLSession.shared.data(for: request)
-            guard let token = (try JSONSerialization.jsonObject(with: data) as? [String: Any])?["token"] as? String else {
-                throw ValidationError("signup failed: \(String(decoding: data, as: UTF8.self))")
-            }
-            tokens.append(token)
-        }
-        return tokens
     }
 
     private func residentKiB(_ pid: Int32) throws -> Int {

@@ -83,6 +83,12 @@ struct LoadAccounts {
     }
 }
 
+/// Tokens of `count` users who can sign in at `base`: signed up once and reused from
+/// `statePath`, as a load test's (for benchmarks that need accounts but no chats).
+public func loadTestUserTokens(_ count: Int, at base: String, statePath: String) async throws -> [String] {
+    try await LoadAccounts(client: LoadClient(), base: base, statePath: statePath, log: { _ in }).users(count).map(\.token)
+}
+
 /// Runs `body` for 0..<count, at most `width` at once; the results in order.
 public func concurrently<T: Sendable>(
     _ count: Int, width: Int = 32, _ body: @escaping @Sendable (Int) async throws -> T
