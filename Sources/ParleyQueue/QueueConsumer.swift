@@ -115,18 +115,26 @@ public final class QueueConsumer: IOThreadService, Sendable {
         continuation.finish()
     }
 
-    /// Sends queued acks and rejects; returns how many it sent.
+    /// Sends queued acks and rejects, folding acks into as few frames as ``AckWindow`` allows;
+    /// returns how many settlements it sent.
     @discardableResult
-    private func settle(on connection: AMQPConnection, generation: UInt64) throws(QueueError) -> Int {
+    private func settle(on connection: AMQPConnection, generation: UInt64, window: inout AckWindow) throws(QueueError) -> Int {
         let pending = settlements.takeAll()
+        var acks: [UInt64] = []
+        var rejects: [(tag: UInt64, requeue: Bool)] = []
         for settlement in pending {
             switch settlement {
-            case .ack(let tag, let g) where g == generation:
-                try connection.call { parley_amqp_ack($0, tag, 0, $1, $2) }
-            case .reject(let tag, let g, let requeue) where g == generation:
+            case .ack(let tag, let g) where g == generation: acks.append(tag)
+            case .reject(let tag, let g, let requeue) where g == generation: rejects.append((tag, requeue))
+            default: continue
+            }
+        }
+        for frame in window.settle(acks: acks, rejects: rejects) {
+            switch frame {
+            case .ack(let tag, let multiple):
+                try connection.call { parley_amqp_ack($0, tag, multiple ? 1 : 0, $1, $2) }
+            case .nack(let tag, let requeue):
                 try connection.call { parley_amqp_nack($0, tag, 0, requeue ? 1 : 0, $1, $2) }
-            default:
-                continue
             }
         }
         return pending.count
@@ -135,16 +143,17 @@ public final class QueueConsumer: IOThreadService, Sendable {
     private func serve(_ connection: AMQPConnection, generation: UInt64) throws(QueueError) {
         var delivery = parley_amqp_delivery()
         var lastSettled = ContinuousClock.now - .seconds(1)
+        var window = AckWindow()
         defer {
             // Settlements made before a stop still reach the broker. A quorum queue can treat an
             // ack that is followed at once by the connection's close as never sent (it handles
             // the consumer's departure first), so linger a moment after the last ones.
-            if (try? settle(on: connection, generation: generation)) ?? 0 > 0 { lastSettled = .now }
+            if (try? settle(on: connection, generation: generation, window: &window)) ?? 0 > 0 { lastSettled = .now }
             let linger = Duration.milliseconds(250) - (ContinuousClock.now - lastSettled)
             if linger > .zero { Thread.sleep(forTimeInterval: Double(linger.components.attoseconds) / 1e18) }
         }
         while !thread.isStopped {
-            if try settle(on: connection, generation: generation) > 0 { lastSettled = .now }
+            if try settle(on: connection, generation: generation, window: &window) > 0 { lastSettled = .now }
             let got = try connection.call { parley_amqp_next_delivery($0, 0, &delivery, $1, $2) }
             if got == 1 {
                 let body = [UInt8](UnsafeRawBufferPointer(start: delivery.body, count: delivery.len))

@@ -72,6 +72,32 @@ final class QueueTests: XCTestCase {
         XCTAssertNil(leftover)
     }
 
+    func testAcksOutOfOrderSettleOnlyWhatWasAcked() async throws {
+        let publisher = try await publisher()
+        defer { publisher.stop() }
+        for body in ["one", "two", "three", "four"] { try await publisher.publish(Array(body.utf8), routingKey: key) }
+        let consumer = consumer()
+        var received: [String: Delivery] = [:]
+        for await delivery in consumer.deliveries {
+            received[String(decoding: delivery.body, as: UTF8.self)] = delivery
+            if received.count == 4 { break }
+        }
+        // Settled behind an unsettled "two": a `multiple` ack of "four" would settle "two" too.
+        for body in ["four", "one", "three"] { consumer.ack(try XCTUnwrap(received[body])) }
+        try await Task.sleep(for: .milliseconds(100))
+        consumer.stop()
+        for await _ in consumer.deliveries {}
+
+        let again = self.consumer()
+        defer { again.stop() }
+        let first = await next(from: again.deliveries, timeout: .seconds(5))
+        XCTAssertEqual(first.map { String(decoding: $0.body, as: UTF8.self) }, "two")
+        XCTAssertTrue(first?.redelivered ?? false)
+        again.ack(try XCTUnwrap(first))
+        let more = await next(from: again.deliveries, timeout: .milliseconds(700))
+        XCTAssertNil(more.map { String(decoding: $0.body, as: UTF8.self) })
+    }
+
     func testRejectedWithRequeueComesBackCounted() async throws {
         let publisher = try await publisher()
         defer { publisher.stop() }
