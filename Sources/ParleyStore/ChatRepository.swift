@@ -251,18 +251,6 @@ public struct ChatRepository: Sendable {
         }
     }
 
-    /// The members of each of `chatIds`, in one query, for the fan-out of a batch.
-    public func memberIds(of chatIds: Set<UUID>) async throws -> [UUID: [UUID]] {
-        guard !chatIds.isEmpty else { return [:] }
-        return try await database.run {
-            let rows = try await database.client.query(
-                "SELECT chat_id, user_id FROM chat_members WHERE chat_id = ANY(\(Array(chatIds)))", logger: database.logger)
-            var members: [UUID: [UUID]] = [:]
-            for try await (chatId, userId) in rows.decode((UUID, UUID).self) { members[chatId, default: []].append(userId) }
-            return members
-        }
-    }
-
     /// One key per unordered pair of users, so that the pair has at most one 1:1 chat.
     static func directKey(_ a: UUID, _ b: UUID) -> String {
         let (x, y) = (a.lowercased, b.lowercased)

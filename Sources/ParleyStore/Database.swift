@@ -21,14 +21,22 @@ public final class Database: Service, Sendable {
     ///   - operationTimeout: longest a repository call may take before it fails with
     ///     ``StoreError`` (the pool waits for PostgreSQL indefinitely by itself).
     ///   - fileLinks: signs the links to files in the messages the repositories return.
+    ///   - genericPlans: plan every statement once per connection (`plan_cache_mode =
+    ///     force_generic_plan`). For a process whose queries are few, hot and keyed (the message
+    ///     worker): PostgreSQL otherwise plans its batch statements again on every execution,
+    ///     since a plan for the batch's actual size always looks cheaper than a generic one.
     ///   - logger: for the pool's background events and queries.
-    public init(url: ServiceURL, maxConnections: Int = 20, operationTimeout: Duration = .seconds(5), fileLinks: FileLinks, logger: Logger) {
+    public init(
+        url: ServiceURL, maxConnections: Int = 20, operationTimeout: Duration = .seconds(5), genericPlans: Bool = false,
+        fileLinks: FileLinks, logger: Logger
+    ) {
         var configuration = PostgresClient.Configuration(
             host: url.host, port: url.port ?? 5432, username: url.user ?? "postgres",
             password: url.password, database: url.path.isEmpty ? nil : url.path, tls: .disable
         )
         configuration.options.maximumConnections = maxConnections
         configuration.options.connectionIdleTimeout = .seconds(60)
+        if genericPlans { configuration.options.additionalStartupParameters.append(("plan_cache_mode", "force_generic_plan")) }
         client = PostgresClient(configuration: configuration, backgroundLogger: logger)
         self.operationTimeout = operationTimeout
         self.fileLinks = fileLinks

@@ -50,37 +50,29 @@ public struct MessageRepository: Sendable {
         }
     }
 
+    /// What a batch stored.
+    public struct StoredBatch: Sendable {
+        /// Each command's outcome, in the order of the commands.
+        public var outcomes: [CreateOutcome]
+        /// The members of every chat that got a new message, for the fan-out (read by the same
+        /// statement, so the worker needs no second round trip).
+        public var members: [UUID: [UUID]]
+    }
+
     /// Stores many messages with one statement (a batch of the message worker), with the same
     /// outcomes, in the same order, as ``create(_:)`` one by one.
-    public func create(_ commands: [MessageCreate]) async throws -> [CreateOutcome] {
-        guard !commands.isEmpty else { return [] }
+    public func create(_ commands: [MessageCreate]) async throws -> StoredBatch {
+        guard !commands.isEmpty else { return StoredBatch(outcomes: [], members: [:]) }
         return try await database.run {
             let client = database.client
             let logger = database.logger
-            // Optional texts travel as a value and a flag: PostgreSQL arrays of NULLs are not
-            // something the driver binds.
-            let inserted = try await Rows.messages(client.query(
-                """
-                WITH v AS (
-                    SELECT * FROM unnest(\(commands.map(\.messageId)), \(commands.map(\.chatId)), \(commands.map(\.senderId)),
-                                         \(commands.map(\.messageType.rawValue)), \(commands.map { $0.text ?? "" }), \(commands.map { $0.text != nil }),
-                                         \(commands.map { $0.clientMessageId ?? "" }), \(commands.map { $0.clientMessageId != nil }),
-                                         \(commands.map { $0.fileId ?? Self.noFile }), \(commands.map { $0.fileId != nil }))
-                        AS v(id, chat_id, sender_id, message_type, text, has_text, client_message_id, has_key, file_id, has_file)
-                ), m AS (
-                    INSERT INTO messages (id, chat_id, sender_id, message_type, text, client_message_id, file_id)
-                    SELECT v.id, v.chat_id, v.sender_id, v.message_type,
-                           CASE WHEN v.has_text THEN v.text END, CASE WHEN v.has_key THEN v.client_message_id END,
-                           CASE WHEN v.has_file THEN v.file_id END
-                    FROM v
-                    WHERE EXISTS (SELECT 1 FROM chat_members cm WHERE cm.chat_id = v.chat_id AND cm.user_id = v.sender_id)
-                    ORDER BY v.id
-                    ON CONFLICT DO NOTHING
-                    RETURNING *
-                )
-                SELECT \(unescaped: Rows.messageColumns) FROM m \(unescaped: Rows.messageJoins)
-                """, logger: logger), viewer: nil, links: database.fileLinks)
-            let created = Dictionary(inserted.map { ($0.id, $0) }, uniquingKeysWith: { a, _ in a })
+            var created: [UUID: Message] = [:]
+            var members: [UUID: [UUID]] = [:]
+            for try await (row, chatMembers) in try await client.execute(InsertMessages(commands), logger: logger) {
+                let message = Rows.message(row, viewer: nil, links: database.fileLinks)
+                created[message.id] = message
+                members[message.chatId] = chatMembers
+            }
             let missing = commands.filter { created[$0.messageId] == nil }
             var existing: [Message] = []
             if !missing.isEmpty {
@@ -93,7 +85,7 @@ public struct MessageRepository: Sendable {
             }
             // A key repeated within the batch: the first command created it, the rest find it.
             var claimed = Set<UUID>()
-            return commands.map { command in
+            let outcomes = commands.map { command -> CreateOutcome in
                 if let message = created[command.messageId] {
                     // The same command twice in one batch (a redelivery beside the original).
                     return claimed.insert(message.id).inserted ? .created(message) : .existing(message)
@@ -104,6 +96,56 @@ public struct MessageRepository: Sendable {
                 }
                 return .notMember
             }
+            return StoredBatch(outcomes: outcomes, members: members)
+        }
+    }
+
+    /// The batch insert, prepared once per connection: the message worker runs it for every
+    /// batch, and parsing and planning it each time was the larger part of PostgreSQL's work.
+    /// Optional texts travel as a value and a flag: PostgreSQL arrays of NULLs are not something
+    /// the driver binds.
+    struct InsertMessages: PostgresPreparedStatement {
+        static let sql = """
+            WITH v AS (
+                SELECT * FROM unnest($1::uuid[], $2::uuid[], $3::uuid[], $4::text[], $5::text[], $6::bool[],
+                                     $7::text[], $8::bool[], $9::uuid[], $10::bool[])
+                    AS v(id, chat_id, sender_id, message_type, text, has_text, client_message_id, has_key, file_id, has_file)
+            ), m AS (
+                INSERT INTO messages (id, chat_id, sender_id, message_type, text, client_message_id, file_id)
+                SELECT v.id, v.chat_id, v.sender_id, v.message_type,
+                       CASE WHEN v.has_text THEN v.text END, CASE WHEN v.has_key THEN v.client_message_id END,
+                       CASE WHEN v.has_file THEN v.file_id END
+                FROM v
+                WHERE EXISTS (SELECT 1 FROM chat_members cm WHERE cm.chat_id = v.chat_id AND cm.user_id = v.sender_id)
+                ORDER BY v.id
+                ON CONFLICT DO NOTHING
+                RETURNING *
+            )
+            SELECT \(Rows.messageColumns), ARRAY(SELECT cm.user_id FROM chat_members cm WHERE cm.chat_id = m.chat_id)
+            FROM m \(Rows.messageJoins)
+            """
+        /// A new message and the members of its chat.
+        typealias Row = (Rows.MessageRow, [UUID])
+        let commands: [MessageCreate]
+        init(_ commands: [MessageCreate]) { self.commands = commands }
+
+        func makeBindings() -> PostgresBindings {
+            var bindings = PostgresBindings(capacity: 10)
+            bindings.append(commands.map(\.messageId))
+            bindings.append(commands.map(\.chatId))
+            bindings.append(commands.map(\.senderId))
+            bindings.append(commands.map(\.messageType.rawValue))
+            bindings.append(commands.map { $0.text ?? "" })
+            bindings.append(commands.map { $0.text != nil })
+            bindings.append(commands.map { $0.clientMessageId ?? "" })
+            bindings.append(commands.map { $0.clientMessageId != nil })
+            bindings.append(commands.map { $0.fileId ?? MessageRepository.noFile })
+            bindings.append(commands.map { $0.fileId != nil })
+            return bindings
+        }
+
+        func decodeRow(_ row: PostgresRow) throws -> Row {
+            (try row.decode(Rows.MessageRow.self), try row.makeRandomAccess()[Rows.messageColumnCount].decode([UUID].self))
         }
     }
 

@@ -13,6 +13,8 @@ enum Rows {
     /// over ``messageJoins``.
     static let messageColumns = "m.id, m.chat_id, m.message_type, m.text, m.file_id, m.client_message_id, m.edited_at, m.deleted_at, m.created_at, m.updated_at, "
         + userColumns + ", f.size, f.mime_type, f.width, f.height, f.thumbnail_key, f.original_name"
+    /// How many columns ``messageColumns`` are.
+    static let messageColumnCount = messageColumns.split(separator: ",").count
     /// What follows `FROM messages m` (or a CTE named `m`) for ``messageColumns``.
     static let messageJoins = "JOIN users u ON u.id = m.sender_id LEFT JOIN files f ON f.id = m.file_id"
     typealias MessageRow = (UUID, UUID, String, String?, UUID?, String?, Date?, Date?, Date, Date,
@@ -58,8 +60,14 @@ enum Rows {
     }
 
     static func messages(_ rows: PostgresRowSequence, viewer: UUID?, links: FileLinks) async throws -> [Message] {
+        try await messages(rows.decode(MessageRow.self), viewer: viewer, links: links)
+    }
+
+    /// Rows already decoded, as a prepared statement returns them.
+    static func messages<S: AsyncSequence>(_ rows: S, viewer: UUID?, links: FileLinks) async throws -> [Message]
+    where S.Element == MessageRow {
         var result: [Message] = []
-        for try await row in rows.decode(MessageRow.self) { result.append(message(row, viewer: viewer, links: links)) }
+        for try await row in rows { result.append(message(row, viewer: viewer, links: links)) }
         return result
     }
 }

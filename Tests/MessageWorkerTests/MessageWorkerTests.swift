@@ -36,7 +36,8 @@ final class MessageWorkerTests: XCTestCase {
             .init(name: parked, bindings: []),
             .init(name: queue, bindings: ["test.\(id).#"], deliveryLimit: 3, deadLetterQueue: parked),
         ])
-        try await TestServices.withDatabase { database in
+        // Planned as `parley worker message` plans.
+        try await TestServices.withDatabase(genericPlans: true) { database in
             let logger = TestServices.logger("worker")
             let redis = RedisClient(endpoint: TestServices.redis, logger: logger)
             let recorder = PubSubRecorder()

@@ -145,36 +145,59 @@ final class MessageRepositoryTests: XCTestCase {
     }
 
     func testBatchStoresEachMessageOnceWhateverTheRepeatsInside() async throws {
-        try await TestServices.withDatabase { database in
-            let p = try await Self.pair(database)
-            let stranger = try await TestServices.makeUser(database, name: "S")
-            func create(_ sender: UUID, key: String?, text: String = "t") -> MessageCreate {
-                MessageCreate(messageId: UUIDv7.make(), chatId: p.chatId, senderId: sender, messageType: .text, text: text, clientMessageId: key)
+        try await Self.batchStoresEachMessageOnce(genericPlans: false)
+    }
+
+    /// The message worker's pool plans its statements once: the same outcomes, and the setting
+    /// really reaches the connections.
+    func testBatchStoresEachMessageOnceWithGenericPlans() async throws {
+        try await Self.batchStoresEachMessageOnce(genericPlans: true)
+        try await TestServices.withDatabase(genericPlans: true) { database in
+            for try await mode in try await database.client.query("SHOW plan_cache_mode").decode(String.self) {
+                XCTAssertEqual(mode, "force_generic_plan")
             }
-            let plain = create(p.a.id, key: nil)
-            let keyed = create(p.a.id, key: "k-\(UUID())")
-            let twin = MessageCreate(messageId: UUIDv7.make(), chatId: p.chatId, senderId: p.a.id, messageType: .text, text: "again", clientMessageId: keyed.clientMessageId)
-            let fromB = create(p.b.id, key: keyed.clientMessageId)  // same key, other sender: its own message
-            let intruder = create(stranger.id, key: nil)
-            let outcomes = try await database.messages.create([plain, keyed, plain, twin, fromB, intruder])
-
-            guard case .created(let first) = outcomes[0], case .created(let second) = outcomes[1],
-                  case .existing(let repeated) = outcomes[2], case .existing(let twinFound) = outcomes[3],
-                  case .created(let bMessage) = outcomes[4], case .notMember = outcomes[5]
-            else { return XCTFail("\(outcomes)") }
-            XCTAssertEqual(first.id, plain.messageId)
-            XCTAssertEqual(repeated.id, plain.messageId)
-            XCTAssertEqual(twinFound.id, second.id)
-            XCTAssertEqual(bMessage.sender.id, p.b.id)
-            let fromA = try await Self.count(database, sender: p.a.id)
-            XCTAssertEqual(fromA, 2)
-
-            // The same batch again (a redelivery): nothing new.
-            let again = try await database.messages.create([plain, keyed, twin])
-            XCTAssertTrue(again.allSatisfy { if case .existing = $0 { true } else { false } }, "\(again)")
-            let stillFromA = try await Self.count(database, sender: p.a.id)
-            XCTAssertEqual(stillFromA, 2)
         }
+    }
+
+    static func batchStoresEachMessageOnce(genericPlans: Bool) async throws {
+        try await TestServices.withDatabase(genericPlans: genericPlans) { database in
+            // More batches than the five custom plans PostgreSQL makes before it weighs a generic one.
+            for _ in 0..<7 { try await batchStoresEachMessageOnce(database) }
+        }
+    }
+
+    static func batchStoresEachMessageOnce(_ database: Database) async throws {
+        let p = try await Self.pair(database)
+        let stranger = try await TestServices.makeUser(database, name: "S")
+        func create(_ sender: UUID, key: String?, text: String = "t") -> MessageCreate {
+            MessageCreate(messageId: UUIDv7.make(), chatId: p.chatId, senderId: sender, messageType: .text, text: text, clientMessageId: key)
+        }
+        let plain = create(p.a.id, key: nil)
+        let keyed = create(p.a.id, key: "k-\(UUID())")
+        let twin = MessageCreate(messageId: UUIDv7.make(), chatId: p.chatId, senderId: p.a.id, messageType: .text, text: "again", clientMessageId: keyed.clientMessageId)
+        let fromB = create(p.b.id, key: keyed.clientMessageId)  // same key, other sender: its own message
+        let intruder = create(stranger.id, key: nil)
+        let batch = try await database.messages.create([plain, keyed, plain, twin, fromB, intruder])
+        let outcomes = batch.outcomes
+        // The audience of the fan-out comes with the insert: the chat's members, no one else.
+        XCTAssertEqual(batch.members.mapValues(Set.init), [p.chatId: [p.a.id, p.b.id]])
+
+        guard case .created(let first) = outcomes[0], case .created(let second) = outcomes[1],
+              case .existing(let repeated) = outcomes[2], case .existing(let twinFound) = outcomes[3],
+              case .created(let bMessage) = outcomes[4], case .notMember = outcomes[5]
+        else { return XCTFail("\(outcomes)") }
+        XCTAssertEqual(first.id, plain.messageId)
+        XCTAssertEqual(repeated.id, plain.messageId)
+        XCTAssertEqual(twinFound.id, second.id)
+        XCTAssertEqual(bMessage.sender.id, p.b.id)
+        let fromA = try await Self.count(database, sender: p.a.id)
+        XCTAssertEqual(fromA, 2)
+
+        // The same batch again (a redelivery): nothing new.
+        let again = try await database.messages.create([plain, keyed, twin]).outcomes
+        XCTAssertTrue(again.allSatisfy { if case .existing = $0 { true } else { false } }, "\(again)")
+        let stillFromA = try await Self.count(database, sender: p.a.id)
+        XCTAssertEqual(stillFromA, 2)
     }
 
     func testRedeliveredOrOutdatedEditChangesNothing() async throws {

@@ -1,6 +1,7 @@
 import Foundation
 import Metrics
 import ParleyCore
+import ParleyPubSub
 import ParleyQueue
 import ParleyStore
 
@@ -45,19 +46,21 @@ extension MessageWorker {
     /// - Returns: each command's outcome, and the `message_received` events for the members of
     ///   the chats that got a message.
     func store(_ creates: [MessageCreate]) async throws -> (outcomes: [CreateOutcome], events: [(String, [UInt8])]) {
-        let stored = try await database.messages.create(creates)
-        let chats = stored.compactMap { if case .created(let message) = $0 { message.chatId } else { nil } }
-        let members = try await database.chats.memberIds(of: Set(chats))
-        let messages = await live(stored.compactMap { outcome -> Message? in
+        // The senders' presence is read while the insert runs: both are on the batch's path.
+        async let senderPresence = try? presence.online(Set(creates.map(\.senderId)))
+        let batch = try await database.messages.create(creates)
+        let online = await senderPresence
+        var messages = batch.outcomes.compactMap { outcome -> Message? in
             switch outcome {
             case .created(let message), .existing(let message): message
             case .notMember: nil
             }
-        })
+        }
+        if let online { messages.setOnline(online) }
         let byId = Dictionary(messages.map { ($0.id, $0) }, uniquingKeysWith: { a, _ in a })
         // The gateway leaves membership to this insert; a refused one says why (rare).
         var refusals: [Int: ParleyError] = [:]
-        for (index, outcome) in stored.enumerated() where outcome == .notMember {
+        for (index, outcome) in batch.outcomes.enumerated() where outcome == .notMember {
             let create = creates[index]
             refusals[index] = switch try await database.chats.membership(chatId: create.chatId, userId: create.senderId) {
             case .noSuchChat: .notFound("Chat not found")
@@ -65,14 +68,14 @@ extension MessageWorker {
             }
         }
         var events: [(String, [UInt8])] = []
-        let outcomes = try stored.enumerated().map { index, outcome -> CreateOutcome in
+        let outcomes = try batch.outcomes.enumerated().map { index, outcome -> CreateOutcome in
             switch outcome {
             case .created(let message):
                 let message = byId[message.id] ?? message
                 persisted.increment()
                 let json = [UInt8](try JSON.encode(message))
                 let event = UserEvent.encodedMessageReceived(messageJSON: json)
-                events += (members[message.chatId] ?? []).map { (Channels.user($0), event) }
+                events += (batch.members[message.chatId] ?? []).map { (Channels.user($0), event) }
                 return .message(json: json, created: true)
             case .existing(let message):
                 return .message(json: [UInt8](try JSON.encode(byId[message.id] ?? message)), created: false)

@@ -17,7 +17,7 @@ public final class MessageWorker: Service, Sendable {
     let consumer: QueueConsumer
     let database: Database
     private let redis: RedisClient
-    private let presence: PresenceStore
+    let presence: PresenceStore
     private let logger: Logger
     private let concurrency: Int
     private let batchSize: Int
