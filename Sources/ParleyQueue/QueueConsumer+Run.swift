@@ -32,33 +32,35 @@ extension QueueConsumer {
 
 extension QueueConsumer {
     /// Like ``run(concurrency:_:)``, but hands over every delivery that has arrived, up to
-    /// `maxBatch`, at once: under load batches grow by themselves, when idle each delivery goes
-    /// alone without waiting for company.
+    /// `maxBatch`, at once: when idle each delivery goes alone without waiting for company.
+    ///
+    /// While a batch is being handled, new deliveries wait for it and go together as the next
+    /// batch; another batch runs beside it (up to `concurrency` at once) only once a whole
+    /// `maxBatch` is waiting. Most of a small batch's cost is per batch (round trips, thread
+    /// wake-ups), so under moderate load fewer, larger batches cost less and, on busy cores,
+    /// deliver sooner; a backlog still gets every slot. Batches hold at most half the prefetch
+    /// window, so that a whole batch can be waiting beside one in flight.
     public func runBatches(maxBatch: Int, concurrency: Int, _ handle: @escaping @Sendable ([Delivery]) async -> Void) async {
         start()
-        let pending = PendingDeliveries()
-        let (ready, readySignal) = AsyncStream.makeStream(of: Void.self, bufferingPolicy: .bufferingNewest(1))
+        let queue = BatchQueue(maxBatch: max(1, min(maxBatch, Int(prefetch) / 2)), concurrency: max(1, concurrency))
+        let (wake, wakeSignal) = AsyncStream.makeStream(of: Void.self, bufferingPolicy: .bufferingNewest(1))
         await withGracefulShutdownHandler {
             await withDiscardingTaskGroup { group in
                 group.addTask {
                     for await delivery in self.deliveries {
-                        pending.append(delivery)
-                        readySignal.yield()
+                        queue.append(delivery)
+                        wakeSignal.yield()
                     }
-                    readySignal.finish()
+                    // Deliveries not handed over by now were never acknowledged: the broker,
+                    // whose connection is closed, delivers them again.
+                    wakeSignal.finish()
                 }
-                let slots = AsyncSemaphore(max(1, concurrency))
-                for await _ in ready {
-                    while true {
-                        await slots.wait()
-                        let batch = pending.take(max(1, maxBatch))
-                        guard !batch.isEmpty else {
-                            slots.signal()
-                            break
-                        }
+                for await _ in wake {
+                    while let batch = queue.nextBatch() {
                         group.addTask {
                             await handle(batch)
-                            slots.signal()
+                            queue.batchDone()
+                            wakeSignal.yield()
                         }
                     }
                 }
@@ -69,47 +71,38 @@ extension QueueConsumer {
     }
 }
 
-/// Deliveries received and not yet handed to a batch.
-private final class PendingDeliveries: Sendable {
-    private let queue = Mutex<[Delivery]>([])
-    func append(_ delivery: Delivery) { queue.withLock { $0.append(delivery) } }
-    func take(_ count: Int) -> [Delivery] {
-        queue.withLock { queue in
-            let batch = Array(queue.prefix(count))
-            queue.removeFirst(batch.count)
+/// Deliveries received and not yet handed to a batch, and the rule for when the next batch
+/// starts (see ``QueueConsumer/runBatches(maxBatch:concurrency:_:)``).
+final class BatchQueue: Sendable {
+    private struct State {
+        var waiting: [Delivery] = []
+        var inFlight = 0
+    }
+
+    private let state = Mutex(State())
+    private let maxBatch: Int
+    private let concurrency: Int
+
+    init(maxBatch: Int, concurrency: Int) {
+        self.maxBatch = maxBatch
+        self.concurrency = concurrency
+    }
+
+    func append(_ delivery: Delivery) { state.withLock { $0.waiting.append(delivery) } }
+
+    /// The next batch to start now, if one should: the first whenever nothing is in flight,
+    /// another beside those in flight only for a whole `maxBatch` of waiting deliveries.
+    func nextBatch() -> [Delivery]? {
+        state.withLock { state in
+            guard !state.waiting.isEmpty, state.inFlight < concurrency,
+                  state.inFlight == 0 || state.waiting.count >= maxBatch
+            else { return nil }
+            let batch = Array(state.waiting.prefix(maxBatch))
+            state.waiting.removeFirst(batch.count)
+            state.inFlight += 1
             return batch
         }
     }
-}
 
-/// Bounds how many batches are handled at once.
-private final class AsyncSemaphore: Sendable {
-    private let state: Mutex<(permits: Int, waiters: [CheckedContinuation<Void, Never>])>
-
-    init(_ permits: Int) { state = Mutex((permits, [])) }
-
-    func wait() async {
-        await withCheckedContinuation { continuation in
-            let granted = state.withLock { state in
-                if state.permits > 0 {
-                    state.permits -= 1
-                    return true
-                }
-                state.waiters.append(continuation)
-                return false
-            }
-            if granted { continuation.resume() }
-        }
-    }
-
-    func signal() {
-        let waiter: CheckedContinuation<Void, Never>? = state.withLock { state in
-            if state.waiters.isEmpty {
-                state.permits += 1
-                return nil
-            }
-            return state.waiters.removeFirst()
-        }
-        waiter?.resume()
-    }
+    func batchDone() { state.withLock { $0.inFlight -= 1 } }
 }

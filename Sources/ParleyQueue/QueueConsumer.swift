@@ -38,7 +38,7 @@ public final class QueueConsumer: IOThreadService, Sendable {
     public let topology: Topology
     /// The queue consumed.
     public let queue: String
-    private let prefetch: UInt16
+    let prefetch: UInt16
     private let delivered: Counter
     private let redelivered: Counter
     private let logger: Logger

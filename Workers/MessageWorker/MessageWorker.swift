@@ -30,7 +30,8 @@ public final class MessageWorker: Service, Sendable {
     ///   - publisher: for retries and parked commands; run by the caller.
     ///   - database: where commands are applied.
     ///   - redis: where events and replies are published.
-    ///   - concurrency: batches applied at once.
+    ///   - concurrency: most batches applied at once; more than one only while a whole batch
+    ///     is waiting (see ``QueueConsumer/runBatches(maxBatch:concurrency:_:)``).
     ///   - batchSize: most commands in one batch (bounded by the consumer's prefetch too); new
     ///     messages of a batch are stored with one statement.
     ///   - logger: for failures and parked commands.
