@@ -17,7 +17,7 @@ public final class CommandBus: Sendable {
     private enum Slot {
         case expected
         case arrived([UInt8])
-        case waiting(CheckedContinuation<[UInt8], any Error>, Scheduled<Void>)
+        case waiting(CheckedContinuation<[UInt8], any Error>, deadline: NIODeadline)
     }
 
     private let publisher: QueuePublisher
@@ -26,14 +26,28 @@ public final class CommandBus: Sendable {
     private let timeout: Duration
     private let logger: Logger
     private let slots = Mutex<[UUID: Slot]>([:])
-    /// Runs the reply timeouts: a timer on a loop costs less than a sleeping task per command.
-    private let timers: any EventLoop = MultiThreadedEventLoopGroup.singleton.any()
+    /// Ends the waits that passed their deadline, a few times per timeout. One sweep for every
+    /// wait: a timer per command was set and cancelled from other threads, each time waking
+    /// the loop that runs it.
+    private let sweeper = Mutex<RepeatedTask?>(nil)
 
     public init(publisher: QueuePublisher, nodeId: String, timeout: Duration, logger: Logger) {
         self.publisher = publisher
         self.nodeId = nodeId
         self.timeout = timeout
         self.logger = logger
+        // A wait ends at most an eighth of the timeout (and never more than 250 ms) late.
+        let interval = TimeAmount(min(max(timeout / 8, .milliseconds(5)), .milliseconds(250)))
+        let task = MultiThreadedEventLoopGroup.singleton.any().scheduleRepeatedTask(initialDelay: interval, delay: interval) {
+            [weak self] task in
+            guard let self else { return task.cancel() }
+            self.endOverdueWaits()
+        }
+        sweeper.withLock { $0 = task }
+    }
+
+    deinit {
+        sweeper.withLock { $0?.cancel() }
     }
 
     /// The channel replies for this node arrive on.
@@ -73,9 +87,8 @@ public final class CommandBus: Sendable {
             case .expected:
                 slots[commandId] = .arrived(payload)
                 return nil
-            case .waiting(let continuation, let timer):
+            case .waiting(let continuation, _):
                 slots.removeValue(forKey: commandId)
-                timer.cancel()
                 return continuation
             case .arrived, nil:
                 // A late reply to a caller that gave up, or a duplicate: nobody is waiting.
@@ -98,24 +111,21 @@ public final class CommandBus: Sendable {
     private func waitForReply(_ id: UUID) async throws -> [UInt8] {
         try await withTaskCancellationHandler {
             try await withCheckedThrowingContinuation { continuation in
-                let timer = timers.scheduleTask(in: TimeAmount(timeout)) { self.give(up: id, with: Self.timedOut) }
+                let deadline = NIODeadline.now() + TimeAmount(timeout)
                 let early: [UInt8]? = slots.withLock { slots in
                     switch slots[id] {
                     case .arrived(let outcome):
                         slots.removeValue(forKey: id)
                         return outcome
                     case .expected:
-                        slots[id] = .waiting(continuation, timer)
+                        slots[id] = .waiting(continuation, deadline: deadline)
                         return nil
                     default:
                         continuation.resume(throwing: CancellationError())
                         return nil
                     }
                 }
-                if let early {
-                    timer.cancel()
-                    continuation.resume(returning: early)
-                }
+                if let early { continuation.resume(returning: early) }
             }
         } onCancel: {
             give(up: id, with: CancellationError())
@@ -124,15 +134,29 @@ public final class CommandBus: Sendable {
 
     private static let timedOut = ParleyError(.timeout, "The request was accepted but is taking too long; retry it")
 
+    private func endOverdueWaits() {
+        let now = NIODeadline.now()
+        let overdue: [CheckedContinuation<[UInt8], any Error>] = slots.withLock { slots in
+            var overdue: [CheckedContinuation<[UInt8], any Error>] = []
+            for (id, slot) in slots {
+                if case .waiting(let continuation, let deadline) = slot, deadline <= now {
+                    overdue.append(continuation)
+                    slots.removeValue(forKey: id)
+                }
+            }
+            return overdue
+        }
+        for waiter in overdue { waiter.resume(throwing: Self.timedOut) }
+    }
+
     /// Ends the wait for `id`, if it is still on, with `error`.
     private func give(up id: UUID, with error: any Error) {
         let waiter: CheckedContinuation<[UInt8], any Error>? = slots.withLock { slots in
-            guard case .waiting(let continuation, let timer) = slots[id] else {
+            guard case .waiting(let continuation, _) = slots[id] else {
                 slots.removeValue(forKey: id)
                 return nil
             }
             slots.removeValue(forKey: id)
-            timer.cancel()
             return continuation
         }
         waiter?.resume(throwing: error)
