@@ -11,7 +11,7 @@ public struct PubSubMessage: Sendable {
 }
 
 /// Redis pub/sub on a dedicated connection and thread: channels can be subscribed and
-/// unsubscribed at run time, and messages arrive through ``messages``.
+/// unsubscribed at run time, and messages go to the receiver set with ``receive(with:)``.
 ///
 /// After a lost connection the thread reconnects with backoff and subscribes again to every
 /// channel it held, so callers never re-subscribe themselves.
@@ -29,10 +29,14 @@ public final class RedisSubscriber: IOThreadService, Sendable {
         var waiters: [String: [(id: UUID, continuation: CheckedContinuation<Void, Never>)]] = [:]
     }
 
-    /// Every message of every subscribed channel. One consumer only: the process's dispatcher
-    /// routes messages onwards by channel.
-    public let messages: AsyncStream<PubSubMessage>
-    private let continuation: AsyncStream<PubSubMessage>.Continuation
+    /// The closure sits in a box: kept in the mutex as a bare optional function, each call went
+    /// through piles of reabstraction thunks that took half the gateway's CPU (perf).
+    private final class Receiver: Sendable {
+        let receive: @Sendable (PubSubMessage) -> Void
+        init(_ receive: @escaping @Sendable (PubSubMessage) -> Void) { self.receive = receive }
+    }
+
+    private let receiver = Mutex<Receiver?>(nil)
     private let endpoint: RedisEndpoint
     private let logger: Logger
     private let thread: IOThread
@@ -40,7 +44,6 @@ public final class RedisSubscriber: IOThreadService, Sendable {
     private let state = Mutex(State())
 
     public init(endpoint: RedisEndpoint, logger: Logger) {
-        (messages, continuation) = AsyncStream.makeStream(of: PubSubMessage.self)
         self.endpoint = endpoint
         self.logger = logger
         self.thread = IOThread(name: "redis-subscriber")
@@ -49,6 +52,14 @@ public final class RedisSubscriber: IOThreadService, Sendable {
     public func start() { thread.start { [self] in loop() } }
     public func stop() { thread.stop() }
 
+    /// Sets where every message of every subscribed channel goes: one receiver (the process's
+    /// dispatcher routes messages onwards by channel), called on the subscriber's thread in the
+    /// order messages arrive, so it must hand work on rather than block. Called right there,
+    /// the thread-to-task hop a stream would cost per message is saved. Set it before
+    /// subscribing: messages that arrive without a receiver are dropped.
+    public func receive(with receiver: @escaping @Sendable (PubSubMessage) -> Void) {
+        self.receiver.withLock { $0 = Receiver(receiver) }
+    }
 
     /// Subscribes to `channel` and returns once Redis confirmed it (at once if it already had).
     /// While Redis is unreachable this waits for the reconnect; cancelling the task ends the wait
@@ -121,7 +132,6 @@ public final class RedisSubscriber: IOThreadService, Sendable {
             for waiter in state.waiters.values.joined() { waiter.continuation.resume() }
             state.waiters.removeAll()
         }
-        continuation.finish()
     }
 
     private func serve(_ connection: RedisConnection) throws(RedisError) {
@@ -138,16 +148,17 @@ public final class RedisSubscriber: IOThreadService, Sendable {
             }
             let polled = parley_redis_poll_read(connection.context, thread.wakeFD, 1000)
             if polled < 0 { throw .unavailable(connection.errorText.isEmpty ? "connection closed" : connection.errorText) }
-            while let reply = try connection.bufferedReply() { handle(reply) }
+            let receiver = receiver.withLock { $0 }
+            while let reply = try connection.bufferedReply() { handle(reply, receiver: receiver) }
         }
     }
 
-    private func handle(_ reply: RedisValue) {
+    private func handle(_ reply: RedisValue, receiver: Receiver?) {
         guard case .array(let parts) = reply, parts.count >= 3, let kind = parts[0].text, let channel = parts[1].text else { return }
         switch kind {
         case "message":
             if case .string(let payload) = parts[2] {
-                continuation.yield(PubSubMessage(channel: channel, payload: payload))
+                receiver?.receive(PubSubMessage(channel: channel, payload: payload))
             }
         case "subscribe":
             let waiters = state.withLock { state in

@@ -50,6 +50,8 @@ final class RedisTests: XCTestCase {
     func testSubscriberReceivesOnlyChannelsItHolds() async throws {
         let redis = client()
         let subscriber = RedisSubscriber(endpoint: TestServices.redis, logger: TestServices.logger("sub"))
+        let (messages, received) = AsyncStream.makeStream(of: PubSubMessage.self)
+        subscriber.receive { received.yield($0) }
         subscriber.start()
         defer {
             redis.stop()
@@ -61,7 +63,7 @@ final class RedisTests: XCTestCase {
         await subscriber.subscribe(b)
         let receivers = try await redis.publish(Array("one".utf8), to: a)
         XCTAssertEqual(receivers, 1)
-        let first = await next(from: subscriber.messages)
+        let first = await next(from: messages)
         XCTAssertEqual(first?.channel, a)
         XCTAssertEqual(first.map { String(decoding: $0.payload, as: UTF8.self) }, "one")
 
@@ -69,7 +71,7 @@ final class RedisTests: XCTestCase {
         try await eventually("unsubscribe never reached Redis") { try await redis.publish(Array("gone".utf8), to: a) == 0 }
         try await redis.publish([(channel: a, message: Array("ignored".utf8)), (channel: b, message: Array("two".utf8))])
         // Probes published while the unsubscribe was on its way may still be queued: skip them.
-        let second = await next(from: subscriber.messages) { String(decoding: $0.payload, as: UTF8.self) != "gone" }
+        let second = await next(from: messages) { String(decoding: $0.payload, as: UTF8.self) != "gone" }
         XCTAssertEqual(second?.channel, b)
         XCTAssertEqual(second.map { String(decoding: $0.payload, as: UTF8.self) }, "two")
         XCTAssertEqual(subscriber.channels, [b])

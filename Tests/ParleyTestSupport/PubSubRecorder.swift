@@ -5,7 +5,7 @@ import ServiceLifecycle
 import Synchronization
 
 /// Records what arrives on Redis channels so that tests can wait for a message without competing
-/// for the subscriber's single stream.
+/// for the subscriber's single receiver.
 public final class PubSubRecorder: Service, Sendable {
     public let subscriber: RedisSubscriber
     private let received = Mutex<[PubSubMessage]>([])
@@ -15,11 +15,10 @@ public final class PubSubRecorder: Service, Sendable {
     }
 
     public func run() async throws {
+        subscriber.receive { [self] message in received.withLock { $0.append(message) } }
         subscriber.start()
         await withGracefulShutdownHandler {
-            for await message in subscriber.messages {
-                received.withLock { $0.append(message) }
-            }
+            try? await gracefulShutdown()
         } onGracefulShutdown: {
             self.subscriber.stop()
         }

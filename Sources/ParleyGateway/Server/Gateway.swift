@@ -132,34 +132,39 @@ struct PubSubDispatcher: Service {
         self.bus = bus
         self.hub = hub
         self.logger = logger
+        // Before anything runs, so that no socket's channel is subscribed without a receiver.
+        subscriber.receive { [self] message in route(message) }
     }
 
-    func run() async throws {
-        try await cancelWhenGracefulShutdown {
-            await subscriber.subscribe(bus.replyChannel)
-            for await message in subscriber.messages {
-                if message.channel == bus.replyChannel {
-                    bus.deliver(message.payload)
-                } else if let userId = Channels.userId(fromChannel: message.channel) {
-                    // Forwarded as the worker wrote it: only the name is read.
-                    guard let event = EventWire(message.payload) else {
-                        logger.warning("malformed user event", metadata: ["channel": "\(message.channel)"])
-                        continue
-                    }
-                    let sockets = hub.sockets(of: userId)
-                    guard !sockets.isEmpty else { continue }
-                    let payload = Array(event.payload)
-                    for socket in sockets {
-                        socket.emit(event.name, rawJSON: payload)
-                    }
-                    emitted.increment(by: sockets.count)
-                    if event.name == "message_received" {
-                        delivered.increment(by: sockets.count)
-                        if let id = RawJSON.string("id", in: event.payload).flatMap(UUID.init(text:)) {
-                            let age = Date().timeIntervalSince(UUIDv7.timestamp(of: id))
-                            deliveryLatency.recordNanoseconds(Int64(max(0, age) * 1e9))
-                        }
-                    }
+    func run() async {
+        // Redis may be out of reach: the wait for its confirmation must not hold up a shutdown.
+        await cancelWhenGracefulShutdown { await subscriber.subscribe(bus.replyChannel) }
+        try? await gracefulShutdown()
+    }
+
+    /// Runs on the subscriber's thread: every step hands work on (a continuation resumed,
+    /// frames queued to the sockets' event loops).
+    private func route(_ message: PubSubMessage) {
+        if message.channel == bus.replyChannel {
+            bus.deliver(message.payload)
+        } else if let userId = Channels.userId(fromChannel: message.channel) {
+            // Forwarded as the worker wrote it: only the name is read.
+            guard let event = EventWire(message.payload) else {
+                logger.warning("malformed user event", metadata: ["channel": "\(message.channel)"])
+                return
+            }
+            let sockets = hub.sockets(of: userId)
+            guard !sockets.isEmpty else { return }
+            let payload = Array(event.payload)
+            for socket in sockets {
+                socket.emit(event.name, rawJSON: payload)
+            }
+            emitted.increment(by: sockets.count)
+            if event.name == "message_received" {
+                delivered.increment(by: sockets.count)
+                if let id = RawJSON.string("id", in: event.payload).flatMap(UUID.init(text:)) {
+                    let age = Date().timeIntervalSince(UUIDv7.timestamp(of: id))
+                    deliveryLatency.recordNanoseconds(Int64(max(0, age) * 1e9))
                 }
             }
         }
