@@ -29,8 +29,9 @@ public final class RedisSubscriber: IOThreadService, Sendable {
         var waiters: [String: [(id: UUID, continuation: CheckedContinuation<Void, Never>)]] = [:]
     }
 
-    /// The closure sits in a box: kept in the mutex as a bare optional function, each call went
-    /// through piles of reabstraction thunks that took half the gateway's CPU (perf).
+    /// The closure sits in a box. Kept in the mutex as a bare optional function, it came out of
+    /// every `withLock` (an inout access) wrapped in more reabstraction thunks, so calls grew
+    /// slower until they took half the gateway's CPU (perf); a class reference is not rewrapped.
     private final class Receiver: Sendable {
         let receive: @Sendable (PubSubMessage) -> Void
         init(_ receive: @escaping @Sendable (PubSubMessage) -> Void) { self.receive = receive }
