@@ -43,27 +43,23 @@ extension QueueConsumer {
     public func runBatches(maxBatch: Int, concurrency: Int, _ handle: @escaping @Sendable ([Delivery]) async -> Void) async {
         start()
         let queue = BatchQueue(maxBatch: max(1, min(maxBatch, Int(prefetch) / 2)), concurrency: max(1, concurrency))
-        let (wake, wakeSignal) = AsyncStream.makeStream(of: Void.self, bufferingPolicy: .bufferingNewest(1))
         await withGracefulShutdownHandler {
             await withDiscardingTaskGroup { group in
-                group.addTask {
-                    for await delivery in self.deliveries {
-                        queue.append(delivery)
-                        wakeSignal.yield()
-                    }
-                    // Deliveries not handed over by now were never acknowledged: the broker,
-                    // whose connection is closed, delivers them again.
-                    wakeSignal.finish()
-                }
-                for await _ in wake {
-                    while let batch = queue.nextBatch() {
-                        group.addTask {
+                for await delivery in deliveries {
+                    guard let first = queue.append(delivery) else { continue }
+                    // The task that handled a batch takes the next one itself, if it is due:
+                    // under load batches follow each other without a hand-over between tasks.
+                    group.addTask {
+                        var batch = first
+                        while true {
                             await handle(batch)
-                            queue.batchDone()
-                            wakeSignal.yield()
+                            guard let next = queue.batchDone() else { return }
+                            batch = next
                         }
                     }
                 }
+                // Once the consumer stops, the tasks still running finish what is waiting (its
+                // acks go nowhere: the broker, whose connection is closed, delivers it again).
             }
         } onGracefulShutdown: {
             self.stop()
@@ -88,21 +84,31 @@ final class BatchQueue: Sendable {
         self.concurrency = concurrency
     }
 
-    func append(_ delivery: Delivery) { state.withLock { $0.waiting.append(delivery) } }
-
-    /// The next batch to start now, if one should: the first whenever nothing is in flight,
-    /// another beside those in flight only for a whole `maxBatch` of waiting deliveries.
-    func nextBatch() -> [Delivery]? {
+    /// Adds a delivery; returns a batch to start now, if one is due.
+    func append(_ delivery: Delivery) -> [Delivery]? {
         state.withLock { state in
-            guard !state.waiting.isEmpty, state.inFlight < concurrency,
-                  state.inFlight == 0 || state.waiting.count >= maxBatch
-            else { return nil }
-            let batch = Array(state.waiting.prefix(maxBatch))
-            state.waiting.removeFirst(batch.count)
-            state.inFlight += 1
-            return batch
+            state.waiting.append(delivery)
+            return take(from: &state)
         }
     }
 
-    func batchDone() { state.withLock { $0.inFlight -= 1 } }
+    /// Ends a batch; returns the next one for the same task, if one is due.
+    func batchDone() -> [Delivery]? {
+        state.withLock { state in
+            state.inFlight -= 1
+            return take(from: &state)
+        }
+    }
+
+    /// The first batch is due whenever nothing is in flight; another beside those in flight
+    /// only for a whole `maxBatch` of waiting deliveries.
+    private func take(from state: inout State) -> [Delivery]? {
+        guard !state.waiting.isEmpty, state.inFlight < concurrency,
+              state.inFlight == 0 || state.waiting.count >= maxBatch
+        else { return nil }
+        let batch = Array(state.waiting.prefix(maxBatch))
+        state.waiting.removeFirst(batch.count)
+        state.inFlight += 1
+        return batch
+    }
 }

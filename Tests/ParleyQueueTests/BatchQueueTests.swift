@@ -10,33 +10,33 @@ final class BatchQueueTests: XCTestCase {
 
     func testWhenIdleADeliveryGoesAtOnceAlone() {
         let queue = BatchQueue(maxBatch: 4, concurrency: 2)
-        XCTAssertNil(queue.nextBatch())
-        queue.append(Self.delivery(1))
-        XCTAssertEqual(Self.tags(queue.nextBatch()), [1])
+        XCTAssertEqual(Self.tags(queue.append(Self.delivery(1))), [1])
+        XCTAssertNil(queue.batchDone())
+        XCTAssertEqual(Self.tags(queue.append(Self.delivery(2))), [2])
     }
 
     func testWhileABatchIsInFlightDeliveriesWaitForItAndGoTogether() {
         let queue = BatchQueue(maxBatch: 4, concurrency: 2)
-        queue.append(Self.delivery(1))
-        XCTAssertEqual(Self.tags(queue.nextBatch()), [1])
-        for tag in UInt64(2)...4 { queue.append(Self.delivery(tag)) }
-        XCTAssertNil(queue.nextBatch(), "a second batch started for less than a whole batch")
-        queue.batchDone()
-        XCTAssertEqual(Self.tags(queue.nextBatch()), [2, 3, 4])
+        XCTAssertEqual(Self.tags(queue.append(Self.delivery(1))), [1])
+        for tag in UInt64(2)...4 {
+            XCTAssertNil(queue.append(Self.delivery(tag)), "a second batch started for less than a whole batch")
+        }
+        // The task that ends a batch takes the waiting ones as its next.
+        XCTAssertEqual(Self.tags(queue.batchDone()), [2, 3, 4])
+        XCTAssertNil(queue.batchDone())
     }
 
     func testAWholeBatchWaitingRunsBesideUpToTheConcurrency() {
         let queue = BatchQueue(maxBatch: 2, concurrency: 2)
-        queue.append(Self.delivery(1))
-        XCTAssertEqual(Self.tags(queue.nextBatch()), [1])
-        for tag in UInt64(2)...6 { queue.append(Self.delivery(tag)) }
-        XCTAssertEqual(Self.tags(queue.nextBatch()), [2, 3])
-        XCTAssertNil(queue.nextBatch(), "more batches than the concurrency")
-        queue.batchDone()
-        XCTAssertEqual(Self.tags(queue.nextBatch()), [4, 5])
-        queue.batchDone()
-        queue.batchDone()
-        XCTAssertEqual(Self.tags(queue.nextBatch()), [6])
-        XCTAssertNil(queue.nextBatch())
+        XCTAssertEqual(Self.tags(queue.append(Self.delivery(1))), [1])
+        XCTAssertNil(queue.append(Self.delivery(2)))
+        XCTAssertEqual(Self.tags(queue.append(Self.delivery(3))), [2, 3])
+        XCTAssertNil(queue.append(Self.delivery(4)))
+        XCTAssertNil(queue.append(Self.delivery(5)), "more batches than the concurrency")
+        XCTAssertEqual(Self.tags(queue.batchDone()), [4, 5])
+        XCTAssertNil(queue.append(Self.delivery(6)))
+        XCTAssertNil(queue.batchDone(), "a second batch started for less than a whole batch")
+        XCTAssertEqual(Self.tags(queue.batchDone()), [6])
+        XCTAssertNil(queue.batchDone())
     }
 }
