@@ -140,6 +140,9 @@ struct PubSubDispatcher: Service {
         // Redis may be out of reach: the wait for its confirmation must not hold up a shutdown.
         await cancelWhenGracefulShutdown { await subscriber.subscribe(bus.replyChannel) }
         try? await gracefulShutdown()
+        // Routing ends here, as it always did at shutdown; the subscriber also lets go of this
+        // dispatcher, which holds the subscriber.
+        subscriber.receive { _ in }
     }
 
     /// Runs on the subscriber's thread: every step hands work on (a continuation resumed,
