@@ -31,7 +31,7 @@ final class CLITests: XCTestCase {
     }
 
     func testSeparateGatewayAndWorkerProcessesCarryAMessage() async throws {
-        let port = Int.random(in: 20000...29999)
+        let port = ParleyProcess.port(in: 20000...29999)
         let environment = [
             "PORT": "\(port)", "NODE_ID": "cli-test-\(port)", "JWT_SECRET": String(repeating: "k", count: 48),
             "BCRYPT_COST": "4", "LOG_LEVEL": "warning",
@@ -65,7 +65,7 @@ final class CLITests: XCTestCase {
     }
 
     func testAnUploadCrossesGatewayMediaAndMessageWorkerProcessesAndCleanupRuns() async throws {
-        let port = Int.random(in: 40000...44999)
+        let port = ParleyProcess.port(in: 10000...11999)
         let uploads = NSTemporaryDirectory() + "parley-cli-uploads-\(port)"
         defer { try? FileManager.default.removeItem(atPath: uploads) }
         let environment = [
@@ -97,7 +97,7 @@ final class CLITests: XCTestCase {
 
     /// A few seconds of `parley loadtest` against `parley serve`, so the tool cannot rot.
     func testLoadTestSmokeRun() async throws {
-        let port = Int.random(in: 45000...49999)
+        let port = ParleyProcess.port(in: 12000...13999)
         let folder = NSTemporaryDirectory() + "parley-loadtest-\(port)"
         defer { try? FileManager.default.removeItem(atPath: folder) }
         let environment = [
@@ -131,7 +131,7 @@ final class CLITests: XCTestCase {
 
     func testTwoGatewayProcessesDeliverToEachOthersSockets() async throws {
         let python = try TestServices.python()
-        let ports = (Int.random(in: 30000...34999), Int.random(in: 35000...39999))
+        let ports = (ParleyProcess.port(in: 14000...15999), ParleyProcess.port(in: 16000...17999))
         let shared = ["JWT_SECRET": String(repeating: "t", count: 48), "BCRYPT_COST": "4", "LOG_LEVEL": "warning"]
         XCTAssertEqual(try ParleyProcess.runToEnd(["migrate"], environment: shared).status, 0)
         let (worker, _) = try ParleyProcess.launch(["worker", "message"], environment: shared)
@@ -152,7 +152,7 @@ final class CLITests: XCTestCase {
     func testUsersOfAKilledGatewayGoOfflineWithinTwiceTheTTL() async throws {
         let python = try TestServices.python()
         let ttl = 3
-        let ports = (Int.random(in: 40000...44999), Int.random(in: 45000...49999))
+        let ports = (ParleyProcess.port(in: 18000...18999), ParleyProcess.port(in: 19000...19999))
         let shared = [
             "JWT_SECRET": String(repeating: "p", count: 48), "BCRYPT_COST": "4", "LOG_LEVEL": "warning", "PRESENCE_TTL": "\(ttl)",
         ]

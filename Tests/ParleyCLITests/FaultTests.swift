@@ -35,7 +35,7 @@ final class FaultTests: XCTestCase {
     }
 
     func testAcceptedMessagesSurviveKilledWorkerAndRestartedServicesExactlyOnce() async throws {
-        let port = Int.random(in: 50000...54999)
+        let port = ParleyProcess.port(in: 30000...31999)
         let environment = [
             "PORT": "\(port)", "NODE_ID": "fault-\(port)", "JWT_SECRET": String(repeating: "f", count: 48),
             "BCRYPT_COST": "4", "LOG_LEVEL": "warning", "REPLY_TIMEOUT": "3000",

@@ -8,6 +8,14 @@ import FoundationNetworking
 
 /// Runs the built `parley` executable as an operator would, and talks HTTP to it.
 enum ParleyProcess {
+    /// A port for a test's process, drawn from `range`, which must lie below Linux's ephemeral
+    /// ports (32768 and up): there the tests' own outgoing connections may hold the port, and
+    /// the process would fail to listen (a gateway on 44276 once never became ready).
+    static func port(in range: ClosedRange<Int>) -> Int {
+        precondition(range.upperBound < 32768, "\(range) reaches the ephemeral ports")
+        return Int.random(in: range)
+    }
+
     /// The `parley` built beside this test bundle.
     static var executable: URL {
         var dir = Bundle(for: CLITests.self).bundleURL
