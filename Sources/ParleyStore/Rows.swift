@@ -60,14 +60,8 @@ enum Rows {
     }
 
     static func messages(_ rows: PostgresRowSequence, viewer: UUID?, links: FileLinks) async throws -> [Message] {
-        try await messages(rows.decode(MessageRow.self), viewer: viewer, links: links)
-    }
-
-    /// Rows already decoded, as a prepared statement returns them.
-    static func messages<S: AsyncSequence>(_ rows: S, viewer: UUID?, links: FileLinks) async throws -> [Message]
-    where S.Element == MessageRow {
         var result: [Message] = []
-        for try await row in rows { result.append(message(row, viewer: viewer, links: links)) }
+        for try await row in rows.decode(MessageRow.self) { result.append(message(row, viewer: viewer, links: links)) }
         return result
     }
 }

@@ -128,7 +128,8 @@ public final class CommandBus: Sendable {
                 if let early { continuation.resume(returning: early) }
             }
         } onCancel: {
-            give(up: id, with: CancellationError())
+            let slot = slots.withLock { $0.removeValue(forKey: id) }
+            if case .waiting(let continuation, _) = slot { continuation.resume(throwing: CancellationError()) }
         }
     }
 
@@ -147,18 +148,5 @@ public final class CommandBus: Sendable {
             return overdue
         }
         for waiter in overdue { waiter.resume(throwing: Self.timedOut) }
-    }
-
-    /// Ends the wait for `id`, if it is still on, with `error`.
-    private func give(up id: UUID, with error: any Error) {
-        let waiter: CheckedContinuation<[UInt8], any Error>? = slots.withLock { slots in
-            guard case .waiting(let continuation, _) = slots[id] else {
-                slots.removeValue(forKey: id)
-                return nil
-            }
-            slots.removeValue(forKey: id)
-            return continuation
-        }
-        waiter?.resume(throwing: error)
     }
 }
