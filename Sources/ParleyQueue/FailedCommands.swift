@@ -10,6 +10,8 @@ import ParleyCore
 /// attempt, or for a command that can never succeed (undecodable, misrouted), it goes to the
 /// parked queue wrapped in a ``ParkedCommand`` that says why. Either way the new copy is
 /// confirmed by the broker before the delivery is acknowledged, so nothing is lost in between.
+/// A command of a ``CommandBatch`` is retried or parked alone; its delivery is settled once
+/// every command in it has its ``Disposition``.
 public struct FailedCommands: Sendable {
     let consumer: QueueConsumer
     let publisher: QueuePublisher
@@ -37,9 +39,9 @@ public struct FailedCommands: Sendable {
         topology.queues.first { $0.name == queue }?.deadLetterQueue ?? Queues.parked
     }
 
-    /// Decodes a delivery and applies it: acknowledged once `apply` returns, parked when it can
-    /// never apply (undecodable, ``MisroutedCommand``), retried after a delay when `apply` throws
-    /// anything else (a backing service failing).
+    /// Decodes a delivery of one command and applies it: acknowledged once `apply` returns,
+    /// parked when it can never apply (undecodable, ``MisroutedCommand``), retried after a delay
+    /// when `apply` throws anything else (a backing service failing).
     /// - Parameter decoded: the delivery's command, when the caller has decoded it already.
     /// - Returns: the command and what `apply` returned, once acknowledged; `nil` otherwise.
     public func settle<T: Sendable>(
@@ -52,25 +54,33 @@ public struct FailedCommands: Sendable {
             await park(delivery, reason: "undecodable command: \(error)")
             return nil
         }
-        do {
-            let result = try await apply(command)
-            consumer.ack(delivery)
-            return (command, result)
-        } catch let error as MisroutedCommand {
-            await park(delivery, reason: "\(error)")
-        } catch {
-            await retry(delivery, command: command, error: error)
-        }
-        return nil
+        let (disposition, result) = await attempt(command, from: delivery, apply)
+        consumer.settle(delivery, disposition)
+        return result.map { (command, $0) }
     }
 
-    /// Applying `command` failed for a passing reason: try again after the next delay, or park
+    /// Applies one command of `delivery` (its only one, or one of a ``CommandBatch``), retrying
+    /// or parking it on its own if that fails; the caller settles the delivery once every
+    /// command in it has its disposition.
+    /// - Returns: what the command asks of its delivery, and what `apply` returned if it did.
+    public func attempt<T: Sendable>(
+        _ command: Command, from delivery: Delivery, _ apply: (Command) async throws -> T
+    ) async -> (Disposition, T?) {
+        do {
+            return (.ack, try await apply(command))
+        } catch let error as MisroutedCommand {
+            return (await park(command, from: delivery, reason: "\(error)"), nil)
+        } catch {
+            return (await retry(command, from: delivery, error: error), nil)
+        }
+    }
+
+    /// Applying `command` failed for a passing reason: send it through the next delay, or park
     /// it once the delays are used up.
-    public func retry(_ delivery: Delivery, command: Command, error: any Error) async {
+    public func retry(_ command: Command, from delivery: Delivery, error: any Error) async -> Disposition {
         let attempt = command.attempt + 1
         guard attempt <= topology.retryDelays.count else {
-            await park(delivery, reason: "gave up after \(command.attempt) retries: \(error)")
-            return
+            return await park(command, from: delivery, reason: "gave up after \(command.attempt) retries: \(error)")
         }
         var next = command
         next.attempt = attempt
@@ -83,25 +93,49 @@ public struct FailedCommands: Sendable {
                 [UInt8](JSON.encode(next)), routingKey: delivery.routingKey, messageId: command.id.uuidString,
                 exchange: topology.retryExchange(seconds: delay))
             retried.increment()
-            consumer.ack(delivery)
+            return .ack
         } catch {
             // The broker is unreachable too: hand the delivery back after a pause instead.
             try? await Task.sleep(for: .seconds(1))
-            consumer.reject(delivery, requeue: true)
+            return .requeue
         }
     }
 
-    /// The delivery can never be applied: park it with `reason`.
+    /// A whole delivery can never be applied (it is not even a command): park it with `reason`.
     public func park(_ delivery: Delivery, reason: String) async {
+        consumer.settle(delivery, await park(delivery.body, from: delivery, reason: reason))
+    }
+
+    /// One command of `delivery` can never be applied: park it alone with `reason`.
+    func park(_ command: Command, from delivery: Delivery, reason: String) async -> Disposition {
+        let body = (try? [UInt8](JSON.encode(command))) ?? delivery.body
+        return await park(body, from: delivery, reason: reason)
+    }
+
+    private func park(_ body: [UInt8], from delivery: Delivery, reason: String) async -> Disposition {
         logger.error("parking command", metadata: ["queue": "\(queue)", "routingKey": "\(delivery.routingKey)", "reason": "\(reason)"])
         parked.increment()
-        let record = ParkedCommand(reason: reason, queue: queue, routingKey: delivery.routingKey, body: String(decoding: delivery.body, as: UTF8.self))
+        let record = ParkedCommand(reason: reason, queue: queue, routingKey: delivery.routingKey, body: String(decoding: body, as: UTF8.self))
         do {
             try await publisher.publish([UInt8](JSON.encode(record)), routingKey: parkedQueue, exchange: "")
-            consumer.ack(delivery)
+            return .ack
         } catch {
-            // Without a publisher the broker dead-letters it to the same queue, without the reason.
-            consumer.reject(delivery, requeue: false)
+            // Without a publisher the broker dead-letters the delivery to the same queue, without the reason.
+            return .deadLetter
         }
     }
+}
+
+/// What a delivery needs once its commands are applied, retried or parked: the most cautious
+/// need of any of them.
+public enum Disposition: Int, Sendable, Comparable {
+    /// Every command is applied, or handed to a delay queue or the parked queue.
+    case ack
+    /// A command could not be parked: the broker dead-letters the whole message to the parked
+    /// queue (its applied commands are idempotent, so applying them again changes nothing).
+    case deadLetter
+    /// A command could not be handed on: the broker delivers the whole message again.
+    case requeue
+
+    public static func < (a: Disposition, b: Disposition) -> Bool { a.rawValue < b.rawValue }
 }

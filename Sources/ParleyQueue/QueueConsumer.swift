@@ -87,6 +87,15 @@ public final class QueueConsumer: IOThreadService, Sendable {
         thread.wake()
     }
 
+    /// Settles a delivery as its commands need (see ``Disposition``).
+    public func settle(_ delivery: Delivery, _ disposition: Disposition) {
+        switch disposition {
+        case .ack: ack(delivery)
+        case .deadLetter: reject(delivery, requeue: false)
+        case .requeue: reject(delivery, requeue: true)
+        }
+    }
+
     // MARK: - Connection thread
 
     private func loop() {

@@ -1,6 +1,7 @@
 import CRabbitMQ
 import Logging
 import Metrics
+import ParleyCore
 import ParleyIOThread
 import Synchronization
 
@@ -9,15 +10,33 @@ import Synchronization
 ///
 /// The connection lives on a dedicated thread that keeps a window of unconfirmed publishes, so
 /// many concurrent callers share one connection without waiting on each other's round trips.
-/// While disconnected, publishes fail at once with ``QueueError/unavailable(_:)``; the thread
-/// reconnects by itself with backoff.
+/// While disconnected, publishes fail at once with ``QueuePublisher/publish(_:routingKey:messageId:exchange:batchable:)``
+/// throwing ``QueueError/unavailable(_:)``; the thread reconnects by itself with backoff.
+///
+/// Batchable commands for the same routing key that arrive while a batch of theirs awaits its
+/// confirm are held and then published together as one ``CommandBatch``: under load the broker
+/// handles a message per confirm round trip instead of one per command; a command that finds
+/// nothing in flight goes at once, alone.
 public final class QueuePublisher: IOThreadService, Sendable {
     private struct Request: Sendable {
         let body: [UInt8]
         let exchange: String
         let routingKey: String
         let messageId: String?
+        let batchable: Bool
         let continuation: CheckedContinuation<Void, any Error>
+    }
+
+    /// Where batchable requests meet: one exchange and routing key.
+    private struct BatchKey: Hashable {
+        let exchange: String
+        let routingKey: String
+    }
+
+    /// A published message and the requests its confirm settles.
+    private struct Sent {
+        let requests: [Request]
+        let batch: BatchKey?
     }
 
     private let endpoint: AMQPEndpoint
@@ -28,14 +47,21 @@ public final class QueuePublisher: IOThreadService, Sendable {
     private let thread: IOThread
     private let inbox = Inbox<Request>()
     private let connected = Atomic<Bool>(false)
+    private let batchesInFlight: Int
+    private let maxBatch: Int
 
     /// - Parameters:
     ///   - endpoint: the broker.
     ///   - topology: declared on every (re)connect before anything is published.
+    ///   - batchesInFlight: most unconfirmed messages per routing key for batchable commands;
+    ///     what arrives beyond them waits and goes as one batch.
+    ///   - maxBatch: most commands in one batch.
     ///   - logger: where connection changes are logged.
-    public init(endpoint: AMQPEndpoint, topology: Topology = .parley, logger: Logger) {
+    public init(endpoint: AMQPEndpoint, topology: Topology = .parley, batchesInFlight: Int = 1, maxBatch: Int = 64, logger: Logger) {
         self.endpoint = endpoint
         self.topology = topology
+        self.batchesInFlight = max(1, batchesInFlight)
+        self.maxBatch = max(1, maxBatch)
         self.logger = logger
         self.thread = IOThread(name: "amqp-publisher")
     }
@@ -58,15 +84,18 @@ public final class QueuePublisher: IOThreadService, Sendable {
     ///   - routingKey: the key on the exchange; a key no queue is bound to is an error.
     ///   - exchange: the topology's exchange unless given (`""` is the default exchange, which
     ///     routes to the queue named by the key).
-    ///   - messageId: the AMQP `message-id` property (the command id).
+    ///   - messageId: the AMQP `message-id` property (the command id); a batch has none.
+    ///   - batchable: whether `body` is a command that may share a message with others for the
+    ///     same routing key (``CommandBatch``); its consumer must take batches apart.
     /// - Throws: ``QueueError`` when not connected, on nack or return, or if the connection drops
     ///   before the confirm.
-    public func publish(_ body: [UInt8], routingKey: String, messageId: String? = nil, exchange: String? = nil) async throws {
+    public func publish(_ body: [UInt8], routingKey: String, messageId: String? = nil, exchange: String? = nil, batchable: Bool = false) async throws {
         do {
             guard isConnected, !thread.isStopped else { throw QueueError.unavailable("not connected to RabbitMQ") }
             try await withCheckedThrowingContinuation { continuation in
                 inbox.put(Request(
-                    body: body, exchange: exchange ?? topology.exchange, routingKey: routingKey, messageId: messageId, continuation: continuation))
+                    body: body, exchange: exchange ?? topology.exchange, routingKey: routingKey, messageId: messageId,
+                    batchable: batchable, continuation: continuation))
                 thread.wake()
             }
             published.increment()
@@ -115,29 +144,56 @@ public final class QueuePublisher: IOThreadService, Sendable {
     /// Publishes what arrives and settles confirms until the connection fails or the thread stops.
     private func serve(_ connection: AMQPConnection) throws {
         var nextTag: UInt64 = 1
-        var outstanding: [UInt64: Request] = [:]
+        var outstanding: [UInt64: Sent] = [:]
+        var held: [BatchKey: [Request]] = [:]
+        var inFlight: [BatchKey: Int] = [:]
         var returned = false
         defer {
-            for request in outstanding.values {
+            let unsettled = outstanding.values.flatMap(\.requests) + held.values.joined()
+            for request in unsettled {
                 request.continuation.resume(throwing: QueueError.unavailable("connection lost before confirm"))
             }
         }
-        while !thread.isStopped || !outstanding.isEmpty {
-            for request in inbox.takeAll() {
-                do {
-                    try connection.call { h, e, n in
-                        request.body.withUnsafeBytes { body in
-                            parley_amqp_publish(h, request.exchange, request.routingKey, body.baseAddress, body.count, request.messageId, e, n)
-                        }
+        func send(_ requests: [Request], batch: BatchKey?) throws {
+            let first = requests[0]
+            let body = requests.count == 1 ? first.body : CommandBatch.encode(requests.map(\.body))
+            do {
+                try connection.call { h, e, n in
+                    body.withUnsafeBytes { body in
+                        parley_amqp_publish(
+                            h, first.exchange, first.routingKey, body.baseAddress, body.count, requests.count == 1 ? first.messageId : nil, e, n)
                     }
-                } catch {
-                    request.continuation.resume(throwing: QueueError.unavailable("\(error)"))
-                    throw error
                 }
-                outstanding[nextTag] = request
-                nextTag += 1
+            } catch {
+                for request in requests { request.continuation.resume(throwing: QueueError.unavailable("\(error)")) }
+                throw error
             }
+            outstanding[nextTag] = Sent(requests: requests, batch: batch)
+            nextTag += 1
+            if let batch { inFlight[batch, default: 0] += 1 }
+        }
+        /// Sends what is held for every routing key with room in its window.
+        func sendHeld() throws {
+            for key in Array(held.keys) {
+                while var waiting = held[key], inFlight[key, default: 0] < batchesInFlight {
+                    let batch = Array(waiting.prefix(maxBatch))
+                    waiting.removeFirst(batch.count)
+                    held[key] = waiting.isEmpty ? nil : waiting
+                    try send(batch, batch: key)
+                }
+            }
+        }
+        while !thread.isStopped || !outstanding.isEmpty || !held.isEmpty {
+            for request in inbox.takeAll() {
+                if request.batchable {
+                    held[BatchKey(exchange: request.exchange, routingKey: request.routingKey), default: []].append(request)
+                } else {
+                    try send([request], batch: nil)
+                }
+            }
+            try sendHeld()
             // Settle every confirm already received, then sleep until the socket or a caller wakes us.
+            var settled = false
             while true {
                 var tag: UInt64 = 0
                 var multiple: Int32 = 0
@@ -146,19 +202,24 @@ public final class QueuePublisher: IOThreadService, Sendable {
                 if kind == Int32(PARLEY_CONFIRM_RETURN) { returned = true; continue }
                 let tags = multiple != 0 ? outstanding.keys.filter { $0 <= tag } : [tag]
                 for t in tags {
-                    guard let request = outstanding.removeValue(forKey: t) else { continue }
-                    if kind == Int32(PARLEY_CONFIRM_NACK) {
-                        request.continuation.resume(throwing: QueueError.rejected("nacked by the broker"))
-                    } else if returned && multiple == 0 {
-                        // A mandatory message that no queue took comes back right before its ack.
-                        request.continuation.resume(throwing: QueueError.rejected("no queue is bound to '\(request.routingKey)'"))
-                    } else {
-                        request.continuation.resume()
+                    guard let sent = outstanding.removeValue(forKey: t) else { continue }
+                    settled = true
+                    if let batch = sent.batch { inFlight[batch, default: 1] -= 1 }
+                    for request in sent.requests {
+                        if kind == Int32(PARLEY_CONFIRM_NACK) {
+                            request.continuation.resume(throwing: QueueError.rejected("nacked by the broker"))
+                        } else if returned && multiple == 0 {
+                            // A mandatory message that no queue took comes back right before its ack.
+                            request.continuation.resume(throwing: QueueError.rejected("no queue is bound to '\(request.routingKey)'"))
+                        } else {
+                            request.continuation.resume()
+                        }
                     }
                 }
                 returned = false
             }
-            if thread.isStopped && outstanding.isEmpty { break }
+            if settled { try sendHeld() }
+            if thread.isStopped && outstanding.isEmpty && held.isEmpty { break }
             if !connection.hasBuffered {
                 thread.wait(readable: connection.fd, timeoutMilliseconds: 1000)
             }

@@ -123,6 +123,50 @@ final class MessageWorkerTests: XCTestCase {
         }
     }
 
+    func testEachCommandOfABatchIsAppliedOrParkedOnItsOwnAndOnce() async throws {
+        try await withWorker { rig in
+            let a = try await TestServices.makeUser(rig.database, name: "A")
+            let b = try await TestServices.makeUser(rig.database, name: "B")
+            let stranger = try await TestServices.makeUser(rig.database)
+            let (chatId, _) = try await rig.database.chats.createDirect(chatId: UUIDv7.make(), between: a.id, and: b.id)
+            await rig.recorder.subscribe(Channels.user(b.id))
+            func create(_ sender: UUID, _ text: String, id: UUID = UUIDv7.make()) -> Command {
+                Command(replyTo: rig.node, payload: .messageCreate(MessageCreate(
+                    messageId: id, chatId: chatId, senderId: sender, messageType: .text, text: text, clientMessageId: nil)))
+            }
+            let firstId = UUIDv7.make()
+            let first = create(a.id, "one", id: firstId)
+            let refused = create(stranger.id, "let me in")
+            let misrouted = Command(replyTo: rig.node, payload: .presenceConnect(PresenceChange(userId: a.id, connectionId: "c", nodeId: "n")))
+            let read = Command(replyTo: rig.node, payload: .chatRead(ReadMark(chatId: chatId, userId: b.id, messageId: firstId)))
+            let second = create(b.id, "two")
+            let batch = CommandBatch.encode(try [first, refused, misrouted, read, second].map { [UInt8](try JSON.encode($0)) })
+            try await rig.publisher.publish(batch, routingKey: "\(rig.prefix).message.create")
+
+            guard case .message(let one, created: true)? = await rig.reply(to: first.id)?.outcome,
+                  case .message(let two, created: true)? = await rig.reply(to: second.id)?.outcome
+            else { return XCTFail("the batch's messages were not created") }
+            let refusal = await rig.reply(to: refused.id)
+            XCTAssertEqual(refusal?.outcome, .failed(.forbidden("You are not a member of this chat")))
+            let readReply = await rig.reply(to: read.id)
+            XCTAssertNotNil(readReply, "the read mark in the batch was not applied")
+            let parked = await next(from: rig.consumerOfParked.deliveries)
+            let record = try XCTUnwrap(parked.map { try JSON.decode(ParkedCommand.self, from: Data($0.body)) }, "misrouted command not parked")
+            let parkedCommand = try JSON.decode(Command.self, from: Data(record.body.utf8))
+            XCTAssertEqual(parkedCommand.id, misrouted.id, "parked alone, as itself")
+            XCTAssertEqual(parkedCommand.type, .presenceConnect)
+            XCTAssertTrue(record.reason.contains("not a command of the message worker"), record.reason)
+
+            // The whole batch delivered again changes nothing and each command still replies.
+            try await rig.publisher.publish(batch, routingKey: "\(rig.prefix).message.create")
+            guard case .message(_, created: false)? = await rig.reply(to: first.id)?.outcome,
+                  case .message(_, created: false)? = await rig.reply(to: second.id)?.outcome
+            else { return XCTFail("no replies to the redelivered batch") }
+            let history = try await rig.database.messages.history(chatId: chatId, viewer: a.id, before: nil, after: nil, limit: 50)
+            XCTAssertEqual(Set(history.map(\.id)), [one.id, two.id])
+        }
+    }
+
     func testUndecodableCommandIsParked() async throws {
         try await withWorker { rig in
             let junk = "{\"type\":\"nonsense-\(UUID())\"}"

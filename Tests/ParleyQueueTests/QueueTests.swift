@@ -157,6 +157,56 @@ final class QueueTests: XCTestCase {
         XCTAssertLessThan(ContinuousClock.now - start, .seconds(1))
     }
 
+    func testBatchableCommandsMeetingInThePublisherShareMessages() async throws {
+        let publisher = try await publisher()
+        defer { publisher.stop() }
+        let key = key
+        let commands = (0..<40).map { _ in
+            Command(replyTo: nil, payload: .chatRead(ReadMark(chatId: UUIDv7.make(), userId: UUIDv7.make(), messageId: UUIDv7.make())))
+        }
+        // A lone command finds nothing in flight and goes alone, as itself.
+        try await publisher.publish([UInt8](JSON.encode(commands[0])), routingKey: key, batchable: true)
+        // The rest arrive together: the first goes at once, those behind it wait for its confirm.
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            for command in commands.dropFirst() {
+                group.addTask { try await publisher.publish([UInt8](JSON.encode(command)), routingKey: key, batchable: true) }
+            }
+            try await group.waitForAll()
+        }
+        let consumer = consumer(prefetch: 50)
+        defer { consumer.stop() }
+        var received: [Command] = []
+        var messages: [[UInt8]] = []
+        while received.count < commands.count, let delivery = await next(from: consumer.deliveries) {
+            messages.append(delivery.body)
+            received += try CommandBatch.decode(delivery.body)
+            consumer.ack(delivery)
+        }
+        XCTAssertEqual(received.map(\.id).sorted(), commands.map(\.id).sorted(), "each command exactly once")
+        XCTAssertEqual(messages.first?.first, UInt8(ascii: "{"), "the lone command is not wrapped")
+        XCTAssertLessThan(messages.count, commands.count / 2, "commands that met did not share messages")
+    }
+
+    func testCommandsThatAreNotBatchableGoOneByOne() async throws {
+        let publisher = try await publisher()
+        defer { publisher.stop() }
+        let key = key
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            for i in 0..<20 {
+                group.addTask { try await publisher.publish(Array("m\(i)".utf8), routingKey: key) }
+            }
+            try await group.waitForAll()
+        }
+        let consumer = consumer(prefetch: 50)
+        defer { consumer.stop() }
+        var bodies = Set<String>()
+        while bodies.count < 20, let delivery = await next(from: consumer.deliveries) {
+            bodies.insert(String(decoding: delivery.body, as: UTF8.self))
+            consumer.ack(delivery)
+        }
+        XCTAssertEqual(bodies, Set((0..<20).map { "m\($0)" }))
+    }
+
     struct DatabaseDown: Error, CustomStringConvertible {
         var description: String { "database down" }
     }
@@ -181,7 +231,7 @@ final class QueueTests: XCTestCase {
             XCTAssertEqual(delivery.routingKey, key, "the delay queue keeps the routing key")
             if attempt > 0 { XCTAssertGreaterThan(ContinuousClock.now - last, .milliseconds(900), "came back before its delay") }
             last = ContinuousClock.now
-            await failed.retry(delivery, command: got, error: DatabaseDown())
+            work.settle(delivery, await failed.retry(got, from: delivery, error: DatabaseDown()))
         }
         let taken = await next(from: parkedConsumer.deliveries)
         let parkedDelivery = try XCTUnwrap(taken, "never parked")

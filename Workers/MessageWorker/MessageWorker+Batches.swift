@@ -6,26 +6,55 @@ import ParleyQueue
 import ParleyStore
 
 extension MessageWorker {
-    /// A batch of deliveries: the new messages among them are stored with one statement and
-    /// fanned out with one pipelined batch of PUBLISHes; every other command is applied on its
-    /// own, beside them.
+    /// A batch of deliveries, each one command or a ``CommandBatch`` of them: the new messages
+    /// among them are stored with one statement and fanned out with one pipelined batch of
+    /// PUBLISHes; every other command is applied on its own, beside them. A delivery is settled
+    /// once each of its commands is applied, retried or parked.
     func handle(_ batch: [Delivery]) async {
-        var creates: [(delivery: Delivery, command: Command, create: MessageCreate)] = []
-        var others: [(delivery: Delivery, command: Command?)] = []
-        for delivery in batch {
-            let command = try? JSON.decode(Command.self, from: Data(delivery.body))
-            if let command, case .messageCreate(let create) = command.payload {
-                creates.append((delivery, command, create))
-            } else {
-                others.append((delivery, command))
+        var creates: [NewMessage] = []
+        var others: [(delivery: Int, command: Command)] = []
+        var undecodable: [Int: any Error] = [:]
+        for (index, delivery) in batch.enumerated() {
+            let commands: [Command]
+            do { commands = try CommandBatch.decode(delivery.body) } catch {
+                undecodable[index] = error
+                continue
+            }
+            for command in commands {
+                if case .messageCreate(let create) = command.payload {
+                    creates.append(NewMessage(delivery: index, command: command, create: create))
+                } else {
+                    others.append((index, command))
+                }
             }
         }
         let newMessages = creates
         let rest = others
-        await withDiscardingTaskGroup { group in
-            for (delivery, command) in rest { group.addTask { await self.handle(delivery, decoded: command) } }
-            if !newMessages.isEmpty { group.addTask { await self.applyCreates(newMessages) } }
+        let dispositions = await withTaskGroup(of: [(delivery: Int, Disposition)].self) { group in
+            for (index, command) in rest {
+                group.addTask { [(index, await self.handle(command, from: batch[index]))] }
+            }
+            if !newMessages.isEmpty { group.addTask { await self.applyCreates(newMessages, from: batch) } }
+            var dispositions = [Disposition](repeating: .ack, count: batch.count)
+            for await settled in group {
+                for (index, disposition) in settled { dispositions[index] = max(dispositions[index], disposition) }
+            }
+            return dispositions
         }
+        for (index, delivery) in batch.enumerated() {
+            if let error = undecodable[index] {
+                await failed.park(delivery, reason: "undecodable command: \(error)")
+            } else {
+                consumer.settle(delivery, dispositions[index])
+            }
+        }
+    }
+
+    /// A new message's command and the delivery (its index in the batch) it came in.
+    struct NewMessage: Sendable {
+        let delivery: Int
+        let command: Command
+        let create: MessageCreate
     }
 
     /// What a new message's command is answered with: the message's JSON, encoded once for its
@@ -86,24 +115,28 @@ extension MessageWorker {
         return (outcomes, events)
     }
 
-    /// Commits the new messages of a batch, acknowledges each command, then publishes every
-    /// event and reply at once. If the store fails, each command is retried on its own.
-    private func applyCreates(_ items: [(delivery: Delivery, command: Command, create: MessageCreate)]) async {
+    /// Commits the new messages of a batch, then publishes every event and reply at once. If
+    /// the store fails, each command is retried on its own.
+    /// - Returns: what each command asks of its delivery.
+    private func applyCreates(_ items: [NewMessage], from batch: [Delivery]) async -> [(delivery: Int, Disposition)] {
         let outcomes: [CreateOutcome]
         var outgoing: [(String, [UInt8])]
         do {
             (outcomes, outgoing) = try await store(items.map(\.create))
         } catch {
-            for item in items { await failed.retry(item.delivery, command: item.command, error: error) }
-            return
+            var dispositions: [(delivery: Int, Disposition)] = []
+            for item in items {
+                dispositions.append((item.delivery, await failed.retry(item.command, from: batch[item.delivery], error: error)))
+            }
+            return dispositions
         }
         for (item, outcome) in zip(items, outcomes) {
             applied.increment()
-            consumer.ack(item.delivery)
             if let node = item.command.replyTo, let body = try? outcome.reply(to: item.command.id) {
                 outgoing.append((Channels.node(node), body))
             }
         }
         await publish(outgoing)
+        return items.map { ($0.delivery, .ack) }
     }
 }

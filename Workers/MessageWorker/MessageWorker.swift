@@ -52,14 +52,16 @@ public final class MessageWorker: Service, Sendable {
         await consumer.runBatches(maxBatch: batchSize, concurrency: concurrency) { batch in await self.handle(batch) }
     }
 
-    /// Applies one delivery and settles it, then replies to the node that asked.
-    /// - Parameter decoded: the delivery's command, when the batch has decoded it already.
-    func handle(_ delivery: Delivery, decoded: Command? = nil) async {
-        guard let (command, reply) = await failed.settle(delivery, decoded: decoded, apply) else { return }
+    /// Applies one command of a delivery, then replies to the node that asked.
+    /// - Returns: what the command asks of its delivery.
+    func handle(_ command: Command, from delivery: Delivery) async -> Disposition {
+        let (disposition, reply) = await failed.attempt(command, from: delivery, apply)
+        guard let reply else { return disposition }
         applied.increment()
         if let node = command.replyTo, let body = try? [UInt8](JSON.encode(reply)) {
             await publish([(Channels.node(node), body)])
         }
+        return disposition
     }
 
     /// Commits the command's effect and publishes its events; returns the reply for the asker.

@@ -68,7 +68,8 @@ public final class CommandBus: Sendable {
         let body = try JSON.encode(command)
         slots.withLock { $0[command.id] = .expected }
         do {
-            try await publisher.publish([UInt8](body), routingKey: command.type.rawValue, messageId: command.id.uuidString)
+            try await publisher.publish(
+                [UInt8](body), routingKey: command.type.rawValue, messageId: command.id.uuidString, batchable: CommandBatch.carries(command.type))
         } catch {
             slots.withLock { _ = $0.removeValue(forKey: command.id) }
             throw error

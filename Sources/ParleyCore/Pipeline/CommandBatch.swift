@@ -1,0 +1,54 @@
+import Foundation
+
+/// Several commands carried by one AMQP message: a JSON array of commands, in the order they
+/// were published.
+///
+/// The broker's cost is mostly per message (each one wakes several of its processes and is
+/// committed and confirmed on its own), so commands for the same queue that meet in the
+/// publisher while an earlier message of theirs awaits its confirm travel together
+/// (`QueuePublisher`). Each command keeps its own id, reply and fate: the consumer applies,
+/// retries or parks each one, and settles the message once all of them are settled.
+public enum CommandBatch {
+    /// Whether commands of this type may share a message: those of the message worker's queue,
+    /// which takes batches apart.
+    public static func carries(_ type: CommandType) -> Bool {
+        switch type {
+        case .messageCreate, .messageEdit, .messageDelete, .chatCreateDirect, .chatRead, .chatCreateGroup, .chatRename,
+             .chatAddMember, .chatRemoveMember, .chatClear:
+            true
+        case .mediaProcess, .presenceConnect, .presenceDisconnect, .presenceHeartbeat:
+            false
+        }
+    }
+
+    /// One message carrying the commands `bodies` (each a command's JSON).
+    public static func encode(_ bodies: [[UInt8]]) -> [UInt8] {
+        var out: [UInt8] = []
+        out.reserveCapacity(bodies.reduce(2) { $0 + $1.count + 1 })
+        out.append(UInt8(ascii: "["))
+        for (index, body) in bodies.enumerated() {
+            if index > 0 { out.append(UInt8(ascii: ",")) }
+            out += body
+        }
+        out.append(UInt8(ascii: "]"))
+        return out
+    }
+
+    /// The commands of a message: one for a command, several for a batch.
+    /// - Throws: a `DecodingError` if the message is not a command or an array of them.
+    public static func decode(_ body: [UInt8]) throws -> [Command] {
+        let data = Data(body)
+        if body.first(where: { !$0.isJSONWhitespace }) == UInt8(ascii: "[") {
+            let commands = try JSON.decode([Command].self, from: data)
+            guard !commands.isEmpty else {
+                throw DecodingError.dataCorrupted(.init(codingPath: [], debugDescription: "a batch of no commands"))
+            }
+            return commands
+        }
+        return [try JSON.decode(Command.self, from: data)]
+    }
+}
+
+private extension UInt8 {
+    var isJSONWhitespace: Bool { self == 0x20 || self == 0x0A || self == 0x0D || self == 0x09 }
+}
