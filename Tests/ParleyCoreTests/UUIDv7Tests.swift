@@ -32,11 +32,13 @@ final class UUIDv7Tests: XCTestCase {
             let id = UUID()
             XCTAssertEqual(UUID(text: id.uuidString), id)
             XCTAssertEqual(UUID(text: id.lowercased), id)
+            XCTAssertEqual(UUID(text: ("parley:user:" + id.lowercased).dropFirst(12)), id, "a substring")
         }
         XCTAssertEqual(UUID(text: "0193F2A4-7c1e-7000-8000-00000000000f"), UUID(uuidString: "0193f2a4-7c1e-7000-8000-00000000000F"))
         let bad = [
             "", "0193f2a4-7c1e-7000-8000-00000000000", "0193f2a4-7c1e-7000-8000-0000000000000", "0193f2a47c1e-7000-8000-000000000000a",
             "0193f2a4-7c1e-7000-8000_000000000000", "0193f2a4-7c1e-7000-8000-00000000000g", "{0193f2a4-7c1e-7000-8000-000000000000}",
+            "0193f2a4-7c1e-7000-8000-0000000000é", "0193f2a4+7c1e-7000-8000-000000000000", "0193f2a4-7c1e-7000-8000-00000000000-",
         ]
         for text in bad {
             XCTAssertNil(UUID(text: text), text)

@@ -12,10 +12,13 @@ public enum JSON {
         encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
         encoder.dateEncodingStrategy = .custom { date, encoder in
             var c = encoder.singleValueContainer()
-            try c.encode(date.formatted(dateStyle))
+            try c.encode(dateString(date))
         }
         return encoder
     }
+
+    /// A timestamp as the encoder writes it.
+    static func dateString(_ date: Date) -> String { date.formatted(dateStyle) }
 
     public static func decoder() -> JSONDecoder {
         let decoder = JSONDecoder()

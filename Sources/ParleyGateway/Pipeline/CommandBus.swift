@@ -65,11 +65,11 @@ public final class CommandBus: Sendable {
     /// forward part of it.
     public func sendRaw(_ payload: Command.Payload) async throws -> [UInt8] {
         let command = Command(replyTo: nodeId, payload: payload)
-        let body = try JSON.encode(command)
+        let body = try command.encoded()
         slots.withLock { $0[command.id] = .expected }
         do {
             try await publisher.publish(
-                [UInt8](body), routingKey: command.type.rawValue, messageId: command.id.uuidString, batchable: CommandBatch.carries(command.type))
+                body, routingKey: command.type.rawValue, messageId: command.id.uuidString, batchable: CommandBatch.carries(command.type))
         } catch {
             slots.withLock { _ = $0.removeValue(forKey: command.id) }
             throw error
