@@ -30,6 +30,35 @@ final class CommandEncodingTests: XCTestCase {
         }
     }
 
+    func testAHandWrittenMessageIsWhatTheEncoderWrites() throws {
+        var generator = SystemRandomNumberGenerator()
+        func maybe<T>(_ value: @autoclosure () -> T) -> T? { Bool.random(using: &generator) ? value() : nil }
+        func date() -> Date { Date(timeIntervalSince1970: Double.random(in: 0...4_000_000_000, using: &generator)) }
+        for _ in 0..<500 {
+            let sender = User(
+                id: UUIDv7.make(), firstName: randomText(using: &generator), lastName: randomText(using: &generator),
+                email: randomText(using: &generator), image: maybe(randomText(using: &generator)), isOnline: Bool.random(using: &generator),
+                lastSeen: maybe(date()), createdAt: date(), updatedAt: date())
+            var content = MessageContent(text: maybe(randomText(using: &generator)))
+            content.fileUrl = maybe(randomText(using: &generator))
+            content.fileName = maybe(randomText(using: &generator))
+            content.originalName = maybe(randomText(using: &generator))
+            content.fileSize = maybe(Int.random(in: 0...Int(Int32.max), using: &generator))
+            content.mimeType = maybe("image/webp")
+            content.thumbnail = maybe(randomText(using: &generator))
+            content.dimensions = maybe(MessageContent.Dimensions(width: .random(in: 1...9000), height: .random(in: 1...9000)))
+            content.duration = Int.random(in: 0..<10, using: &generator) == 0 ? Double.random(in: 0...600, using: &generator) : nil
+            let message = Message(
+                id: UUIDv7.make(), chatId: UUIDv7.make(), sender: sender, messageType: [.text, .image, .file, .audio].randomElement(using: &generator)!,
+                content: content, isEdited: Bool.random(using: &generator), editedAt: maybe(date()), isDeleted: Bool.random(using: &generator),
+                deletedAt: maybe(date()), clientMessageId: maybe(randomText(using: &generator)), createdAt: date(), updatedAt: date())
+            let expected = [UInt8](try JSON.encode(message))
+            let written = try message.encoded()
+            XCTAssertEqual(String(decoding: written, as: UTF8.self), String(decoding: expected, as: UTF8.self))
+            if written != expected { return }
+        }
+    }
+
     func testOtherCommandsGoThroughTheEncoder() throws {
         let command = Command(replyTo: "n", payload: .chatRead(ReadMark(chatId: UUID(), userId: UUID(), messageId: UUID())))
         XCTAssertEqual(try command.encoded(), [UInt8](try JSON.encode(command)))

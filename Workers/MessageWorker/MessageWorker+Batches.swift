@@ -102,12 +102,12 @@ extension MessageWorker {
             case .created(let message):
                 let message = byId[message.id] ?? message
                 persisted.increment()
-                let json = [UInt8](try JSON.encode(message))
+                let json = try message.encoded()
                 let event = UserEvent.encodedMessageReceived(messageJSON: json)
                 events += (batch.members[message.chatId] ?? []).map { (Channels.user($0), event) }
                 return .message(json: json, created: true)
             case .existing(let message):
-                return .message(json: [UInt8](try JSON.encode(byId[message.id] ?? message)), created: false)
+                return .message(json: try (byId[message.id] ?? message).encoded(), created: false)
             case .notMember:
                 return .other(.failed(refusals[index] ?? .forbidden("You are not a member of this chat")))
             }
