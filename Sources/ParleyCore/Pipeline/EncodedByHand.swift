@@ -6,51 +6,163 @@ extension Command {
     /// cost about 14 µs of the gateway's CPU per message (a third of it sorting the keys).
     public func encoded() throws -> [UInt8] {
         guard case .messageCreate(let create) = payload else { return [UInt8](try JSON.encode(self)) }
-        var out: [UInt8] = []
-        out.reserveCapacity(320 + (create.text?.utf8.count ?? 0))
-        // Keys in the encoder's sorted order.
-        out += "{".utf8
-        if attempt > 0 { out += #""attempt":\#(attempt),"#.utf8 }
-        out += #""id":"#.utf8
-        JSONBytes.append(id, to: &out)
-        out += #","issuedAt":"#.utf8
-        JSONBytes.append(JSON.dateString(issuedAt), to: &out)
-        out += #","payload":{"chatId":"#.utf8
-        JSONBytes.append(create.chatId, to: &out)
-        if let key = create.clientMessageId {
-            out += #","clientMessageId":"#.utf8
-            JSONBytes.append(key, to: &out)
+        // Members in the encoder's sorted order; absent optionals left out, as it leaves them.
+        var json = JSONObjectWriter(capacity: 320 + (create.text?.utf8.count ?? 0))
+        if attempt > 0 { json.int("attempt", attempt) }
+        json.id("id", id)
+        json.date("issuedAt", issuedAt)
+        json.object("payload") { payload in
+            payload.id("chatId", create.chatId)
+            payload.string("clientMessageId", ifPresent: create.clientMessageId)
+            if let fileId = create.fileId { payload.id("fileId", fileId) }
+            payload.id("messageId", create.messageId)
+            payload.string("messageType", create.messageType.rawValue)
+            payload.id("senderId", create.senderId)
+            payload.string("text", ifPresent: create.text)
         }
-        if let fileId = create.fileId {
-            out += #","fileId":"#.utf8
-            JSONBytes.append(fileId, to: &out)
-        }
-        out += #","messageId":"#.utf8
-        JSONBytes.append(create.messageId, to: &out)
-        out += #","messageType":"#.utf8
-        JSONBytes.append(create.messageType.rawValue, to: &out)
-        out += #","senderId":"#.utf8
-        JSONBytes.append(create.senderId, to: &out)
-        if let text = create.text {
-            out += #","text":"#.utf8
-            JSONBytes.append(text, to: &out)
-        }
-        out += "}".utf8
-        if let replyTo {
-            out += #","replyTo":"#.utf8
-            JSONBytes.append(replyTo, to: &out)
-        }
-        out += #","type":"#.utf8
-        JSONBytes.append(type.rawValue, to: &out)
-        out += "}".utf8
-        return out
+        json.string("replyTo", ifPresent: replyTo)
+        json.string("type", type.rawValue)
+        return json.finished()
     }
 }
 
-/// JSON values written straight into bytes, as Parley's encoder writes them.
-enum JSONBytes {
+extension Message {
+    /// The message's JSON, byte for byte what ``JSON/encode(_:)`` writes, written by hand: the
+    /// message worker encodes every new message, and through `JSONEncoder` that was a sixth of
+    /// its CPU. A message with a `duration` (a number the encoder formats its own way) goes
+    /// through the encoder.
+    public func encoded() throws -> [UInt8] {
+        guard content.duration == nil else { return [UInt8](try JSON.encode(self)) }
+        // Members in the encoder's sorted order; Parley's shapes write ids in lower case and
+        // some optionals as `null`.
+        var json = JSONObjectWriter(capacity: 640 + (content.text?.utf8.count ?? 0))
+        json.id("chatId", chatId, lowercase: true)
+        json.string("clientMessageId", ifPresent: clientMessageId)
+        json.object("content") { content in
+            if let dimensions = self.content.dimensions {
+                content.object("dimensions") { size in
+                    size.int("height", dimensions.height)
+                    size.int("width", dimensions.width)
+                }
+            }
+            content.string("fileName", ifPresent: self.content.fileName)
+            if let fileSize = self.content.fileSize { content.int("fileSize", fileSize) }
+            content.string("fileUrl", ifPresent: self.content.fileUrl)
+            content.string("mimeType", ifPresent: self.content.mimeType)
+            content.string("originalName", ifPresent: self.content.originalName)
+            content.string("text", ifPresent: self.content.text)
+            content.string("thumbnail", ifPresent: self.content.thumbnail)
+        }
+        json.date("createdAt", createdAt)
+        json.date("deletedAt", deletedAt)
+        json.date("editedAt", editedAt)
+        json.id("id", id, lowercase: true)
+        json.bool("isDeleted", isDeleted)
+        json.bool("isEdited", isEdited)
+        json.string("messageType", messageType.rawValue)
+        json.object("sender") { user in
+            user.date("createdAt", sender.createdAt)
+            user.string("email", sender.email)
+            user.string("firstName", sender.firstName)
+            user.id("id", sender.id, lowercase: true)
+            user.string("image", orNull: sender.image)
+            user.bool("isOnline", sender.isOnline)
+            user.string("lastName", sender.lastName)
+            user.date("lastSeen", sender.lastSeen)
+            user.date("updatedAt", sender.updatedAt)
+        }
+        json.date("updatedAt", updatedAt)
+        return json.finished()
+    }
+}
+
+/// One JSON object written straight into bytes, its members in the order they are given, each
+/// value as Parley's encoder writes it.
+struct JSONObjectWriter {
+    private var bytes: [UInt8] = []
+    private var empty = true
+
+    init(capacity: Int) {
+        bytes.reserveCapacity(capacity)
+        bytes.append(UInt8(ascii: "{"))
+    }
+
+    /// An object nested in `bytes`, which it takes over until ``finished()``.
+    private init(continuing bytes: consuming [UInt8]) {
+        self.bytes = bytes
+        self.bytes.append(UInt8(ascii: "{"))
+    }
+
+    /// The object, closed.
+    consuming func finished() -> [UInt8] {
+        bytes.append(UInt8(ascii: "}"))
+        return bytes
+    }
+
+    mutating func string(_ name: String, _ value: String) {
+        key(name)
+        Self.append(value, to: &bytes)
+    }
+
+    /// A member only if there is a value (`encodeIfPresent`).
+    mutating func string(_ name: String, ifPresent value: String?) {
+        if let value { string(name, value) }
+    }
+
+    /// A member that is `null` when there is no value (`encode` of an optional).
+    mutating func string(_ name: String, orNull value: String?) {
+        if let value { string(name, value) } else { literal(name, "null") }
+    }
+
+    /// An id: upper case as the encoder writes a `UUID`, or lower case as Parley's shapes write
+    /// theirs; without going through `uuidString`.
+    mutating func id(_ name: String, _ value: UUID, lowercase: Bool = false) {
+        key(name)
+        let digits = lowercase ? Self.hexDigits : Self.upperHexDigits
+        bytes.append(UInt8(ascii: "\""))
+        withUnsafeBytes(of: value.uuid) { raw in
+            for (index, byte) in raw.enumerated() {
+                if index == 4 || index == 6 || index == 8 || index == 10 { bytes.append(UInt8(ascii: "-")) }
+                bytes.append(digits[Int(byte >> 4)])
+                bytes.append(digits[Int(byte & 0xF)])
+            }
+        }
+        bytes.append(UInt8(ascii: "\""))
+    }
+
+    /// A timestamp, or `null`.
+    mutating func date(_ name: String, _ value: Date?) {
+        if let value { string(name, JSON.dateString(value)) } else { literal(name, "null") }
+    }
+
+    mutating func bool(_ name: String, _ value: Bool) { literal(name, value ? "true" : "false") }
+
+    mutating func int(_ name: String, _ value: Int) { literal(name, "\(value)") }
+
+    mutating func object(_ name: String, _ members: (inout JSONObjectWriter) -> Void) {
+        key(name)
+        var child = JSONObjectWriter(continuing: bytes)
+        bytes = []
+        members(&child)
+        bytes = child.finished()
+    }
+
+    private mutating func literal(_ name: String, _ text: String) {
+        key(name)
+        bytes += text.utf8
+    }
+
+    /// Member names are Parley's own identifiers: nothing in them needs escaping.
+    private mutating func key(_ name: String) {
+        if !empty { bytes.append(UInt8(ascii: ",")) }
+        empty = false
+        bytes.append(UInt8(ascii: "\""))
+        bytes += name.utf8
+        bytes += #"":"#.utf8
+    }
+
     /// A string, escaped as `JSONEncoder` escapes (slashes left alone).
-    static func append(_ string: String, to out: inout [UInt8]) {
+    private static func append(_ string: String, to out: inout [UInt8]) {
         out.append(UInt8(ascii: "\""))
         for byte in string.utf8 {
             switch byte {
@@ -71,102 +183,6 @@ enum JSONBytes {
         out.append(UInt8(ascii: "\""))
     }
 
-    /// A UUID in its text form, without going through `uuidString`: upper case as the encoder
-    /// writes a `UUID`, or lower case as Parley's shapes write their ids.
-    static func append(_ id: UUID, lowercase: Bool = false, to out: inout [UInt8]) {
-        let digits = lowercase ? hexDigits : upperHexDigits
-        out.append(UInt8(ascii: "\""))
-        withUnsafeBytes(of: id.uuid) { bytes in
-            for (index, byte) in bytes.enumerated() {
-                if index == 4 || index == 6 || index == 8 || index == 10 { out.append(UInt8(ascii: "-")) }
-                out.append(digits[Int(byte >> 4)])
-                out.append(digits[Int(byte & 0xF)])
-            }
-        }
-        out.append(UInt8(ascii: "\""))
-    }
-
-    /// A timestamp, or `null`.
-    static func append(_ date: Date?, to out: inout [UInt8]) {
-        if let date { append(JSON.dateString(date), to: &out) } else { out += "null".utf8 }
-    }
-
-    static func append(_ flag: Bool, to out: inout [UInt8]) {
-        out += (flag ? "true" : "false").utf8
-    }
-
     private static let hexDigits = Array("0123456789abcdef".utf8)
     private static let upperHexDigits = Array("0123456789ABCDEF".utf8)
-}
-
-extension Message {
-    /// The message's JSON, byte for byte what ``JSON/encode(_:)`` writes, written by hand: the
-    /// message worker encodes every new message, and through `JSONEncoder` that was a sixth of
-    /// its CPU. A message with a `duration` (a number the encoder formats its own way) goes
-    /// through the encoder.
-    public func encoded() throws -> [UInt8] {
-        guard content.duration == nil else { return [UInt8](try JSON.encode(self)) }
-        var out: [UInt8] = []
-        out.reserveCapacity(640 + (content.text?.utf8.count ?? 0))
-        // Keys in the encoder's sorted order.
-        out += #"{"chatId":"#.utf8
-        JSONBytes.append(chatId, lowercase: true, to: &out)
-        if let clientMessageId {
-            out += #","clientMessageId":"#.utf8
-            JSONBytes.append(clientMessageId, to: &out)
-        }
-        out += #","content":{"#.utf8
-        var separator = ""
-        func key(_ name: String) {
-            out += #"\#(separator)"\#(name)":"#.utf8
-            separator = ","
-        }
-        if let dimensions = content.dimensions {
-            key("dimensions")
-            out += #"{"height":\#(dimensions.height),"width":\#(dimensions.width)}"#.utf8
-        }
-        if let fileName = content.fileName { key("fileName"); JSONBytes.append(fileName, to: &out) }
-        if let fileSize = content.fileSize { key("fileSize"); out += "\(fileSize)".utf8 }
-        if let fileUrl = content.fileUrl { key("fileUrl"); JSONBytes.append(fileUrl, to: &out) }
-        if let mimeType = content.mimeType { key("mimeType"); JSONBytes.append(mimeType, to: &out) }
-        if let originalName = content.originalName { key("originalName"); JSONBytes.append(originalName, to: &out) }
-        if let text = content.text { key("text"); JSONBytes.append(text, to: &out) }
-        if let thumbnail = content.thumbnail { key("thumbnail"); JSONBytes.append(thumbnail, to: &out) }
-        out += #"},"createdAt":"#.utf8
-        JSONBytes.append(createdAt, to: &out)
-        out += #","deletedAt":"#.utf8
-        JSONBytes.append(deletedAt, to: &out)
-        out += #","editedAt":"#.utf8
-        JSONBytes.append(editedAt, to: &out)
-        out += #","id":"#.utf8
-        JSONBytes.append(id, lowercase: true, to: &out)
-        out += #","isDeleted":"#.utf8
-        JSONBytes.append(isDeleted, to: &out)
-        out += #","isEdited":"#.utf8
-        JSONBytes.append(isEdited, to: &out)
-        out += #","messageType":"#.utf8
-        JSONBytes.append(messageType.rawValue, to: &out)
-        out += #","sender":{"createdAt":"#.utf8
-        JSONBytes.append(sender.createdAt, to: &out)
-        out += #","email":"#.utf8
-        JSONBytes.append(sender.email, to: &out)
-        out += #","firstName":"#.utf8
-        JSONBytes.append(sender.firstName, to: &out)
-        out += #","id":"#.utf8
-        JSONBytes.append(sender.id, lowercase: true, to: &out)
-        out += #","image":"#.utf8
-        if let image = sender.image { JSONBytes.append(image, to: &out) } else { out += "null".utf8 }
-        out += #","isOnline":"#.utf8
-        JSONBytes.append(sender.isOnline, to: &out)
-        out += #","lastName":"#.utf8
-        JSONBytes.append(sender.lastName, to: &out)
-        out += #","lastSeen":"#.utf8
-        JSONBytes.append(sender.lastSeen, to: &out)
-        out += #","updatedAt":"#.utf8
-        JSONBytes.append(sender.updatedAt, to: &out)
-        out += #"},"updatedAt":"#.utf8
-        JSONBytes.append(updatedAt, to: &out)
-        out += "}".utf8
-        return out
-    }
 }
