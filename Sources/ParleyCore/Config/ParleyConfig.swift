@@ -30,7 +30,7 @@ public struct ParleyConfig: Sendable {
     public var logLevel: String
     /// How long the gateway waits for a worker's reply before it answers 503.
     public var replyTimeout: Duration
-    /// How many unacknowledged commands a worker holds at once.
+    /// How many unacknowledged RabbitMQ messages (a command, or a batch of them) a worker holds at once.
     public var workerPrefetch: Int
     /// How long a gateway node counts as alive after its last heartbeat; its connections are
     /// reaped (their users go offline) within twice this after it stops.
