@@ -103,6 +103,8 @@ final class MessagePipelineTests: XCTestCase {
             let (a, _, chatId) = try await rig.directChat()
             for body: [String: Any] in [
                 ["chatId": chatId, "text": "   "],
+                // Unicode spaces and line ends are blank too.
+                ["chatId": chatId, "text": " \n\t\u{00A0}\u{3000}\u{2028}\u{0085}"],
                 ["chatId": chatId, "text": String(repeating: "x", count: Limits.messageText + 1)],
                 ["chatId": chatId, "text": "ok", "clientMessageId": String(repeating: "k", count: 200)],
                 ["chatId": chatId, "text": 42],
@@ -117,6 +119,9 @@ final class MessagePipelineTests: XCTestCase {
             }
             let history = try await rig.request(.get, "/api/messages/\(chatId)", token: a.token)
             XCTAssertEqual((history.json["data"] as? [Any])?.count, 0)
+            // A combining mark after a space is not blank.
+            let accent = try await rig.request(.post, "/api/messages", token: a.token, json: ["chatId": chatId, "text": " \u{301}"])
+            XCTAssertEqual(accent.status, .created)
         }
     }
 

@@ -149,7 +149,7 @@ check("message_updated and message_deleted reach the other member", kinds == ["u
 
 denied = stranger.call("send_message", {"chatId": chat["id"], "text": "let me in"}, timeout=10)
 check("non-member gets an error ack", denied.get("ok") is False and denied["error"]["code"] == "forbidden", denied)
-for junk in ("just a string", {"chatId": "nope", "text": "x"}, {"text": 5}, [1, 2]):
+for junk in ("just a string", {"chatId": "nope", "text": "x"}, {"text": 5}, [1, 2], {"chatId": chat["id"], "text": "x", "clientMessageId": 5}):
     reply = sender.call("send_message", junk, timeout=10)
     check(f"junk payload {junk!r} gets an error ack", reply.get("ok") is False and "code" in reply.get("error", {}), reply)
 check("the connection stays up after junk", sender.connected)

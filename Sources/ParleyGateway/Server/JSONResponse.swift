@@ -67,7 +67,7 @@ extension Request {
 enum JSONDecoding {
     static func decode<T: Decodable>(_ type: T.Type, from data: some Collection<UInt8>) throws -> T {
         do {
-            return try JSON.decoder().decode(T.self, from: Data(data))
+            return try JSON.decode(T.self, from: Data(data))
         } catch let DecodingError.keyNotFound(key, _) {
             throw ParleyError.badRequest("Invalid request", errors: ["\(key.stringValue) is required"])
         } catch let DecodingError.typeMismatch(_, context), let DecodingError.valueNotFound(_, context) {
