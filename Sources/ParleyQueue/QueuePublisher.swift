@@ -184,11 +184,18 @@ public final class QueuePublisher: IOThreadService, Sendable {
             }
         }
         while !thread.isStopped || !outstanding.isEmpty || !held.isEmpty {
-            for request in inbox.takeAll() {
+            let taken = inbox.takeAll()
+            for (index, request) in taken.enumerated() {
                 if request.batchable {
                     held[BatchKey(exchange: request.exchange, routingKey: request.routingKey), default: []].append(request)
-                } else {
+                    continue
+                }
+                do {
                     try send([request], batch: nil)
+                } catch {
+                    // Those taken behind it would otherwise wait forever.
+                    for later in taken[(index + 1)...] { later.continuation.resume(throwing: QueueError.unavailable("\(error)")) }
+                    throw error
                 }
             }
             try sendHeld()
