@@ -31,6 +31,23 @@ final class RawJSONTests: XCTestCase {
         XCTAssertEqual(RawJSON.string("commandId", in: Array(reply.utf8)[...]), "0193f2a4-7c1e-7000-8000-000000000002")
     }
 
+    func testSeveralMembersAreFoundInOnePassInTheOrderAsked() {
+        let json = Array(#"{"a":"x}\"{","b" : { "c": [1, {"d": "]"}] } ,"n":-1,"a":"second"}"#.utf8)[...]
+        let found = RawJSON.members(["n", "missing", "a", "b"], in: json).map { $0.map { String(decoding: $0, as: UTF8.self) } }
+        XCTAssertEqual(found, ["-1", nil, #""x}\"{""#, #"{ "c": [1, {"d": "]"}] }"#], "the first of a repeated member")
+    }
+
+    func testAnObjectIsReachedByItsPathAndReadOnlyAsFarAsNeeded() throws {
+        let reply = Array(#"{"commandId":"c","outcome":{"message":{"_0":{"id":"m","text":"}{"},"created":false}}}"#.utf8)[...]
+        let message = try XCTUnwrap(RawJSON.object(at: ["outcome", "message"], in: reply))
+        XCTAssertEqual(message.first, UInt8(ascii: "{"))
+        let parts = RawJSON.members(["_0", "created"], in: message).map { $0.map { String(decoding: $0, as: UTF8.self) } }
+        XCTAssertEqual(parts, [#"{"id":"m","text":"}{"}"#, "false"])
+        XCTAssertNil(RawJSON.object(at: ["commandId"], in: reply), "a string is not an object")
+        XCTAssertNil(RawJSON.object(at: ["outcome", "failed"], in: reply))
+        XCTAssertEqual(RawJSON.object(at: [], in: reply).map(Array.init), Array(reply))
+    }
+
     func testMalformedOrNonObjectTextGivesNothing() {
         for json in ["", "[]", "\"a\"", "{", #"{"a""#, #"{"a":"#, #"{"a":"open}"#, #"{"a":[1,2"#, #"{"b":1 "a":2}"#] {
             XCTAssertNil(member("a", json), json)

@@ -5,21 +5,76 @@ public enum RawJSON {
     /// The text of member `key` of the object `json` (its own members only, not nested ones);
     /// nil when `json` is not an object, lacks the member, or is malformed before reaching it.
     public static func member(_ key: String, in json: ArraySlice<UInt8>) -> ArraySlice<UInt8>? {
-        let wanted = Array(key.utf8)
+        members([key], in: json)[0]
+    }
+
+    /// The members `keys` of the object `json`, in the order of `keys`, found in one pass that
+    /// stops once all are found; each nil when absent (or malformed before reaching it).
+    public static func members(_ keys: [String], in json: ArraySlice<UInt8>) -> [ArraySlice<UInt8>?] {
+        let wanted = keys.map { Array($0.utf8) }
+        var found = [ArraySlice<UInt8>?](repeating: nil, count: keys.count)
+        var missing = keys.count
+        walk(json) { name, valueStart in
+            guard let index = wanted.firstIndex(where: { name.elementsEqual($0) }), found[index] == nil else { return .skip }
+            guard let valueEnd = endOfValue(json, from: valueStart) else { return .stop }
+            found[index] = json[valueStart..<valueEnd]
+            missing -= 1
+            return missing == 0 ? .stop : .skipTo(valueEnd)
+        }
+        return found
+    }
+
+    /// The object at `path` in `json` (each key a member of the object before it), as the text
+    /// from its opening brace to the end of `json`: an enclosing object is read only as far as
+    /// the member wanted, and the object's own end is not looked for (read it with
+    /// ``members(_:in:)``, which stops at what it needs).
+    public static func object(at path: [String], in json: ArraySlice<UInt8>) -> ArraySlice<UInt8>? {
+        var current = json
+        for key in path {
+            let wanted = Array(key.utf8)
+            var start: Int?
+            walk(current) { name, valueStart in
+                guard name.elementsEqual(wanted) else { return .skip }
+                start = valueStart
+                return .stop
+            }
+            guard let start, start < current.endIndex, current[start] == UInt8(ascii: "{") else { return nil }
+            current = current[start...]
+        }
+        return current
+    }
+
+    private enum Step {
+        /// Go on past this member's value.
+        case skip
+        /// Go on from this index, the end of the member's value, already found.
+        case skipTo(Int)
+        case stop
+    }
+
+    /// Walks the members of the object that opens `json`, handing `visit` each name and where
+    /// its value starts; a value is scanned past only when `visit` goes on without its end.
+    private static func walk(_ json: ArraySlice<UInt8>, _ visit: (ArraySlice<UInt8>, Int) -> Step) {
         var i = skipSpace(json, from: json.startIndex)
-        guard i < json.endIndex, json[i] == UInt8(ascii: "{") else { return nil }
+        guard i < json.endIndex, json[i] == UInt8(ascii: "{") else { return }
         i += 1
         while true {
             i = skipSpace(json, from: i)
-            guard i < json.endIndex, json[i] == UInt8(ascii: "\""), let keyEnd = endOfValue(json, from: i) else { return nil }
+            guard i < json.endIndex, json[i] == UInt8(ascii: "\""), let keyEnd = endOfValue(json, from: i) else { return }
             let name = json[(i + 1)..<(keyEnd - 1)]
             i = skipSpace(json, from: keyEnd)
-            guard i < json.endIndex, json[i] == UInt8(ascii: ":") else { return nil }
+            guard i < json.endIndex, json[i] == UInt8(ascii: ":") else { return }
             let valueStart = skipSpace(json, from: i + 1)
-            guard let valueEnd = endOfValue(json, from: valueStart) else { return nil }
-            if name.elementsEqual(wanted) { return json[valueStart..<valueEnd] }
+            let valueEnd: Int
+            switch visit(name, valueStart) {
+            case .stop: return
+            case .skipTo(let end): valueEnd = end
+            case .skip:
+                guard let end = endOfValue(json, from: valueStart) else { return }
+                valueEnd = end
+            }
             i = skipSpace(json, from: valueEnd)
-            guard i < json.endIndex, json[i] == UInt8(ascii: ",") else { return nil }
+            guard i < json.endIndex, json[i] == UInt8(ascii: ",") else { return }
             i += 1
         }
     }

@@ -42,10 +42,14 @@ struct MessageService: Sendable {
     /// encoding it again.
     func sendAnswer(_ request: SendRequest, from sender: UUID) async throws -> [UInt8] {
         let reply = try await bus.sendRaw(.messageCreate(try Self.create(request, from: sender)))
-        if let outcome = RawJSON.member("outcome", in: reply[...]), let created = RawJSON.member("message", in: outcome),
-           let message = RawJSON.member("_0", in: created) {
-            if RawJSON.member("created", in: created)?.elementsEqual("true".utf8) == true { Self.accepted.increment() }
-            return Array(message)
+        // `{"commandId":…,"outcome":{"message":{"_0":{message},"created":…}}}`, the message read
+        // over once.
+        if let outcome = RawJSON.object(at: ["outcome", "message"], in: reply[...]) {
+            let parts = RawJSON.members(["_0", "created"], in: outcome)
+            if let message = parts[0] {
+                if parts[1]?.elementsEqual("true".utf8) == true { Self.accepted.increment() }
+                return Array(message)
+            }
         }
         // A refusal, or a shape this gateway does not know: decoded as usual.
         _ = try Self.newMessage(from: try CommandBus.decode(reply))
