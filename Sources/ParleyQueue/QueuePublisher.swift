@@ -10,8 +10,8 @@ import Synchronization
 ///
 /// The connection lives on a dedicated thread that keeps a window of unconfirmed publishes, so
 /// many concurrent callers share one connection without waiting on each other's round trips.
-/// While disconnected, publishes fail at once with ``QueuePublisher/publish(_:routingKey:messageId:exchange:batchable:)``
-/// throwing ``QueueError/unavailable(_:)``; the thread reconnects by itself with backoff.
+/// While disconnected, publishes fail at once with ``QueueError/unavailable(_:)``; the thread
+/// reconnects by itself with backoff.
 ///
 /// Batchable commands for the same routing key that arrive while a batch of theirs awaits its
 /// confirm are held and then published together as one ``CommandBatch``: under load the broker
