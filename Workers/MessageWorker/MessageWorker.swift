@@ -70,7 +70,8 @@ public final class MessageWorker: Service, Sendable {
         case .messageCreate(let create):
             let (outcomes, events) = try await store([create])
             await publish(events)
-            // One at a time is the retry path, and rare: the reply is read back from its bytes.
+            // New messages arrive through `handle(_:)`'s batches; one applied on its own here
+            // (no caller does so now) has its reply read back from its bytes.
             return try JSON.decode(CommandReply.self, from: Data(outcomes[0].reply(to: command.id)))
 
         case .messageEdit(let edit):

@@ -5,17 +5,17 @@ public enum RawJSON {
     /// The text of member `key` of the object `json` (its own members only, not nested ones);
     /// nil when `json` is not an object, lacks the member, or is malformed before reaching it.
     public static func member(_ key: String, in json: ArraySlice<UInt8>) -> ArraySlice<UInt8>? {
-        members([key], in: json)[0]
+        guard let start = valueStart(of: key, in: json), let end = endOfValue(json, from: start) else { return nil }
+        return json[start..<end]
     }
 
     /// The members `keys` of the object `json`, in the order of `keys`, found in one pass that
     /// stops once all are found; each nil when absent (or malformed before reaching it).
     public static func members(_ keys: [String], in json: ArraySlice<UInt8>) -> [ArraySlice<UInt8>?] {
-        let wanted = keys.map { Array($0.utf8) }
         var found = [ArraySlice<UInt8>?](repeating: nil, count: keys.count)
         var missing = keys.count
         walk(json) { name, valueStart in
-            guard let index = wanted.firstIndex(where: { name.elementsEqual($0) }), found[index] == nil else { return .skip }
+            guard let index = keys.firstIndex(where: { name.elementsEqual($0.utf8) }), found[index] == nil else { return .skip }
             guard let valueEnd = endOfValue(json, from: valueStart) else { return .stop }
             found[index] = json[valueStart..<valueEnd]
             missing -= 1
@@ -31,17 +31,21 @@ public enum RawJSON {
     public static func object(at path: [String], in json: ArraySlice<UInt8>) -> ArraySlice<UInt8>? {
         var current = json
         for key in path {
-            let wanted = Array(key.utf8)
-            var start: Int?
-            walk(current) { name, valueStart in
-                guard name.elementsEqual(wanted) else { return .skip }
-                start = valueStart
-                return .stop
-            }
-            guard let start, start < current.endIndex, current[start] == UInt8(ascii: "{") else { return nil }
+            guard let start = valueStart(of: key, in: current), start < current.endIndex, current[start] == UInt8(ascii: "{") else { return nil }
             current = current[start...]
         }
         return current
+    }
+
+    /// Where the value of member `key` starts, the object read only as far as that member.
+    private static func valueStart(of key: String, in json: ArraySlice<UInt8>) -> Int? {
+        var start: Int?
+        walk(json) { name, valueStart in
+            guard name.elementsEqual(key.utf8) else { return .skip }
+            start = valueStart
+            return .stop
+        }
+        return start
     }
 
     private enum Step {
