@@ -12,6 +12,8 @@ public final class Database: Service, Sendable {
     let logger: Logger
     /// Longest a repository call may take, waiting for a pooled connection included.
     let operationTimeout: Duration
+    /// Holds each operation to its deadline (``run()`` sweeps it).
+    let deadlines = OperationDeadlines()
     /// Signs the file links of the messages the repositories return.
     public let fileLinks: FileLinks
 
@@ -44,7 +46,13 @@ public final class Database: Service, Sendable {
     }
 
     public func run() async {
-        await client.run()
+        // An operation fails at most an eighth of its timeout (and never more than 250 ms) late.
+        let interval = min(max(operationTimeout / 8, .milliseconds(5)), .milliseconds(250))
+        await withTaskGroup(of: Void.self) { group in
+            group.addTask { await self.deadlines.sweep(every: interval) }
+            await client.run()
+            group.cancelAll()
+        }
     }
 
     public var users: UserRepository { UserRepository(database: self) }
@@ -52,25 +60,17 @@ public final class Database: Service, Sendable {
     public var messages: MessageRepository { MessageRepository(database: self) }
     public var files: FileRepository { FileRepository(database: self) }
 
-    /// Whether PostgreSQL answers a trivial query within `timeout`.
+    /// Whether PostgreSQL answers a trivial query within `timeout` (late by up to the sweep's
+    /// interval, see ``run()``).
     public func ping(timeout: Duration = .seconds(2)) async -> Bool {
-        await withTaskGroup(of: Bool.self) { group in
-            group.addTask {
-                do {
-                    let rows = try await self.client.query("SELECT 1", logger: self.logger)
-                    for try await _ in rows {}
-                    return true
-                } catch {
-                    return false
-                }
+        do {
+            try await deadlines.run(within: timeout, timedOut: StoreError(description: "postgres: no answer")) {
+                let rows = try await self.client.query("SELECT 1", logger: self.logger)
+                for try await _ in rows {}
             }
-            group.addTask {
-                try? await Task.sleep(for: timeout)
-                return false
-            }
-            let first = await group.next() ?? false
-            group.cancelAll()
-            return first
+            return true
+        } catch {
+            return false
         }
     }
 }

@@ -72,15 +72,8 @@ extension Database {
     /// conflicts) through.
     func run<T: Sendable>(_ body: @escaping @Sendable () async throws -> T) async throws -> T {
         do {
-            return try await withThrowingTaskGroup(of: T.self) { group in
-                group.addTask { try await body() }
-                group.addTask { [operationTimeout] in
-                    try await Task.sleep(for: operationTimeout)
-                    throw StoreError(description: "postgres: no answer within \(operationTimeout)")
-                }
-                defer { group.cancelAll() }
-                return try await group.next()!
-            }
+            let timeout = operationTimeout
+            return try await deadlines.run(within: timeout, timedOut: StoreError(description: "postgres: no answer within \(timeout)"), body)
         } catch let error as ParleyError {
             throw error
         } catch let error as StoreError {

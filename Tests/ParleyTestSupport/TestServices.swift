@@ -37,10 +37,15 @@ public enum TestServices {
 
     /// A running database pool with the schema migrated, for the duration of `body`.
     /// Fails the test loudly when PostgreSQL is not there.
-    /// - Parameter genericPlans: as the message worker's pool plans (see ``Database``).
-    public static func withDatabase<T: Sendable>(genericPlans: Bool = false, _ body: @Sendable (Database) async throws -> T) async throws -> T {
+    /// - Parameters:
+    ///   - genericPlans: as the message worker's pool plans (see ``Database``).
+    ///   - operationTimeout: longest a repository call may take.
+    public static func withDatabase<T: Sendable>(
+        genericPlans: Bool = false, operationTimeout: Duration = .seconds(5), _ body: @Sendable (Database) async throws -> T
+    ) async throws -> T {
         let database = Database(
-            url: config.databaseURL, maxConnections: 30, genericPlans: genericPlans, fileLinks: fileLinks, logger: logger("db"))
+            url: config.databaseURL, maxConnections: 30, operationTimeout: operationTimeout, genericPlans: genericPlans,
+            fileLinks: fileLinks, logger: logger("db"))
         return try await withThrowingTaskGroup(of: T?.self) { group in
             group.addTask {
                 await database.run()

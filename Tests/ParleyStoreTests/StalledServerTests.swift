@@ -1,0 +1,78 @@
+import Foundation
+import ParleyCore
+import ParleyStore
+import ParleyTestSupport
+import Synchronization
+import XCTest
+
+/// PostgreSQL that stops answering without closing its connections (here: its processes
+/// stopped with SIGSTOP) fails store calls at their timeout instead of holding them.
+final class StalledServerTests: XCTestCase {
+    func testStalledServerFailsOperationsAtTheirTimeoutAndTheyWorkOnceItAnswers() async throws {
+        try await TestServices.withDatabase(operationTimeout: .seconds(1)) { database in
+            // The pool holds an open connection, so the calls below are sent and then wait.
+            let user = try await TestServices.makeUser(database)
+            let server = try StoppedPostgres()
+            // Whatever happens below, the server runs again for the tests after this one.
+            defer { server.resume() }
+
+            let ended = Mutex<(Duration, (any Error)?)?>(nil)
+            let start = ContinuousClock.now
+            let call = Task {
+                do {
+                    _ = try await database.users.find(id: user.id, viewer: nil)
+                    ended.withLock { $0 = (ContinuousClock.now - start, nil) }
+                } catch {
+                    ended.withLock { $0 = (ContinuousClock.now - start, error) }
+                }
+            }
+            // Far past the timeout: a call that waits for the stalled query is still waiting.
+            for _ in 0..<40 where ended.withLock({ $0 == nil }) { try await Task.sleep(for: .milliseconds(100)) }
+            let whileStopped = ended.withLock { $0 }
+            let pinged = await database.ping(timeout: .milliseconds(500))
+            server.resume()
+            await call.value
+
+            let (waited, error) = try XCTUnwrap(whileStopped, "the call was still waiting 4 s after its 1 s timeout")
+            XCTAssertTrue(error is StoreError, "expected a StoreError (503), got \(String(describing: error))")
+            XCTAssertLessThan(waited, .seconds(2))
+            XCTAssertFalse(pinged, "ping answered true while the server was stopped")
+            try await eventually(timeout: .seconds(20), "the store did not answer again once the server ran") {
+                (try? await database.users.find(id: user.id, viewer: nil))?.id == user.id
+            }
+        }
+    }
+}
+
+/// The test PostgreSQL server's processes, stopped until ``resume()``.
+private final class StoppedPostgres: Sendable {
+    let pids: [pid_t]
+
+    init() throws {
+        let pidFile = TestServices.root.appendingPathComponent(".run/postgres/data/postmaster.pid")
+        let text = try String(contentsOf: pidFile, encoding: .utf8)
+        let postmaster = try XCTUnwrap(text.split(separator: "\n").first.flatMap { pid_t($0) }, "no pid in \(pidFile.path)")
+        // The postmaster first, so that it forks nothing new while its children are found.
+        kill(postmaster, SIGSTOP)
+        let children = Self.children(of: postmaster)
+        for pid in children { kill(pid, SIGSTOP) }
+        pids = [postmaster] + children
+    }
+
+    func resume() {
+        for pid in pids { kill(pid, SIGCONT) }
+    }
+
+    private static func children(of parent: pid_t) -> [pid_t] {
+        let entries = (try? FileManager.default.contentsOfDirectory(atPath: "/proc")) ?? []
+        return entries.compactMap { entry -> pid_t? in
+            guard let pid = pid_t(entry),
+                  let stat = try? String(contentsOfFile: "/proc/\(entry)/stat", encoding: .utf8),
+                  let close = stat.lastIndex(of: ")")
+            else { return nil }
+            // After "pid (name) state ppid".
+            let fields = stat[stat.index(after: close)...].split(separator: " ")
+            return fields.count > 1 && pid_t(fields[1]) == parent ? pid : nil
+        }
+    }
+}
