@@ -11,7 +11,9 @@ import Synchronization
 /// The connection lives on a dedicated thread that keeps a window of unconfirmed publishes, so
 /// many concurrent callers share one connection without waiting on each other's round trips.
 /// While disconnected, publishes fail at once with ``QueueError/unavailable(_:)``; the thread
-/// reconnects by itself with backoff.
+/// reconnects by itself with backoff. A broker that stops confirming without closing the
+/// connection (stalled, or a network dropping packets) counts as gone once a publish has waited
+/// `confirmTimeout`: what waits fails, and the connection is made anew.
 ///
 /// Batchable commands for the same routing key that arrive while a batch of theirs awaits its
 /// confirm are held and then published together as one ``CommandBatch``: under load the broker
@@ -37,6 +39,7 @@ public final class QueuePublisher: IOThreadService, Sendable {
     private struct Sent {
         let requests: [Request]
         let batch: BatchKey?
+        let at: ContinuousClock.Instant
     }
 
     private let endpoint: AMQPEndpoint
@@ -49,6 +52,7 @@ public final class QueuePublisher: IOThreadService, Sendable {
     private let connected = Atomic<Bool>(false)
     private let batchesInFlight: Int
     private let maxBatch: Int
+    private let confirmTimeout: Duration
 
     /// - Parameters:
     ///   - endpoint: the broker.
@@ -56,12 +60,18 @@ public final class QueuePublisher: IOThreadService, Sendable {
     ///   - batchesInFlight: most unconfirmed messages per routing key for batchable commands;
     ///     what arrives beyond them waits and goes as one batch.
     ///   - maxBatch: most commands in one batch.
+    ///   - confirmTimeout: longest a publish waits for its confirm before the connection is
+    ///     given up (up to a second later: the thread looks once a second).
     ///   - logger: where connection changes are logged.
-    public init(endpoint: AMQPEndpoint, topology: Topology = .parley, batchesInFlight: Int = 1, maxBatch: Int = 64, logger: Logger) {
+    public init(
+        endpoint: AMQPEndpoint, topology: Topology = .parley, batchesInFlight: Int = 1, maxBatch: Int = 64,
+        confirmTimeout: Duration = .seconds(5), logger: Logger
+    ) {
         self.endpoint = endpoint
         self.topology = topology
         self.batchesInFlight = max(1, batchesInFlight)
         self.maxBatch = max(1, maxBatch)
+        self.confirmTimeout = confirmTimeout
         self.logger = logger
         self.thread = IOThread(name: "amqp-publisher")
     }
@@ -148,6 +158,7 @@ public final class QueuePublisher: IOThreadService, Sendable {
         var held: [BatchKey: [Request]] = [:]
         var inFlight: [BatchKey: Int] = [:]
         var returned = false
+        var nextOverdueCheck = ContinuousClock.now + .seconds(1)
         defer {
             let unsettled = outstanding.values.flatMap(\.requests) + held.values.joined()
             for request in unsettled {
@@ -168,7 +179,7 @@ public final class QueuePublisher: IOThreadService, Sendable {
                 for request in requests { request.continuation.resume(throwing: QueueError.unavailable("\(error)")) }
                 throw error
             }
-            outstanding[nextTag] = Sent(requests: requests, batch: batch)
+            outstanding[nextTag] = Sent(requests: requests, batch: batch, at: .now)
             nextTag += 1
             if let batch { inFlight[batch, default: 0] += 1 }
         }
@@ -227,6 +238,17 @@ public final class QueuePublisher: IOThreadService, Sendable {
             }
             if settled { try sendHeld() }
             if thread.isStopped && outstanding.isEmpty && held.isEmpty { break }
+            let now = ContinuousClock.now
+            if now >= nextOverdueCheck {
+                nextOverdueCheck = now + .seconds(1)
+                if outstanding.values.contains(where: { now - $0.at > confirmTimeout }) {
+                    // Now, not after closing the connection (which waits for the broker too): callers fail at once meanwhile.
+                    let error = QueueError.unavailable("RabbitMQ confirmed nothing within \(confirmTimeout)")
+                    connected.store(false, ordering: .releasing)
+                    failQueued(with: error)
+                    throw error
+                }
+            }
             if !connection.hasBuffered {
                 thread.wait(readable: connection.fd, timeoutMilliseconds: 1000)
             }

@@ -2,6 +2,7 @@ import Foundation
 import ParleyCore
 import ParleyQueue
 import ParleyTestSupport
+import Synchronization
 import XCTest
 
 /// Against the real RabbitMQ: each test declares its own quorum queue on its own exchange and
@@ -156,6 +157,44 @@ final class QueueTests: XCTestCase {
             guard case .unavailable = error else { return XCTFail("\(error)") }
         }
         XCTAssertLessThan(ContinuousClock.now - start, .seconds(1))
+    }
+
+    /// A broker that stops answering without closing its connections (its process stopped with
+    /// SIGSTOP): publishes fail within the confirm timeout, then at once until it answers again.
+    func testPublishesFailWhenTheBrokerStopsConfirmingAndWorkOnceItAnswers() async throws {
+        let publisher = QueuePublisher(endpoint: TestServices.amqp, topology: topology, confirmTimeout: .seconds(1), logger: TestServices.logger("pub"))
+        publisher.start()
+        defer { publisher.stop() }
+        let connected = await publisher.waitUntilConnected()
+        XCTAssertTrue(connected, "RabbitMQ is not reachable at \(TestServices.config.amqpURL): run `make services-up`")
+        try await publisher.publish(Array("before".utf8), routingKey: key)
+
+        let pidFile = TestServices.root.appendingPathComponent(".run/rabbitmq/rabbitmq.pid")
+        let broker = try XCTUnwrap(pid_t(try String(contentsOf: pidFile, encoding: .utf8).trimmingCharacters(in: .whitespacesAndNewlines)))
+        kill(broker, SIGSTOP)
+        // Whatever happens below, the broker runs again for the tests after this one.
+        let resumed = Mutex(false)
+        let resume = { resumed.withLock { if !$0 { kill(broker, SIGCONT); $0 = true } } }
+        defer { resume() }
+
+        var start = ContinuousClock.now
+        let first = await Self.outcome { try await publisher.publish(Array("stalled".utf8), routingKey: self.key) }
+        XCTAssertLessThan(ContinuousClock.now - start, .seconds(4), "a publish waited past its confirm timeout")
+        start = ContinuousClock.now
+        let second = await Self.outcome { try await publisher.publish(Array("still stalled".utf8), routingKey: self.key) }
+        XCTAssertLessThan(ContinuousClock.now - start, .seconds(1), "a publish to a broker known to be gone did not fail at once")
+        resume()
+        for outcome in [first, second] {
+            guard case .failure(QueueError.unavailable) = outcome else { return XCTFail("expected unavailable, got \(outcome)") }
+        }
+        let key = key
+        try await eventually(timeout: .seconds(60), "publishing did not work again once the broker ran") {
+            (try? await publisher.publish(Array("after".utf8), routingKey: key)) != nil
+        }
+    }
+
+    private static func outcome(_ body: () async throws -> Void) async -> Result<Void, any Error> {
+        do { try await body(); return .success(()) } catch { return .failure(error) }
     }
 
     func testBatchableCommandsMeetingInThePublisherShareMessages() async throws {
