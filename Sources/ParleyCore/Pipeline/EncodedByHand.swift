@@ -118,15 +118,8 @@ struct JSONObjectWriter {
     /// theirs; without going through `uuidString`.
     mutating func id(_ name: String, _ value: UUID, lowercase: Bool = false) {
         key(name)
-        let digits = lowercase ? Self.hexDigits : Self.upperHexDigits
         bytes.append(UInt8(ascii: "\""))
-        withUnsafeBytes(of: value.uuid) { raw in
-            for (index, byte) in raw.enumerated() {
-                if index == 4 || index == 6 || index == 8 || index == 10 { bytes.append(UInt8(ascii: "-")) }
-                bytes.append(digits[Int(byte >> 4)])
-                bytes.append(digits[Int(byte & 0xF)])
-            }
-        }
+        value.forEachTextByte(uppercase: !lowercase) { bytes.append($0) }
         bytes.append(UInt8(ascii: "\""))
     }
 
@@ -184,5 +177,4 @@ struct JSONObjectWriter {
     }
 
     private static let hexDigits = Array("0123456789abcdef".utf8)
-    private static let upperHexDigits = Array("0123456789ABCDEF".utf8)
 }

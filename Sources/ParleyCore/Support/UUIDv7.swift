@@ -57,7 +57,34 @@ public enum UUIDv7 {
 
 extension UUID {
     /// The RFC 9562 text form (lower case), as every id appears in Parley's JSON and channels.
-    public var lowercased: String { uuidString.lowercased() }
+    /// Written here: `uuidString` goes through `sprintf`, and a worker names ten channels per
+    /// group message.
+    public var lowercased: String {
+        String(unsafeUninitializedCapacity: 36) { buffer in
+            var position = 0
+            forEachTextByte(uppercase: false) { byte in
+                buffer[position] = byte
+                position += 1
+            }
+            return position
+        }
+    }
+
+    /// Hands over the 36 bytes of the text form, in upper case as `uuidString` writes it or in
+    /// lower case.
+    @inline(__always)
+    func forEachTextByte(uppercase: Bool, _ body: (UInt8) -> Void) {
+        let digits: StaticString = uppercase ? "0123456789ABCDEF" : "0123456789abcdef"
+        digits.withUTF8Buffer { digits in
+            withUnsafeBytes(of: uuid) { raw in
+                for (index, byte) in raw.enumerated() {
+                    if index == 4 || index == 6 || index == 8 || index == 10 { body(UInt8(ascii: "-")) }
+                    body(digits[Int(byte >> 4)])
+                    body(digits[Int(byte & 0xF)])
+                }
+            }
+        }
+    }
 }
 
 extension UUID {
