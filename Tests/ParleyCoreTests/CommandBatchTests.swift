@@ -1,5 +1,5 @@
 import Foundation
-import ParleyCore
+@testable import ParleyCore
 import XCTest
 
 final class CommandBatchTests: XCTestCase {
@@ -22,6 +22,66 @@ final class CommandBatchTests: XCTestCase {
 
     func testWhatIsNotCommandsIsRefused() {
         for junk in ["", "[]", "[{}]", "{\"type\":\"message.create\"}", "[{\"id\":1}", "42", "\"x\""] {
+            XCTAssertThrowsError(try CommandBatch.decode(Array(junk.utf8)), junk)
+        }
+    }
+
+    /// Commands as the gateway writes them and as the encoder does, alone and in batches beside
+    /// other commands: read by hand, what the decoder reads; plain ones are read by hand.
+    func testCommandsReadByHandAreWhatTheDecoderReads() throws {
+        var generator = SystemRandomNumberGenerator()
+        let pieces = ["a", "Zz", " ", "é", "€", "😀", "\u{2028}", "/", "\u{7F}", "</script>"]
+        let escaped = ["\"", "\\", "\n", "\t", "\u{01}", "\u{1F}"]
+        var plainReadByHand = 0
+        for round in 0..<400 {
+            func text(escaping: Bool) -> String {
+                var parts = (0..<Int.random(in: 0...8, using: &generator)).map { _ in pieces.randomElement(using: &generator)! }
+                if escaping { parts.insert(escaped.randomElement(using: &generator)!, at: Int.random(in: 0...parts.count, using: &generator)) }
+                return parts.joined()
+            }
+            let escaping = round % 4 == 0
+            let create = MessageCreate(
+                messageId: UUIDv7.make(), chatId: UUID(), senderId: UUIDv7.make(),
+                messageType: [.text, .image, .file, .video, .audio].randomElement(using: &generator)!,
+                text: Bool.random(using: &generator) ? text(escaping: escaping) : nil,
+                clientMessageId: Bool.random(using: &generator) ? text(escaping: escaping) : nil,
+                fileId: Bool.random(using: &generator) ? UUID() : nil)
+            var command = Command(
+                issuedAt: Date(timeIntervalSince1970: Double.random(in: 0...4_000_000_000, using: &generator)),
+                replyTo: Bool.random(using: &generator) ? "node-\(round)" : nil, payload: .messageCreate(create))
+            command.attempt = [0, 1, 7, 12].randomElement(using: &generator)!
+            let other = Command(replyTo: "node-x", payload: .chatRead(ReadMark(chatId: UUID(), userId: UUID(), messageId: UUID())))
+            for body in [try command.encoded(), [UInt8](try JSON.encode(command))] {
+                let expected = try JSON.decode(Command.self, from: Data(body))
+                XCTAssertEqual(try CommandBatch.decode(body), [expected])
+                let batch = CommandBatch.encode([body, [UInt8](try JSON.encode(other)), body])
+                XCTAssertEqual(try CommandBatch.decode(batch), try JSON.decode([Command].self, from: Data(batch)))
+                let byHand = Command.decodedByHand(body[...])
+                if escaping && (create.text != nil || create.clientMessageId != nil) {
+                    XCTAssertNil(byHand, "read by hand: \(String(decoding: body, as: UTF8.self))")
+                } else {
+                    XCTAssertEqual(byHand, expected, String(decoding: body, as: UTF8.self))
+                    plainReadByHand += 1
+                }
+            }
+            XCTAssertNil(Command.decodedByHand([UInt8](try JSON.encode(other))[...]), "only message.create is read by hand")
+        }
+        XCTAssertGreaterThan(plainReadByHand, 400)
+    }
+
+    func testWhatTheDecoderRefusesIsRefusedEvenWhereItLooksPlain() throws {
+        let good = String(decoding: try command("x").encoded(), as: UTF8.self)
+        let id = try XCTUnwrap(good.firstRange(of: "\"id\":\"")).upperBound
+        let broken = [
+            good.replacingCharacters(in: id..<good.index(id, offsetBy: 4), with: "zzzz"),  // not an id
+            good.replacingOccurrences(of: "\"text\"", with: "\"text\":1,\"x\""),      // text not a string
+            good.replacingOccurrences(of: "\"messageType\":\"text\"", with: "\"messageType\":\"poem\""),
+            good.replacingOccurrences(of: "\"issuedAt\":\"", with: "\"issuedAt\":\"yesterday"),
+            "[" + good + "," + good,                                                   // unterminated batch
+            "[" + good + "] x",
+        ]
+        for junk in broken {
+            XCTAssertThrowsError(try JSON.decode([Command].self, from: Data((junk.hasPrefix("[") ? junk : "[" + junk + "]").utf8)), junk)
             XCTAssertThrowsError(try CommandBatch.decode(Array(junk.utf8)), junk)
         }
     }

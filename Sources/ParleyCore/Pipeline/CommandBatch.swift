@@ -37,15 +37,45 @@ public enum CommandBatch {
     /// The commands of a message: one for a command, several for a batch.
     /// - Throws: a `DecodingError` if the message is not a command or an array of them.
     public static func decode(_ body: [UInt8]) throws -> [Command] {
-        let data = Data(body)
-        if body.first(where: { !$0.isJSONWhitespace }) == UInt8(ascii: "[") {
-            let commands = try JSON.decode([Command].self, from: data)
-            guard !commands.isEmpty else {
-                throw DecodingError.dataCorrupted(.init(codingPath: [], debugDescription: "a batch of no commands"))
-            }
-            return commands
+        guard let start = body.firstIndex(where: { !$0.isJSONWhitespace }), body[start] == UInt8(ascii: "[") else {
+            return [try decodeOne(body[...])]
         }
-        return [try JSON.decode(Command.self, from: data)]
+        guard let elements = elements(of: body[start...]) else {
+            // Not an array as the publisher writes them: the decoder says what is wrong.
+            return try JSON.decode([Command].self, from: Data(body))
+        }
+        guard !elements.isEmpty else {
+            throw DecodingError.dataCorrupted(.init(codingPath: [], debugDescription: "a batch of no commands"))
+        }
+        return try elements.map(decodeOne)
+    }
+
+    /// A command by hand when it is a plain `message.create`, else by the decoder.
+    private static func decodeOne(_ json: ArraySlice<UInt8>) throws -> Command {
+        try Command.decodedByHand(json) ?? JSON.decode(Command.self, from: Data(json))
+    }
+
+    /// The texts of the values of the array `json` (which opens with its bracket), or nil if it
+    /// is not an array of objects followed by nothing but space.
+    private static func elements(of json: ArraySlice<UInt8>) -> [ArraySlice<UInt8>]? {
+        var elements: [ArraySlice<UInt8>] = []
+        var i = skipSpace(json, from: json.startIndex + 1)
+        if i < json.endIndex, json[i] == UInt8(ascii: "]") {
+            return skipSpace(json, from: i + 1) == json.endIndex ? [] : nil
+        }
+        while i < json.endIndex, json[i] == UInt8(ascii: "{"), let end = RawJSON.endOfValue(json, from: i) {
+            elements.append(json[i..<end])
+            i = skipSpace(json, from: end)
+            guard i < json.endIndex else { return nil }
+            if json[i] == UInt8(ascii: "]") { return skipSpace(json, from: i + 1) == json.endIndex ? elements : nil }
+            guard json[i] == UInt8(ascii: ",") else { return nil }
+            i = skipSpace(json, from: i + 1)
+        }
+        return nil
+    }
+
+    private static func skipSpace(_ json: ArraySlice<UInt8>, from start: Int) -> Int {
+        json[start...].firstIndex(where: { !$0.isJSONWhitespace }) ?? json.endIndex
     }
 }
 

@@ -64,14 +64,21 @@ public enum JSON {
         return (yearOfEra + era * 400 + (month <= 2 ? 1 : 0), month, day)
     }
 
+    /// A timestamp as the decoder reads it: with or without fractional seconds.
+    static func date(_ text: String) -> Date? {
+        if let date = try? dateStyle.parse(text) { return date }
+        return try? plainDateStyle.parse(text)
+    }
+
     public static func decoder() -> JSONDecoder {
         let decoder = JSONDecoder()
         decoder.dateDecodingStrategy = .custom { decoder in
             let c = try decoder.singleValueContainer()
             let text = try c.decode(String.self)
-            if let date = try? dateStyle.parse(text) { return date }
-            if let date = try? plainDateStyle.parse(text) { return date }
-            throw DecodingError.dataCorruptedError(in: c, debugDescription: "not an ISO 8601 date: \(text)")
+            guard let date = date(text) else {
+                throw DecodingError.dataCorruptedError(in: c, debugDescription: "not an ISO 8601 date: \(text)")
+            }
+            return date
         }
         return decoder
     }

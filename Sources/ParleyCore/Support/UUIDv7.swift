@@ -97,6 +97,12 @@ extension UUID {
         self = id
     }
 
+    /// Reads the 36-byte text form, in either case.
+    init?(utf8 text: ArraySlice<UInt8>) {
+        guard let id = text.withContiguousStorageIfAvailable({ UUID.parse($0) }) ?? UUID.parse(Array(text)) else { return nil }
+        self = id
+    }
+
     private static func parse(_ text: UnsafeBufferPointer<UInt8>) -> UUID? {
         guard text.count == 36 else { return nil }
         var uuid: uuid_t = (0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0)

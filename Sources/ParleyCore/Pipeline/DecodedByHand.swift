@@ -1,0 +1,63 @@
+import Foundation
+
+extension Command {
+    /// A `message.create` command read without `JSONDecoder` (a tenth of the message worker's
+    /// CPU at 3,000 messages/s): the same value the decoder gives, or nil when the command is of
+    /// another type or anything read is not in the plain form the gateway writes (a string with
+    /// an escape or a control character, a value of another JSON type, text that is not UTF-8).
+    /// Then the decoder reads it, and gives its error if there is one. Like the decoder it
+    /// ignores members it does not know; unlike it, it does not check the parts it skips.
+    static func decodedByHand(_ json: ArraySlice<UInt8>) -> Command? {
+        let top = RawJSON.members(["type", "id", "issuedAt", "replyTo", "attempt", "payload"], in: json)
+        guard let type = top[0], Plain.string(type) == CommandType.messageCreate.rawValue,
+              let id = top[1].flatMap(Plain.uuid),
+              let issuedAt = top[2].flatMap(Plain.string).flatMap(JSON.date),
+              let replyTo = Plain.optional(top[3], Plain.string),
+              let attempt = Plain.optional(top[4], Plain.int),
+              let payloadJSON = top[5], payloadJSON.first == UInt8(ascii: "{")
+        else { return nil }
+        let fields = RawJSON.members(["messageId", "chatId", "senderId", "messageType", "text", "clientMessageId", "fileId"], in: payloadJSON)
+        guard let messageId = fields[0].flatMap(Plain.uuid),
+              let chatId = fields[1].flatMap(Plain.uuid),
+              let senderId = fields[2].flatMap(Plain.uuid),
+              let messageType = fields[3].flatMap(Plain.string).flatMap(MessageType.init(rawValue:)),
+              let text = Plain.optional(fields[4], Plain.string),
+              let clientMessageId = Plain.optional(fields[5], Plain.string),
+              let fileId = Plain.optional(fields[6], Plain.uuid)
+        else { return nil }
+        let create = MessageCreate(
+            messageId: messageId, chatId: chatId, senderId: senderId, messageType: messageType, text: text,
+            clientMessageId: clientMessageId, fileId: fileId)
+        var command = Command(id: id, issuedAt: issuedAt, replyTo: replyTo, payload: .messageCreate(create))
+        command.attempt = attempt ?? 0
+        return command
+    }
+}
+
+/// JSON values in the plain form, each nil for anything else.
+private enum Plain {
+    /// A string without escapes or control characters, valid UTF-8.
+    static func string(_ value: ArraySlice<UInt8>) -> String? {
+        guard value.count >= 2, value.first == UInt8(ascii: "\""), value.last == UInt8(ascii: "\"") else { return nil }
+        let inner = value.dropFirst().dropLast()
+        guard !inner.contains(where: { $0 == UInt8(ascii: "\\") || $0 == UInt8(ascii: "\"") || $0 < 0x20 }) else { return nil }
+        return String(validating: inner, as: UTF8.self)
+    }
+
+    static func uuid(_ value: ArraySlice<UInt8>) -> UUID? {
+        guard value.count == 38, value.first == UInt8(ascii: "\""), value.last == UInt8(ascii: "\"") else { return nil }
+        return UUID(utf8: value.dropFirst().dropLast())
+    }
+
+    /// A whole number without sign, fraction, exponent or leading zero.
+    static func int(_ value: ArraySlice<UInt8>) -> Int? {
+        guard !value.isEmpty, value.count < 18, value.count == 1 || value.first != UInt8(ascii: "0"), value.allSatisfy({ (UInt8(ascii: "0")...UInt8(ascii: "9")).contains($0) }) else { return nil }
+        return value.reduce(0) { $0 * 10 + Int($1 - UInt8(ascii: "0")) }
+    }
+
+    /// An optional member: `.some(nil)` when absent or `null`, nil when present but unreadable.
+    static func optional<T>(_ value: ArraySlice<UInt8>?, _ read: (ArraySlice<UInt8>) -> T?) -> T?? {
+        guard let value, !value.elementsEqual("null".utf8) else { return .some(nil) }
+        return read(value).map { .some($0) }
+    }
+}
