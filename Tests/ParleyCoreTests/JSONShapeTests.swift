@@ -66,7 +66,7 @@ final class JSONShapeTests: XCTestCase {
         let wire = try XCTUnwrap(EventWire(bytes))
         XCTAssertEqual(wire.name, "chat_updated")
         XCTAssertEqual(try JSON.decode(Chat.self, from: Data(wire.payload)), chat)
-        XCTAssertEqual(RawJSON.string("id", in: wire.payload), chat.id.lowercased)
+        XCTAssertEqual(RawJSON.member("id", in: wire.payload).flatMap(UUID.init(quotedUTF8:)), chat.id)
     }
 
     func testReplyCarriesErrorsAsValues() throws {

@@ -28,7 +28,8 @@ final class RawJSONTests: XCTestCase {
         let created = try XCTUnwrap(RawJSON.member("message", in: outcome))
         XCTAssertEqual(RawJSON.member("_0", in: created).map { String(decoding: $0, as: UTF8.self) }, message)
         XCTAssertEqual(RawJSON.member("created", in: created).map { String(decoding: $0, as: UTF8.self) }, "true")
-        XCTAssertEqual(RawJSON.string("commandId", in: Array(reply.utf8)[...]), "0193f2a4-7c1e-7000-8000-000000000002")
+        XCTAssertEqual(
+            RawJSON.member("commandId", in: Array(reply.utf8)[...]).flatMap(UUID.init(quotedUTF8:)), UUID(uuidString: "0193f2a4-7c1e-7000-8000-000000000002"))
     }
 
     func testSeveralMembersAreFoundInOnePassInTheOrderAsked() {

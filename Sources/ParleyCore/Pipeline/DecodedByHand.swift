@@ -44,10 +44,7 @@ private enum Plain {
         return String(validating: inner, as: UTF8.self)
     }
 
-    static func uuid(_ value: ArraySlice<UInt8>) -> UUID? {
-        guard value.count == 38, value.first == UInt8(ascii: "\""), value.last == UInt8(ascii: "\"") else { return nil }
-        return UUID(utf8: value.dropFirst().dropLast())
-    }
+    static func uuid(_ value: ArraySlice<UInt8>) -> UUID? { UUID(quotedUTF8: value) }
 
     /// A whole number without sign, fraction, exponent or leading zero.
     static func int(_ value: ArraySlice<UInt8>) -> Int? {

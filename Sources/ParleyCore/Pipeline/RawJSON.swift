@@ -83,15 +83,6 @@ public enum RawJSON {
         }
     }
 
-    /// The string value of `key` in the top level of the JSON object `json`, without decoding it;
-    /// nil when absent or not a plain string (no escapes).
-    public static func string(_ key: String, in json: ArraySlice<UInt8>) -> String? {
-        guard let value = member(key, in: json), value.count >= 2, value.first == UInt8(ascii: "\""),
-              !value.contains(UInt8(ascii: "\\"))
-        else { return nil }
-        return String(decoding: value.dropFirst().dropLast(), as: UTF8.self)
-    }
-
     /// The index just past the value that starts at `start`: a string, an object or array
     /// (brackets counted, strings skipped), or a bare literal or number.
     static func endOfValue(_ json: ArraySlice<UInt8>, from start: Int) -> Int? {

@@ -97,6 +97,12 @@ extension UUID {
         self = id
     }
 
+    /// Reads a JSON string holding the text form (`"…"`, 38 bytes), as ``RawJSON`` finds it.
+    public init?(quotedUTF8 json: ArraySlice<UInt8>) {
+        guard json.count == 38, json.first == UInt8(ascii: "\""), json.last == UInt8(ascii: "\"") else { return nil }
+        self.init(utf8: json.dropFirst().dropLast())
+    }
+
     /// Reads the 36-byte text form, in either case.
     init?(utf8 text: ArraySlice<UInt8>) {
         guard let id = text.withContiguousStorageIfAvailable({ UUID.parse($0) }) ?? UUID.parse(Array(text)) else { return nil }

@@ -79,7 +79,7 @@ public final class CommandBus: Sendable {
 
     /// Hands a reply from the node channel to the caller waiting for it.
     public func deliver(_ payload: [UInt8]) {
-        guard let commandId = RawJSON.string("commandId", in: payload[...]).flatMap(UUID.init(text:)) else {
+        guard let commandId = RawJSON.member("commandId", in: payload[...]).flatMap(UUID.init(quotedUTF8:)) else {
             logger.warning("reply without a command id on node channel")
             return
         }

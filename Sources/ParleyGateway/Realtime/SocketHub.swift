@@ -43,8 +43,10 @@ public final class SocketHub: Sendable {
         return last
     }
 
-    func sockets(of user: UUID) -> [SocketIOSocket] {
-        sockets.withLock { Array(($0.byUser[user] ?? [:]).values) }
+    /// The values of the user's dictionary, not an array of them: a copy of the dictionary's
+    /// storage is shared, not made, and routing asks once per event.
+    func sockets(of user: UUID) -> Dictionary<String, SocketIOSocket>.Values {
+        sockets.withLock { ($0.byUser[user] ?? [:]).values }
     }
 
     /// How many users have at least one socket here.

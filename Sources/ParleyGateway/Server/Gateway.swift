@@ -165,7 +165,7 @@ struct PubSubDispatcher: Service {
             emitted.increment(by: sockets.count)
             if event.name == "message_received" {
                 delivered.increment(by: sockets.count)
-                if let id = RawJSON.string("id", in: event.payload).flatMap(UUID.init(text:)) {
+                if let id = RawJSON.member("id", in: event.payload).flatMap(UUID.init(quotedUTF8:)) {
                     let age = Date().timeIntervalSince(UUIDv7.timestamp(of: id))
                     deliveryLatency.recordNanoseconds(Int64(max(0, age) * 1e9))
                 }
