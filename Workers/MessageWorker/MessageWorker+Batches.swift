@@ -30,7 +30,29 @@ extension MessageWorker {
         }
         let newMessages = creates
         let rest = others
-        let dispositions = await withTaskGroup(of: [(delivery: Int, Disposition)].self) { group in
+        var dispositions = [Disposition](repeating: .ack, count: batch.count)
+        if !rest.isEmpty {
+            dispositions = await applyBeside(newMessages, rest, from: batch)
+        } else if !newMessages.isEmpty {
+            // The usual batch, only new messages: applied on this task, without a child task's hop.
+            for (index, disposition) in await applyCreates(newMessages, from: batch) {
+                dispositions[index] = max(dispositions[index], disposition)
+            }
+        }
+        for (index, delivery) in batch.enumerated() {
+            if let error = undecodable[index] {
+                await failed.park(delivery, reason: "undecodable command: \(error)")
+            } else {
+                consumer.settle(delivery, dispositions[index])
+            }
+        }
+    }
+
+    /// Applies the batch's new messages and its other commands side by side.
+    private func applyBeside(
+        _ newMessages: [NewMessage], _ rest: [(delivery: Int, command: Command)], from batch: [Delivery]
+    ) async -> [Disposition] {
+        await withTaskGroup(of: [(delivery: Int, Disposition)].self) { group in
             for (index, command) in rest {
                 group.addTask { [(index, await self.handle(command, from: batch[index]))] }
             }
@@ -40,13 +62,6 @@ extension MessageWorker {
                 for (index, disposition) in settled { dispositions[index] = max(dispositions[index], disposition) }
             }
             return dispositions
-        }
-        for (index, delivery) in batch.enumerated() {
-            if let error = undecodable[index] {
-                await failed.park(delivery, reason: "undecodable command: \(error)")
-            } else {
-                consumer.settle(delivery, dispositions[index])
-            }
         }
     }
 
