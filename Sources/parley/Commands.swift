@@ -43,7 +43,7 @@ struct MessageWorkerCommand: AsyncParsableCommand {
         discussion: "Run as many as you like: commands are idempotent and each is handled by one worker at a time.")
 
     func run() async throws {
-        let runtime = Runtime.start(label: "worker.message", genericPlans: true)
+        let runtime = Runtime.start(label: "worker.message", hotStatements: true)
         try await runtime.run([runtime.messageWorker()] + runtime.workerMetrics())
     }
 }

@@ -31,8 +31,10 @@ struct Runtime {
     let secret: (value: String, generated: Bool)?
 
     /// Loads the configuration or exits with the one line that names the bad setting.
-    /// - Parameter genericPlans: see ``Database/init(url:maxConnections:operationTimeout:genericPlans:fileLinks:logger:)``.
-    static func start(label: String, genericPlans: Bool = false) -> Runtime {
+    /// - Parameter hotStatements: a process whose few statements run all the time (the message
+    ///   worker): its pool plans them once and does not ping its connections (see
+    ///   ``Database/init(url:maxConnections:operationTimeout:genericPlans:keepAlive:fileLinks:logger:)``).
+    static func start(label: String, hotStatements: Bool = false) -> Runtime {
         let config: ParleyConfig
         do {
             config = try ParleyConfig.load()
@@ -55,7 +57,8 @@ struct Runtime {
         let links = FileLinks(secret: secret?.secret ?? UUID().uuidString + UUID().uuidString, lifetime: config.fileURLExpiry)
         return Runtime(
             config: config, logger: logger, metrics: registry,
-            database: Database(url: config.databaseURL, genericPlans: genericPlans, fileLinks: links, logger: logger),
+            database: Database(
+                url: config.databaseURL, genericPlans: hotStatements, keepAlive: !hotStatements, fileLinks: links, logger: logger),
             redis: RedisClient(endpoint: RedisEndpoint(url: config.redisURL), logger: logger),
             publisher: QueuePublisher(endpoint: AMQPEndpoint(url: config.amqpURL), logger: logger),
             secret: secret.map { ($0.secret, $0.generated) })
