@@ -21,6 +21,8 @@ public final class MessageWorker: Service, Sendable {
     private let logger: Logger
     private let concurrency: Int
     private let batchSize: Int
+    /// Batches applied at once unless told otherwise; each holds one database connection.
+    public static let defaultConcurrency = 4
     let persisted = Counter(label: "parley_messages_persisted_total")
     let applied = Counter(label: "parley_commands_applied_total", dimensions: [("queue", Queues.messages)])
     let failed: FailedCommands
@@ -36,7 +38,7 @@ public final class MessageWorker: Service, Sendable {
     ///     messages of a batch are stored with one statement.
     ///   - logger: for failures and parked commands.
     public init(
-        consumer: QueueConsumer, publisher: QueuePublisher, database: Database, redis: RedisClient, concurrency: Int = 4, batchSize: Int = 64, logger: Logger
+        consumer: QueueConsumer, publisher: QueuePublisher, database: Database, redis: RedisClient, concurrency: Int = MessageWorker.defaultConcurrency, batchSize: Int = 64, logger: Logger
     ) {
         self.consumer = consumer
         self.failed = FailedCommands(consumer: consumer, publisher: publisher, logger: logger)
