@@ -28,7 +28,7 @@ extension UserRepository {
     /// Records the address and `User-Agent` of a user's newest connection.
     public func recordLogin(userId: UUID, ip: String?, deviceInfo: String?) async throws {
         try await database.run {
-            try await database.client.query(
+            _ = try await database.client.query(
                 """
                 UPDATE users SET last_login_ip = COALESCE(\(ip), last_login_ip), device_info = COALESCE(\(deviceInfo), device_info)
                 WHERE id = \(userId)
@@ -39,7 +39,7 @@ extension UserRepository {
     /// Sets `last_seen`; it never moves back (events may arrive out of order).
     public func recordLastSeen(userId: UUID, at: Date) async throws {
         try await database.run {
-            try await database.client.query(
+            _ = try await database.client.query(
                 "UPDATE users SET last_seen = GREATEST(COALESCE(last_seen, \(at)), \(at)) WHERE id = \(userId)",
                 logger: database.logger)
         }
