@@ -169,8 +169,8 @@ final class QueueTests: XCTestCase {
         XCTAssertTrue(connected, "RabbitMQ is not reachable at \(TestServices.config.amqpURL): run `make services-up`")
         try await publisher.publish(Array("before".utf8), routingKey: key)
 
-        let pidFile = TestServices.root.appendingPathComponent(".run/rabbitmq/rabbitmq.pid")
-        let broker = try XCTUnwrap(pid_t(try String(contentsOf: pidFile, encoding: .utf8).trimmingCharacters(in: .whitespacesAndNewlines)))
+        let port = TestServices.amqp.port
+        let broker = try XCTUnwrap(ServerProcesses.listening(on: port), "nothing found listening on RabbitMQ's port \(port)")
         kill(broker, SIGSTOP)
         // Whatever happens below, the broker runs again for the tests after this one.
         let resumed = Mutex(false)

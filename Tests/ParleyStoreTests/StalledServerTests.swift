@@ -49,30 +49,16 @@ private final class StoppedPostgres: Sendable {
     let pids: [pid_t]
 
     init() throws {
-        let pidFile = TestServices.root.appendingPathComponent(".run/postgres/data/postmaster.pid")
-        let text = try String(contentsOf: pidFile, encoding: .utf8)
-        let postmaster = try XCTUnwrap(text.split(separator: "\n").first.flatMap { pid_t($0) }, "no pid in \(pidFile.path)")
+        let port = try XCTUnwrap(TestServices.config.databaseURL.port)
+        let postmaster = try XCTUnwrap(ServerProcesses.listening(on: port), "nothing found listening on PostgreSQL's port \(port)")
         // The postmaster first, so that it forks nothing new while its children are found.
         kill(postmaster, SIGSTOP)
-        let children = Self.children(of: postmaster)
+        let children = ServerProcesses.children(of: postmaster)
         for pid in children { kill(pid, SIGSTOP) }
         pids = [postmaster] + children
     }
 
     func resume() {
         for pid in pids { kill(pid, SIGCONT) }
-    }
-
-    private static func children(of parent: pid_t) -> [pid_t] {
-        let entries = (try? FileManager.default.contentsOfDirectory(atPath: "/proc")) ?? []
-        return entries.compactMap { entry -> pid_t? in
-            guard let pid = pid_t(entry),
-                  let stat = try? String(contentsOfFile: "/proc/\(entry)/stat", encoding: .utf8),
-                  let close = stat.lastIndex(of: ")")
-            else { return nil }
-            // After "pid (name) state ppid".
-            let fields = stat[stat.index(after: close)...].split(separator: " ")
-            return fields.count > 1 && pid_t(fields[1]) == parent ? pid : nil
-        }
     }
 }
