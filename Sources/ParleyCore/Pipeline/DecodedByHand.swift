@@ -10,20 +10,20 @@ extension Command {
     static func decodedByHand(_ json: ArraySlice<UInt8>) -> Command? {
         let top = RawJSON.members(["type", "id", "issuedAt", "replyTo", "attempt", "payload"], in: json)
         guard let type = top[0], Plain.string(type) == CommandType.messageCreate.rawValue,
-              let id = top[1].flatMap(Plain.uuid),
+              let id = top[1].flatMap(UUID.init(quotedUTF8:)),
               let issuedAt = top[2].flatMap(Plain.string).flatMap(JSON.date),
               let replyTo = Plain.optional(top[3], Plain.string),
               let attempt = Plain.optional(top[4], Plain.int),
               let payloadJSON = top[5], payloadJSON.first == UInt8(ascii: "{")
         else { return nil }
         let fields = RawJSON.members(["messageId", "chatId", "senderId", "messageType", "text", "clientMessageId", "fileId"], in: payloadJSON)
-        guard let messageId = fields[0].flatMap(Plain.uuid),
-              let chatId = fields[1].flatMap(Plain.uuid),
-              let senderId = fields[2].flatMap(Plain.uuid),
+        guard let messageId = fields[0].flatMap(UUID.init(quotedUTF8:)),
+              let chatId = fields[1].flatMap(UUID.init(quotedUTF8:)),
+              let senderId = fields[2].flatMap(UUID.init(quotedUTF8:)),
               let messageType = fields[3].flatMap(Plain.string).flatMap(MessageType.init(rawValue:)),
               let text = Plain.optional(fields[4], Plain.string),
               let clientMessageId = Plain.optional(fields[5], Plain.string),
-              let fileId = Plain.optional(fields[6], Plain.uuid)
+              let fileId = Plain.optional(fields[6], UUID.init(quotedUTF8:))
         else { return nil }
         let create = MessageCreate(
             messageId: messageId, chatId: chatId, senderId: senderId, messageType: messageType, text: text,
@@ -43,8 +43,6 @@ private enum Plain {
         guard !inner.contains(where: { $0 == UInt8(ascii: "\\") || $0 == UInt8(ascii: "\"") || $0 < 0x20 }) else { return nil }
         return String(validating: inner, as: UTF8.self)
     }
-
-    static func uuid(_ value: ArraySlice<UInt8>) -> UUID? { UUID(quotedUTF8: value) }
 
     /// A whole number without sign, fraction, exponent or leading zero.
     static func int(_ value: ArraySlice<UInt8>) -> Int? {

@@ -93,10 +93,7 @@ extension UUID {
     /// Reads the 36-character text form, in either case. Foundation's `UUID(uuidString:)` goes
     /// through `sscanf`, which cost a few percent of a gateway that reads ids from every event.
     public init?(text: some StringProtocol) {
-        // Walking a substring's UTF-8 view index by index cost more than the parse itself.
-        let fast = text.utf8.withContiguousStorageIfAvailable { UUID.parse($0) }
-        guard let id = fast ?? UUID.parse(Array(text.utf8)) else { return nil }
-        self = id
+        self.init(utf8: text.utf8)
     }
 
     /// Reads a JSON string holding the text form (`"…"`, 38 bytes), as ``RawJSON`` finds it.
@@ -106,8 +103,10 @@ extension UUID {
     }
 
     /// Reads the 36-byte text form, in either case.
-    init?(utf8 text: ArraySlice<UInt8>) {
-        guard let id = text.withContiguousStorageIfAvailable({ UUID.parse($0) }) ?? UUID.parse(Array(text)) else { return nil }
+    init?(utf8 text: some Collection<UInt8>) {
+        // Walking a substring's UTF-8 view index by index cost more than the parse itself.
+        let fast = text.withContiguousStorageIfAvailable { UUID.parse($0) }
+        guard let id = fast ?? UUID.parse(Array(text)) else { return nil }
         self = id
     }
 
