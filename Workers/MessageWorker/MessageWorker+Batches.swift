@@ -30,15 +30,17 @@ extension MessageWorker {
         }
         let newMessages = creates
         let rest = others
-        var dispositions = [Disposition](repeating: .ack, count: batch.count)
+        let settled: [(delivery: Int, Disposition)]
         if !rest.isEmpty {
-            dispositions = await applyBeside(newMessages, rest, from: batch)
+            settled = await applyBeside(newMessages, rest, from: batch)
         } else if !newMessages.isEmpty {
             // The usual batch, only new messages: applied on this task, without a child task's hop.
-            for (index, disposition) in await applyCreates(newMessages, from: batch) {
-                dispositions[index] = max(dispositions[index], disposition)
-            }
+            settled = await applyCreates(newMessages, from: batch)
+        } else {
+            settled = []
         }
+        var dispositions = [Disposition](repeating: .ack, count: batch.count)
+        for (index, disposition) in settled { dispositions[index] = max(dispositions[index], disposition) }
         for (index, delivery) in batch.enumerated() {
             if let error = undecodable[index] {
                 await failed.park(delivery, reason: "undecodable command: \(error)")
@@ -49,19 +51,16 @@ extension MessageWorker {
     }
 
     /// Applies the batch's new messages and its other commands side by side.
+    /// - Returns: what each command asks of its delivery.
     private func applyBeside(
         _ newMessages: [NewMessage], _ rest: [(delivery: Int, command: Command)], from batch: [Delivery]
-    ) async -> [Disposition] {
+    ) async -> [(delivery: Int, Disposition)] {
         await withTaskGroup(of: [(delivery: Int, Disposition)].self) { group in
             for (index, command) in rest {
                 group.addTask { [(index, await self.handle(command, from: batch[index]))] }
             }
             if !newMessages.isEmpty { group.addTask { await self.applyCreates(newMessages, from: batch) } }
-            var dispositions = [Disposition](repeating: .ack, count: batch.count)
-            for await settled in group {
-                for (index, disposition) in settled { dispositions[index] = max(dispositions[index], disposition) }
-            }
-            return dispositions
+            return await group.reduce(into: []) { $0 += $1 }
         }
     }
 
