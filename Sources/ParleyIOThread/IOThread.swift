@@ -91,8 +91,14 @@ public final class Inbox<Item: Sendable>: Sendable {
 
     public init() {}
 
-    public func put(_ item: Item) {
-        items.withLock { $0.append(item) }
+    /// Queues `item`; returns whether the inbox was empty, that is whether its thread may not
+    /// know yet that there is work.
+    @discardableResult
+    public func put(_ item: Item) -> Bool {
+        items.withLock { items in
+            defer { items.append(item) }
+            return items.isEmpty
+        }
     }
 
     /// Everything queued so far, oldest first.

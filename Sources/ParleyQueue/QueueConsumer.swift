@@ -39,6 +39,7 @@ public final class QueueConsumer: IOThreadService, Sendable {
     /// The queue consumed.
     public let queue: String
     let prefetch: UInt16
+    let settleDelay: Duration
     private let delivered: Counter
     private let redelivered: Counter
     private let logger: Logger
@@ -51,13 +52,19 @@ public final class QueueConsumer: IOThreadService, Sendable {
     ///   - topology: declared on every (re)connect.
     ///   - queue: the queue to consume.
     ///   - prefetch: most unsettled deliveries held at once.
+    ///   - settleDelay: how long an ack may wait for others to go with it (see
+    ///     ``SettlementHold``); rejects go at once.
     ///   - logger: where connection changes are logged.
-    public init(endpoint: AMQPEndpoint, topology: Topology = .parley, queue: String, prefetch: Int, logger: Logger) {
+    public init(
+        endpoint: AMQPEndpoint, topology: Topology = .parley, queue: String, prefetch: Int,
+        settleDelay: Duration = .milliseconds(10), logger: Logger
+    ) {
         (deliveries, continuation) = AsyncStream.makeStream(of: Delivery.self)
         self.endpoint = endpoint
         self.topology = topology
         self.queue = queue
         self.prefetch = UInt16(clamping: prefetch)
+        self.settleDelay = settleDelay
         self.delivered = Counter(label: "parley_queue_delivered_total", dimensions: [("queue", queue)])
         self.redelivered = Counter(label: "parley_queue_redelivered_total", dimensions: [("queue", queue)])
         self.logger = logger
@@ -76,8 +83,8 @@ public final class QueueConsumer: IOThreadService, Sendable {
 
     /// Acknowledges a delivery: the broker forgets the message.
     public func ack(_ delivery: Delivery) {
-        settlements.put(.ack(delivery.tag, generation: delivery.generation))
-        thread.wake()
+        // The thread takes the whole inbox on each wake-up: only the first of a burst wakes it.
+        if settlements.put(.ack(delivery.tag, generation: delivery.generation)) { thread.wake() }
     }
 
     /// Rejects a delivery; with `requeue` the broker delivers it again (counting the delivery),
@@ -124,11 +131,17 @@ public final class QueueConsumer: IOThreadService, Sendable {
         continuation.finish()
     }
 
-    /// Sends queued acks and rejects, folding acks into as few frames as ``AckWindow`` allows;
-    /// returns how many settlements it sent.
+    /// Moves what was settled since into `hold`; with `force`, or once the hold is due, sends it,
+    /// folding acks into as few frames as ``AckWindow`` allows. Returns how many it sent.
     @discardableResult
-    private func settle(on connection: AMQPConnection, generation: UInt64, window: inout AckWindow) throws(QueueError) -> Int {
-        let pending = settlements.takeAll()
+    private func settle(
+        on connection: AMQPConnection, generation: UInt64, window: inout AckWindow,
+        hold: inout SettlementHold<Settlement>, force: Bool
+    ) throws(QueueError) -> Int {
+        let new = settlements.takeAll()
+        hold.add(new, urgent: new.contains { if case .reject = $0 { true } else { false } }, at: .now)
+        guard force || hold.wait(at: .now) == .zero else { return 0 }
+        let pending = hold.take()
         var acks: [UInt64] = []
         var rejects: [(tag: UInt64, requeue: Bool)] = []
         for settlement in pending {
@@ -153,16 +166,21 @@ public final class QueueConsumer: IOThreadService, Sendable {
         var delivery = parley_amqp_delivery()
         var lastSettled = ContinuousClock.now - .seconds(1)
         var window = AckWindow()
+        var hold = SettlementHold<Settlement>(delay: settleDelay, limit: Int(prefetch) / 2)
         defer {
             // Settlements made before a stop still reach the broker. A quorum queue can treat an
             // ack that is followed at once by the connection's close as never sent (it handles
             // the consumer's departure first), so linger a moment after the last ones.
-            if (try? settle(on: connection, generation: generation, window: &window)) ?? 0 > 0 { lastSettled = .now }
+            if (try? settle(on: connection, generation: generation, window: &window, hold: &hold, force: true)) ?? 0 > 0 {
+                lastSettled = .now
+            }
             let linger = Duration.milliseconds(250) - (ContinuousClock.now - lastSettled)
             if linger > .zero { Thread.sleep(forTimeInterval: Double(linger.components.attoseconds) / 1e18) }
         }
         while !thread.isStopped {
-            if try settle(on: connection, generation: generation, window: &window) > 0 { lastSettled = .now }
+            if try settle(on: connection, generation: generation, window: &window, hold: &hold, force: false) > 0 {
+                lastSettled = .now
+            }
             let got = try connection.call { parley_amqp_next_delivery($0, 0, &delivery, $1, $2) }
             if got == 1 {
                 let body = [UInt8](UnsafeRawBufferPointer(start: delivery.body, count: delivery.len))
@@ -179,7 +197,8 @@ public final class QueueConsumer: IOThreadService, Sendable {
                 continue
             }
             if !connection.hasBuffered {
-                thread.wait(readable: connection.fd, timeoutMilliseconds: 1000)
+                let due = hold.wait(at: .now).map { Int32(clamping: $0.roundedUpMilliseconds) } ?? 1000
+                thread.wait(readable: connection.fd, timeoutMilliseconds: min(due, 1000))
             }
         }
     }

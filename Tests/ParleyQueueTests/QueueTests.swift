@@ -132,6 +132,44 @@ final class QueueTests: XCTestCase {
         XCTAssertEqual(parkedDelivery.map { String(decoding: $0.body, as: UTF8.self) }, "poison")
     }
 
+    /// With a full prefetch window, a delivery comes only once an earlier one is settled: when
+    /// it comes shows when the broker got the settlement.
+    func testAcksWaitForTheirDelayOrHalfThePrefetchWhileRejectsGoAtOnce() async throws {
+        let publisher = try await publisher()
+        defer { publisher.stop() }
+        for i in 0..<6 { try await publisher.publish(Array("m\(i)".utf8), routingKey: key) }
+        let consumer = QueueConsumer(
+            endpoint: TestServices.amqp, topology: topology, queue: queue, prefetch: 4,
+            settleDelay: .milliseconds(800), logger: TestServices.logger("con"))
+        consumer.start()
+        defer { consumer.stop() }
+        let received = Mutex<[Delivery]>([])
+        let reader = Task { for await delivery in consumer.deliveries { received.withLock { $0.append(delivery) } } }
+        defer { reader.cancel() }
+        let count: @Sendable () -> Int = { received.withLock(\.count) }
+        let delivery: @Sendable (Int) -> Delivery = { i in received.withLock { $0[i] } }
+        try await eventually(timeout: .seconds(5), "the first four never came") { count() == 4 }
+
+        var start = ContinuousClock.now
+        consumer.ack(delivery(0))
+        try await eventually(timeout: .seconds(5), "an ack was never sent") { count() == 5 }
+        XCTAssertGreaterThanOrEqual(ContinuousClock.now - start, .milliseconds(750), "an ack went before its delay")
+
+        start = ContinuousClock.now
+        consumer.ack(delivery(1))
+        consumer.ack(delivery(2))  // two held: half the window, sent at once
+        try await eventually(timeout: .seconds(5), "two held acks were never sent") { count() == 6 }
+        XCTAssertLessThan(ContinuousClock.now - start, .milliseconds(500), "half the prefetch window waited for the delay")
+
+        start = ContinuousClock.now
+        consumer.ack(delivery(3))
+        consumer.reject(delivery(4), requeue: true)  // takes the held ack along
+        try await eventually(timeout: .seconds(5), "the rejected message never came back") { count() == 7 }
+        XCTAssertLessThan(ContinuousClock.now - start, .milliseconds(500), "a reject waited for the delay")
+        XCTAssertEqual(String(decoding: delivery(6).body, as: UTF8.self), "m4")
+        XCTAssertTrue(delivery(6).redelivered)
+    }
+
     func testUnroutableMessageIsAnErrorNotASilentDrop() async throws {
         let publisher = try await publisher()
         defer { publisher.stop() }
