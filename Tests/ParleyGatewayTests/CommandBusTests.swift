@@ -3,23 +3,81 @@ import ParleyCore
 import ParleyGateway
 import ParleyQueue
 import ParleyTestSupport
+import Synchronization
 import XCTest
 
 /// The bus's wait for a reply, against a real broker with no worker behind it.
 final class CommandBusTests: XCTestCase {
-    func withBus(timeout: Duration, _ body: @Sendable (CommandBus) async throws -> Void) async throws {
+    func withBus(
+        timeout: Duration, confirmTimeout: Duration = .seconds(5),
+        _ body: @Sendable (CommandBus, _ queue: String, Topology) async throws -> Void
+    ) async throws {
         let id = UUID().uuidString.prefix(8).lowercased()
         let queue = "test.\(id).bus"
         let topology = Topology(exchange: "parley.test", queues: [.init(name: queue, bindings: [CommandType.messageCreate.rawValue])])
         let logger = TestServices.logger("bus")
-        let publisher = QueuePublisher(endpoint: TestServices.amqp, topology: topology, logger: logger)
+        let publisher = QueuePublisher(endpoint: TestServices.amqp, topology: topology, confirmTimeout: confirmTimeout, logger: logger)
         let bus = CommandBus(publisher: publisher, nodeId: "test-bus-\(id)", timeout: timeout, logger: logger)
         try await TestServices.run([publisher]) {
             let connected = await publisher.waitUntilConnected()
             XCTAssertTrue(connected, "RabbitMQ is not reachable: run `make services-up`")
-            try await body(bus)
+            try await body(bus, queue, topology)
         }
         try? await QueueAdmin.delete(queues: [queue], endpoint: TestServices.amqp)
+    }
+
+    func withBus(timeout: Duration, _ body: @Sendable (CommandBus) async throws -> Void) async throws {
+        try await withBus(timeout: timeout) { bus, _, _ in try await body(bus) }
+    }
+
+    /// A worker's stand-in answers from the queue: the caller gets the reply's bytes as sent,
+    /// and a second copy of the reply, or one for nobody, changes nothing.
+    func testTheReplyEndsTheWaitWithItsBytes() async throws {
+        try await withBus(timeout: .seconds(10)) { bus, queue, topology in
+            let consumer = QueueConsumer(endpoint: TestServices.amqp, topology: topology, queue: queue, prefetch: 4, logger: TestServices.logger("con"))
+            consumer.start()
+            defer { consumer.stop() }
+            let answerer = Task {
+                for await delivery in consumer.deliveries {
+                    for command in try CommandBatch.decode(delivery.body) {
+                        let reply = Array(#"{"commandId":"\#(command.id.uuidString)","outcome":{"answered":true}}"#.utf8)
+                        bus.deliver(reply)
+                        bus.deliver(reply)
+                        bus.deliver(Array(#"{"commandId":"\#(UUIDv7.make().uuidString)","outcome":{}}"#.utf8))
+                    }
+                    consumer.ack(delivery)
+                }
+            }
+            defer { answerer.cancel() }
+            for _ in 0..<3 {
+                let reply = String(decoding: try await bus.sendRaw(Self.create), as: UTF8.self)
+                XCTAssertTrue(reply.hasSuffix(#","outcome":{"answered":true}}"#), reply)
+            }
+        }
+    }
+
+    /// Until its confirm a command is the broker's: a broker that stops answering fails the send
+    /// as unavailable (503) once the publisher gives it up, not as a reply timeout, even when the
+    /// reply timeout is shorter.
+    func testAnUnconfirmedCommandFailsAsUnavailableNotAsATimeout() async throws {
+        try await withBus(timeout: .milliseconds(200), confirmTimeout: .seconds(1)) { bus, _, _ in
+            let port = TestServices.amqp.port
+            let broker = try XCTUnwrap(ServerProcesses.listening(on: port), "nothing found listening on RabbitMQ's port \(port)")
+            kill(broker, SIGSTOP)
+            // Whatever happens below, the broker runs again for the tests after this one.
+            let resumed = Mutex(false)
+            let resume = { resumed.withLock { if !$0 { kill(broker, SIGCONT); $0 = true } } }
+            defer { resume() }
+            let start = ContinuousClock.now
+            do {
+                _ = try await bus.send(Self.create)
+                XCTFail("a send to a stopped broker returned")
+            } catch let error as QueueError {
+                guard case .unavailable = error else { return XCTFail("\(error)") }
+            }
+            XCTAssertLessThan(ContinuousClock.now - start, .seconds(4))
+            resume()
+        }
     }
 
     static var create: Command.Payload {
