@@ -303,6 +303,7 @@ let package = Package(
             ],
             swiftSettings: testSettings
         ),
+        .testTarget(name: "ParleyLoadTestTests", dependencies: ["ParleyLoadTest"], swiftSettings: testSettings),
         // Runs the built `parley` executable, so it depends on it.
         .testTarget(name: "ParleyCLITests", dependencies: ["parley", "ParleyTestSupport", "SocketIO"], swiftSettings: testSettings),
     ]

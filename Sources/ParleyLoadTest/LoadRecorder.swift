@@ -9,10 +9,12 @@ final class LoadRecorder: Sendable {
     /// A message until both its ack and all its deliveries are in (a delivery may beat the ack).
     struct Pending {
         let sentAt: ContinuousClock.Instant
-        var awaiting: Int
+        /// The users whose sockets have not got it yet: counted per user, so that a copy twice
+        /// to one cannot stand in for a copy never given to another.
+        var awaiting: [Int]
         var acked = false
 
-        var done: Bool { acked && awaiting <= 0 }
+        var done: Bool { acked && awaiting.isEmpty }
     }
 
     struct State {
@@ -23,20 +25,25 @@ final class LoadRecorder: Sendable {
         var uploads = 0
         var delivered = 0
         var expected = 0
-        var unexpected = 0
+        /// Deliveries of a message its receiver had already got.
+        var repeated = 0
+        /// Deliveries of a message whose send had failed (e.g. timed out).
+        var late = 0
         var errors: [String: Int] = [:]
         var pending: [String: Pending] = [:]
+        /// Messages acknowledged and delivered to everyone: any further copy is a repeat.
+        var finished = Set<String>()
         var connections = 0
         var peakConnections = 0
     }
 
     let state = Mutex(State())
 
-    /// A message leaves; `recipients` sockets should get it.
-    func sent(_ key: String, recipients: Int, at instant: ContinuousClock.Instant) {
+    /// A message leaves; the sockets of `recipients` (user indexes) should get it.
+    func sent(_ key: String, recipients: [Int], at instant: ContinuousClock.Instant) {
         state.withLock {
             $0.sent += 1
-            $0.expected += recipients
+            $0.expected += recipients.count
             $0.pending[key] = Pending(sentAt: instant, awaiting: recipients)
         }
     }
@@ -49,7 +56,7 @@ final class LoadRecorder: Sendable {
             if upload { $0.uploads += 1 }
             _ = $0.ack.record(Self.micros(instant - pending.sentAt))
             pending.acked = true
-            $0.pending[key] = pending.done ? nil : pending
+            $0.settle(key, pending)
         }
     }
 
@@ -58,14 +65,19 @@ final class LoadRecorder: Sendable {
     func delivered(_ key: String, to receiver: Int, at instant: ContinuousClock.Instant) {
         state.withLock {
             if let sender = key.split(separator: "-").last, Int(sender) == receiver { return }
-            guard var pending = $0.pending[key], pending.awaiting > 0 else {
-                $0.unexpected += 1
+            guard var pending = $0.pending[key] else {
+                if $0.finished.contains(key) { $0.repeated += 1 } else { $0.late += 1 }
                 return
             }
+            guard let index = pending.awaiting.firstIndex(of: receiver) else {
+                $0.repeated += 1
+                return
+            }
+            pending.awaiting.swapAt(index, pending.awaiting.count - 1)
+            pending.awaiting.removeLast()
             $0.delivered += 1
             _ = $0.delivery.record(Self.micros(instant - pending.sentAt))
-            pending.awaiting -= 1
-            $0.pending[key] = pending.done ? nil : pending
+            $0.settle(key, pending)
         }
     }
 
@@ -74,7 +86,7 @@ final class LoadRecorder: Sendable {
             $0.errors[kind, default: 0] += 1
             if let key, let pending = $0.pending.removeValue(forKey: key) {
                 // Nobody will get what was refused.
-                $0.expected -= pending.awaiting
+                $0.expected -= pending.awaiting.count
             }
         }
     }
@@ -93,5 +105,17 @@ final class LoadRecorder: Sendable {
     static func micros(_ duration: Duration) -> UInt64 {
         let (seconds, attoseconds) = duration.components
         return UInt64(max(1, seconds * 1_000_000 + attoseconds / 1_000_000_000_000))
+    }
+}
+
+extension LoadRecorder.State {
+    /// Keeps `pending` as the message's state, or moves it to ``finished`` once it is done.
+    mutating func settle(_ key: String, _ pending: LoadRecorder.Pending) {
+        if pending.done {
+            self.pending[key] = nil
+            finished.insert(key)
+        } else {
+            self.pending[key] = pending
+        }
     }
 }

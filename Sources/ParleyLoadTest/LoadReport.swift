@@ -38,8 +38,10 @@ public struct LoadReport: Codable, Sendable {
     public var delivered: Int
     /// Deliveries expected but not seen before the drain ended.
     public var missing: Int
-    /// Deliveries of messages no longer awaited: late (their send had failed, e.g. timed out) or repeated.
-    public var unexpected: Int
+    /// Deliveries of a message to a user whose sockets had already got it.
+    public var repeated: Int
+    /// Deliveries of messages whose send had failed (e.g. timed out): late, not lost.
+    public var late: Int
     public var errors: [String: Int]
     public var connectionsPeak: Int
     public var connectionsFailed: Int
@@ -61,7 +63,8 @@ public struct LoadReport: Codable, Sendable {
         expectedDeliveries = state.expected
         delivered = state.delivered
         missing = max(0, state.expected - state.delivered)
-        unexpected = state.unexpected
+        repeated = state.repeated
+        late = state.late
         errors = state.errors
         connectionsPeak = state.peakConnections
         self.connectionsFailed = connectionsFailed
@@ -86,8 +89,8 @@ public struct LoadReport: Codable, Sendable {
             row("send → ack", ack),
             row("send → delivery", delivery),
             "",
-            String(format: "sent %d (%.0f/s), acked %d (%d uploads), delivered %d of %d (%.0f/s), missing %d, late or repeated %d",
-                   sent, sentPerSecond, acked, uploads, delivered, expectedDeliveries, deliveredPerSecond, missing, unexpected),
+            String(format: "sent %d (%.0f/s), acked %d (%d uploads), delivered %d of %d (%.0f/s), missing %d, repeated %d, late %d",
+                   sent, sentPerSecond, acked, uploads, delivered, expectedDeliveries, deliveredPerSecond, missing, repeated, late),
             "sockets: \(connectionsPeak) held, \(connectionsFailed) failed",
             String(format: "load generator CPU: %.2f s (%.1f µs per delivery)", generatorCPUSeconds, generatorMicrosPerDelivery),
         ]

@@ -96,7 +96,7 @@ public struct LoadTest: Sendable {
                         // The sender rides in the key: its own sockets' copies are told apart
                         // even after the message is done.
                         let key = "\(runId)-\(n)-\(sender)"
-                        let recipients = chat.members.count - 1
+                        let recipients = chat.members.filter { $0 != sender }
                         let upload = plan.uploadShare > 0 && Int(Double(n + 1) * plan.uploadShare) > Int(Double(n) * plan.uploadShare)
                         if upload {
                             let account = accounts[sender]
@@ -257,6 +257,6 @@ enum ProcessCPU {
 private struct SocketSend: Sendable {
     let socket: LoadSocket
     let key: String
-    let recipients: Int
+    let recipients: [Int]
     let body: [UInt8]
 }

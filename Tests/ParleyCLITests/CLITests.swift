@@ -122,6 +122,7 @@ final class CLITests: XCTestCase {
         XCTAssertEqual(report["uploads"] as? Int, 10, output)
         XCTAssertEqual(report["delivered"] as? Int, 2 * sent, output)
         XCTAssertEqual(report["missing"] as? Int, 0, output)
+        XCTAssertEqual(report["repeated"] as? Int, 0, output)
         XCTAssertEqual(report["connectionsPeak"] as? Int, 6, output)
         let delivery = try XCTUnwrap(report["delivery"] as? [String: Any])
         XCTAssertGreaterThan(delivery["p99"] as? Double ?? 0, 0)
