@@ -3,7 +3,6 @@ import ParleyCore
 import ParleyGateway
 import ParleyQueue
 import ParleyTestSupport
-import Synchronization
 import XCTest
 
 /// The bus's wait for a reply, against a real broker with no worker behind it.
@@ -61,13 +60,8 @@ final class CommandBusTests: XCTestCase {
     /// reply timeout is shorter.
     func testAnUnconfirmedCommandFailsAsUnavailableNotAsATimeout() async throws {
         try await withBus(timeout: .milliseconds(200), confirmTimeout: .seconds(1)) { bus, _, _ in
-            let port = TestServices.amqp.port
-            let broker = try XCTUnwrap(ServerProcesses.listening(on: port), "nothing found listening on RabbitMQ's port \(port)")
-            kill(broker, SIGSTOP)
-            // Whatever happens below, the broker runs again for the tests after this one.
-            let resumed = Mutex(false)
-            let resume = { resumed.withLock { if !$0 { kill(broker, SIGCONT); $0 = true } } }
-            defer { resume() }
+            let broker = try StoppedServer(listeningOn: TestServices.amqp.port, name: "RabbitMQ")
+            defer { broker.resume() }
             let start = ContinuousClock.now
             do {
                 _ = try await bus.send(Self.create)
@@ -76,7 +70,7 @@ final class CommandBusTests: XCTestCase {
                 guard case .unavailable = error else { return XCTFail("\(error)") }
             }
             XCTAssertLessThan(ContinuousClock.now - start, .seconds(4))
-            resume()
+            broker.resume()
         }
     }
 

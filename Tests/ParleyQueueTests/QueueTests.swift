@@ -207,13 +207,8 @@ final class QueueTests: XCTestCase {
         XCTAssertTrue(connected, "RabbitMQ is not reachable at \(TestServices.config.amqpURL): run `make services-up`")
         try await publisher.publish(Array("before".utf8), routingKey: key)
 
-        let port = TestServices.amqp.port
-        let broker = try XCTUnwrap(ServerProcesses.listening(on: port), "nothing found listening on RabbitMQ's port \(port)")
-        kill(broker, SIGSTOP)
-        // Whatever happens below, the broker runs again for the tests after this one.
-        let resumed = Mutex(false)
-        let resume = { resumed.withLock { if !$0 { kill(broker, SIGCONT); $0 = true } } }
-        defer { resume() }
+        let broker = try StoppedServer(listeningOn: TestServices.amqp.port, name: "RabbitMQ")
+        defer { broker.resume() }
 
         var start = ContinuousClock.now
         let first = await Self.outcome { try await publisher.publish(Array("stalled".utf8), routingKey: self.key) }
@@ -221,7 +216,7 @@ final class QueueTests: XCTestCase {
         start = ContinuousClock.now
         let second = await Self.outcome { try await publisher.publish(Array("still stalled".utf8), routingKey: self.key) }
         XCTAssertLessThan(ContinuousClock.now - start, .seconds(1), "a publish to a broker known to be gone did not fail at once")
-        resume()
+        broker.resume()
         for outcome in [first, second] {
             guard case .failure(QueueError.unavailable) = outcome else { return XCTFail("expected unavailable, got \(outcome)") }
         }

@@ -12,7 +12,8 @@ final class StalledServerTests: XCTestCase {
         try await TestServices.withDatabase(operationTimeout: .seconds(1)) { database in
             // The pool holds an open connection, so the calls below are sent and then wait.
             let user = try await TestServices.makeUser(database)
-            let server = try StoppedPostgres()
+            let port = try XCTUnwrap(TestServices.config.databaseURL.port)
+            let server = try StoppedServer(listeningOn: port, name: "PostgreSQL", children: true)
             // Whatever happens below, the server runs again for the tests after this one.
             defer { server.resume() }
 
@@ -41,24 +42,5 @@ final class StalledServerTests: XCTestCase {
                 (try? await database.users.find(id: user.id, viewer: nil))?.id == user.id
             }
         }
-    }
-}
-
-/// The test PostgreSQL server's processes, stopped until ``resume()``.
-private final class StoppedPostgres: Sendable {
-    let pids: [pid_t]
-
-    init() throws {
-        let port = try XCTUnwrap(TestServices.config.databaseURL.port)
-        let postmaster = try XCTUnwrap(ServerProcesses.listening(on: port), "nothing found listening on PostgreSQL's port \(port)")
-        // The postmaster first, so that it forks nothing new while its children are found.
-        kill(postmaster, SIGSTOP)
-        let children = ServerProcesses.children(of: postmaster)
-        for pid in children { kill(pid, SIGSTOP) }
-        pids = [postmaster] + children
-    }
-
-    func resume() {
-        for pid in pids { kill(pid, SIGCONT) }
     }
 }

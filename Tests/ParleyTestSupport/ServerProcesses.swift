@@ -1,4 +1,6 @@
 import Foundation
+import Synchronization
+import XCTest
 
 /// The processes of a local server, found by the port it listens on (whichever checkout
 /// started it), for tests that stop a server to see what a stalled one does.
@@ -41,5 +43,32 @@ public enum ServerProcesses {
 
     private static func processes() -> [pid_t] {
         ((try? FileManager.default.contentsOfDirectory(atPath: "/proc")) ?? []).compactMap { pid_t($0) }
+    }
+}
+
+/// A local server stopped with SIGSTOP until ``resume()``: it keeps its connections open and
+/// answers nothing, like a server that hangs or a network that drops packets.
+public final class StoppedServer: Sendable {
+    private let pids: Mutex<[pid_t]>
+
+    /// Stops the process listening on `port` and, with `children`, the processes it forked
+    /// (PostgreSQL's backends). Call ``resume()`` in a `defer`: the tests after this one need
+    /// the server.
+    public init(listeningOn port: Int, name: String, children: Bool = false) throws {
+        let parent = try XCTUnwrap(ServerProcesses.listening(on: port), "nothing found listening on \(name)'s port \(port)")
+        // The parent first, so that it forks nothing new while its children are found.
+        kill(parent, SIGSTOP)
+        let forked = children ? ServerProcesses.children(of: parent) : []
+        for pid in forked { kill(pid, SIGSTOP) }
+        pids = Mutex([parent] + forked)
+    }
+
+    /// Lets the server run again; calls after the first do nothing.
+    public func resume() {
+        let stopped = pids.withLock { pids in
+            defer { pids = [] }
+            return pids
+        }
+        for pid in stopped { kill(pid, SIGCONT) }
     }
 }
