@@ -31,8 +31,9 @@ final class LoadRecorder: Sendable {
         var late = 0
         var errors: [String: Int] = [:]
         var pending: [String: Pending] = [:]
-        /// Messages acknowledged and delivered to everyone: any further copy is a repeat.
-        var finished = Set<String>()
+        /// Messages acknowledged and delivered to everyone, a bit per message number: any
+        /// further copy is a repeat. Bits, not keys, so that a long run's memory stays small.
+        var finished = MessageNumbers()
         var connections = 0
         var peakConnections = 0
     }
@@ -64,9 +65,10 @@ final class LoadRecorder: Sendable {
     /// sender's own copies are not deliveries.
     func delivered(_ key: String, to receiver: Int, at instant: ContinuousClock.Instant) {
         state.withLock {
-            if let sender = key.split(separator: "-").last, Int(sender) == receiver { return }
+            let parts = Self.parts(of: key)
+            if parts?.sender == receiver { return }
             guard var pending = $0.pending[key] else {
-                if $0.finished.contains(key) { $0.repeated += 1 } else { $0.late += 1 }
+                if let number = parts?.number, $0.finished.contains(number) { $0.repeated += 1 } else { $0.late += 1 }
                 return
             }
             guard let index = pending.awaiting.firstIndex(of: receiver) else {
@@ -102,6 +104,17 @@ final class LoadRecorder: Sendable {
         state.withLock { $0.connections -= 1 }
     }
 
+    /// The message number and the sender's user index in a key (`<run>-<n>-<sender>`).
+    static func parts(of key: String) -> (number: Int, sender: Int)? {
+        let utf8 = key.utf8
+        guard let last = utf8.lastIndex(of: UInt8(ascii: "-")),
+              let previous = utf8[..<last].lastIndex(of: UInt8(ascii: "-")),
+              let number = Int(Substring(utf8[utf8.index(after: previous)..<last])),
+              let sender = Int(Substring(utf8[utf8.index(after: last)...]))
+        else { return nil }
+        return (number, sender)
+    }
+
     static func micros(_ duration: Duration) -> UInt64 {
         let (seconds, attoseconds) = duration.components
         return UInt64(max(1, seconds * 1_000_000 + attoseconds / 1_000_000_000_000))
@@ -113,9 +126,27 @@ extension LoadRecorder.State {
     mutating func settle(_ key: String, _ pending: LoadRecorder.Pending) {
         if pending.done {
             self.pending[key] = nil
-            finished.insert(key)
+            if let number = LoadRecorder.parts(of: key)?.number { finished.insert(number) }
         } else {
             self.pending[key] = pending
         }
+    }
+}
+
+/// A set of message numbers (0, 1, 2, ... as a run sends them), a bit each.
+struct MessageNumbers {
+    private var words: [UInt64] = []
+
+    mutating func insert(_ number: Int) {
+        guard number >= 0 else { return }
+        let (word, bit) = number.quotientAndRemainder(dividingBy: 64)
+        if word >= words.count { words += repeatElement(0, count: max(word + 1 - words.count, words.count)) }
+        words[word] |= 1 << UInt64(bit)
+    }
+
+    func contains(_ number: Int) -> Bool {
+        guard number >= 0 else { return false }
+        let (word, bit) = number.quotientAndRemainder(dividingBy: 64)
+        return word < words.count && words[word] & (1 << UInt64(bit)) != 0
     }
 }

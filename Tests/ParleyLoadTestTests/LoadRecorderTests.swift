@@ -42,4 +42,15 @@ final class LoadRecorderTests: XCTestCase {
             plan: LoadTestPlan(urls: ["http://127.0.0.1:1"], users: 4, chatSize: 4, rate: 1, duration: 1, rampUp: 0, messageSize: 1, uploadShare: 0),
             state: recorder.state.withLock { $0 }, sendingSeconds: 1, connectionsFailed: 0, cpuSeconds: 0)
     }
+
+    func testKeysAreReadForTheirNumberAndSenderAndNumbersAreKeptAsBits() {
+        XCTAssertEqual(LoadRecorder.parts(of: "1a2b3c4d-1234-56").map { [$0.number, $0.sender] }, [1234, 56])
+        XCTAssertNil(LoadRecorder.parts(of: "no-number-x"))
+        XCTAssertNil(LoadRecorder.parts(of: "plain"))
+        var numbers = MessageNumbers()
+        let inserted = [0, 63, 64, 1000, 100_000]
+        for n in inserted { numbers.insert(n) }
+        for n in inserted { XCTAssertTrue(numbers.contains(n), "\(n)") }
+        for n in [1, 62, 65, 999, 99_999, 100_001, 10_000_000, -1] { XCTAssertFalse(numbers.contains(n), "\(n)") }
+    }
 }
