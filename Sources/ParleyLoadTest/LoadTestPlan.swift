@@ -16,11 +16,12 @@ public struct LoadTestPlan: Sendable, Codable {
     public var messageSize: Int
     /// Share (0–1) of messages sent as image uploads over HTTP instead of socket text.
     public var uploadShare: Double
-    /// Seconds to wait after the last send for deliveries still on their way.
-    public var drain: Double = 5
+    /// Seconds to wait, once every send is answered, for deliveries still on their way.
+    public var drain: Double
 
     public init(
-        urls: [String], users: Int, chatSize: Int, rate: Double, duration: Double, rampUp: Double, messageSize: Int, uploadShare: Double
+        urls: [String], users: Int, chatSize: Int, rate: Double, duration: Double, rampUp: Double, messageSize: Int, uploadShare: Double,
+        drain: Double = 5
     ) {
         self.urls = urls
         self.users = users
@@ -30,6 +31,7 @@ public struct LoadTestPlan: Sendable, Codable {
         self.rampUp = rampUp
         self.messageSize = messageSize
         self.uploadShare = uploadShare
+        self.drain = drain
     }
 
     /// Messages that should have been sent by `elapsed` seconds: the rate ramps up linearly.
@@ -52,6 +54,7 @@ public struct LoadTestPlan: Sendable, Codable {
         if rampUp < 0 || rampUp > duration { problems.append("--ramp-up must be from 0 to --duration") }
         if messageSize < 1 || messageSize > 10_000 { problems.append("--message-size must be from 1 to 10000") }
         if !(0...1).contains(uploadShare) { problems.append("--upload-share must be from 0 to 1") }
+        if !(0...600).contains(drain) { problems.append("--drain must be from 0 to 600") }
         return problems
     }
 }

@@ -38,6 +38,9 @@ struct LoadTestCommand: AsyncParsableCommand {
     @Option(help: "Share of messages (0 to 1) sent as image uploads (64×64 PNGs) instead of socket text.")
     var uploadShare = 0.0
 
+    @Option(help: "Seconds to wait, once every send is answered, for deliveries still on their way (longer tells late from lost in runs past capacity).")
+    var drain = 5.0
+
     @Option(help: "Where signed-up users are kept for the next runs.")
     var state = ".run/loadtest/users.json"
 
@@ -55,7 +58,7 @@ struct LoadTestCommand: AsyncParsableCommand {
     var plan: LoadTestPlan {
         LoadTestPlan(
             urls: urls.map { $0.hasSuffix("/") ? String($0.dropLast()) : $0 }, users: users, chatSize: chatSize, rate: rate,
-            duration: duration, rampUp: rampUp, messageSize: messageSize, uploadShare: uploadShare)
+            duration: duration, rampUp: rampUp, messageSize: messageSize, uploadShare: uploadShare, drain: drain)
     }
 
     func run() async throws {

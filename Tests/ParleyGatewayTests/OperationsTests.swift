@@ -105,6 +105,16 @@ final class OperationsTests: XCTestCase {
                 }
                 XCTAssertGreaterThanOrEqual(Self.value(of: "parley_socket_connections", in: text) ?? 0, 1)
             }
+            // The client has left: its socket is counted closed, with the reason it gave.
+            let deadline = ContinuousClock.now + .seconds(5)
+            var lines: [Substring] = []
+            repeat {
+                let text = String(decoding: try await rig.request(.get, "/metrics").body, as: UTF8.self)
+                lines = text.split(separator: "\n").filter { $0.hasPrefix("parley_socket_connections_closed_total") }
+                if lines.contains(where: { $0.hasPrefix(#"parley_socket_connections_closed_total{reason="#) && !$0.hasSuffix(" 0") }) { break }
+                try await Task.sleep(for: .milliseconds(50))
+            } while ContinuousClock.now < deadline
+            XCTAssertTrue(lines.contains { $0.hasPrefix(#"parley_socket_connections_closed_total{reason="#) && !$0.hasSuffix(" 0") }, "\(lines)")
         }
     }
 

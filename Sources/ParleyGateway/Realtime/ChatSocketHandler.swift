@@ -47,7 +47,7 @@ struct ChatSocketHandler: SocketIOHandler {
     func disconnected(_ socket: SocketIOSocket, reason: String) async {
         guard let userId = socket.userData as? UUID else { return }
         reporter.disconnected(userId: userId, socketId: socket.id)
-        if hub.remove(socket, for: userId) {
+        if hub.remove(socket, for: userId, reason: reason) {
             subscriber.unsubscribe(Channels.user(userId))
         }
     }

@@ -8,7 +8,6 @@ import Synchronization
 public final class SocketHub: Sendable {
     private let sockets = Mutex<(byUser: [UUID: [String: SocketIOSocket]], count: Int)>(([:], 0))
     private let opened = Counter(label: "parley_socket_connections_opened_total")
-    private let closed = Counter(label: "parley_socket_connections_closed_total")
     private let connections = Gauge(label: "parley_socket_connections")
     private let users = Gauge(label: "parley_socket_users")
 
@@ -28,16 +27,18 @@ public final class SocketHub: Sendable {
         return first
     }
 
-    /// Removes a socket; returns true when it was the user's last on this node.
+    /// Removes a socket, counting it closed for `reason` (the Socket.IO disconnect reason: an
+    /// operator tells clients leaving from clients dropped for not reading, "transport error",
+    /// or for not answering pings); returns true when it was the user's last on this node.
     @discardableResult
-    func remove(_ socket: SocketIOSocket, for user: UUID) -> Bool {
+    func remove(_ socket: SocketIOSocket, for user: UUID, reason: String) -> Bool {
         let (last, count, userCount) = sockets.withLock { state in
             if state.byUser[user]?.removeValue(forKey: socket.id) != nil { state.count -= 1 }
             let last = state.byUser[user]?.isEmpty ?? true
             if last { state.byUser.removeValue(forKey: user) }
             return (last, state.count, state.byUser.count)
         }
-        closed.increment()
+        Counter(label: "parley_socket_connections_closed_total", dimensions: [("reason", reason)]).increment()
         connections.record(count)
         users.record(userCount)
         return last
