@@ -49,8 +49,8 @@ public final class IOThread: Sendable {
         thread.start()
     }
 
-    /// Interrupts the thread's current wait.
-    public func wake() {
+    /// Interrupts the thread's current wait; work is handed over with ``Inbox/put(_:waking:)``.
+    func wake() {
         var byte: UInt8 = 1
         _ = write(wakeWrite, &byte, 1)
     }
@@ -91,14 +91,14 @@ public final class Inbox<Item: Sendable>: Sendable {
 
     public init() {}
 
-    /// Queues `item`; returns whether the inbox was empty, that is whether its thread may not
-    /// know yet that there is work.
-    @discardableResult
-    public func put(_ item: Item) -> Bool {
-        items.withLock { items in
+    /// Queues `item` for `thread`, which takes the whole inbox each time it wakes: only an item
+    /// that finds the inbox empty wakes it (the others of a burst ride on that wake-up).
+    public func put(_ item: Item, waking thread: IOThread) {
+        let wasEmpty = items.withLock { items in
             defer { items.append(item) }
             return items.isEmpty
         }
+        if wasEmpty { thread.wake() }
     }
 
     /// Everything queued so far, oldest first.

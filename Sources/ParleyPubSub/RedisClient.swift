@@ -38,8 +38,7 @@ public final class RedisClient: IOThreadService, Sendable {
         guard !commands.isEmpty else { return [] }
         guard !thread.isStopped else { throw RedisError.unavailable("client stopped") }
         return try await withCheckedThrowingContinuation { continuation in
-            inbox.put(Request(commands: commands, continuation: continuation))
-            thread.wake()
+            inbox.put(Request(commands: commands, continuation: continuation), waking: thread)
         }
     }
 

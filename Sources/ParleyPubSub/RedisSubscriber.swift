@@ -78,8 +78,7 @@ public final class RedisSubscriber: IOThreadService, Sendable {
                 if done {
                     waiter.resume()
                 } else {
-                    changes.put(.subscribe(channel))
-                    thread.wake()
+                    changes.put(.subscribe(channel), waking: thread)
                 }
             }
         } onCancel: {
@@ -95,8 +94,7 @@ public final class RedisSubscriber: IOThreadService, Sendable {
     public func unsubscribe(_ channel: String) {
         let held = state.withLock { $0.wanted.remove(channel) != nil }
         guard held else { return }
-        changes.put(.unsubscribe(channel))
-        thread.wake()
+        changes.put(.unsubscribe(channel), waking: thread)
     }
 
     /// The channels currently wanted.

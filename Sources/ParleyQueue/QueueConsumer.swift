@@ -83,15 +83,13 @@ public final class QueueConsumer: IOThreadService, Sendable {
 
     /// Acknowledges a delivery: the broker forgets the message.
     public func ack(_ delivery: Delivery) {
-        // The thread takes the whole inbox on each wake-up: only the first of a burst wakes it.
-        if settlements.put(.ack(delivery.tag, generation: delivery.generation)) { thread.wake() }
+        settlements.put(.ack(delivery.tag, generation: delivery.generation), waking: thread)
     }
 
     /// Rejects a delivery; with `requeue` the broker delivers it again (counting the delivery),
     /// without it the queue dead-letters it to the parked queue.
     public func reject(_ delivery: Delivery, requeue: Bool) {
-        settlements.put(.reject(delivery.tag, generation: delivery.generation, requeue: requeue))
-        thread.wake()
+        settlements.put(.reject(delivery.tag, generation: delivery.generation, requeue: requeue), waking: thread)
     }
 
     /// Settles a delivery as its commands need (see ``Disposition``).

@@ -105,8 +105,7 @@ public final class QueuePublisher: IOThreadService, Sendable {
             try await withCheckedThrowingContinuation { continuation in
                 inbox.put(Request(
                     body: body, exchange: exchange ?? topology.exchange, routingKey: routingKey, messageId: messageId,
-                    batchable: batchable, continuation: continuation))
-                thread.wake()
+                    batchable: batchable, continuation: continuation), waking: thread)
             }
             published.increment()
         } catch {
