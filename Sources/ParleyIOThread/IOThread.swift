@@ -61,12 +61,13 @@ public final class IOThread: Sendable {
         wake()
     }
 
-    /// Waits until `fd` is readable, ``wake()`` is called, or the timeout passes.
+    /// Waits until `fd` is readable, ``wake()`` is called, or `timeout` passes; a negative `fd`
+    /// waits for the wake-up or the timeout alone.
     /// - Returns: whether `fd` is readable; a wake-up byte is consumed.
     @discardableResult
-    public func wait(readable fd: Int32, timeoutMilliseconds: Int32) -> Bool {
+    public func wait(readable fd: Int32 = -1, timeout: Duration) -> Bool {
         var fds = [pollfd(fd: wakeRead, events: Int16(POLLIN), revents: 0), pollfd(fd: fd, events: Int16(POLLIN), revents: 0)]
-        let n = poll(&fds, fd >= 0 ? 2 : 1, timeoutMilliseconds)
+        let n = poll(&fds, fd >= 0 ? 2 : 1, Int32(clamping: timeout.pollMilliseconds))
         guard n > 0 else { return false }
         if fds[0].revents & Int16(POLLIN) != 0 { drainWakeups() }
         return fd >= 0 && fds[1].revents & Int16(POLLIN | POLLHUP | POLLERR) != 0
@@ -74,9 +75,7 @@ public final class IOThread: Sendable {
 
     /// Sleeps up to `duration` unless woken; for back-off between reconnects.
     public func sleep(_ duration: Duration) {
-        let ms = duration.components.seconds * 1000 + duration.components.attoseconds / 1_000_000_000_000_000
-        var fds = [pollfd(fd: wakeRead, events: Int16(POLLIN), revents: 0)]
-        if poll(&fds, 1, Int32(clamping: ms)) > 0 { drainWakeups() }
+        wait(timeout: duration)
     }
 
     private func drainWakeups() {
@@ -150,5 +149,15 @@ extension IOThreadService {
         start()
         try? await gracefulShutdown()
         stop()
+    }
+}
+
+extension Duration {
+    /// Whole milliseconds for `poll`, rounded up: rounding down would wake the thread just
+    /// before a deadline, to find nothing due. Negative durations are zero.
+    var pollMilliseconds: Int64 {
+        guard self > .zero else { return 0 }
+        let (seconds, attoseconds) = components
+        return seconds * 1000 + (attoseconds + 999_999_999_999_999) / 1_000_000_000_000_000
     }
 }

@@ -66,7 +66,7 @@ public final class RedisClient: IOThreadService, Sendable {
         while !thread.isStopped {
             let requests = inbox.takeAll()
             if requests.isEmpty {
-                thread.wait(readable: -1, timeoutMilliseconds: 1000)
+                thread.wait(timeout: .seconds(1))
                 continue
             }
             if connection == nil {

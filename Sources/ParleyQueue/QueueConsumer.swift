@@ -173,7 +173,7 @@ public final class QueueConsumer: IOThreadService, Sendable {
                 lastSettled = .now
             }
             let linger = Duration.milliseconds(250) - (ContinuousClock.now - lastSettled)
-            if linger > .zero { Thread.sleep(forTimeInterval: Double(linger.components.attoseconds) / 1e18) }
+            if linger > .zero { Thread.sleep(forTimeInterval: linger / .seconds(1)) }
         }
         while !thread.isStopped {
             if try settle(on: connection, generation: generation, window: &window, hold: &hold, force: false) > 0 {
@@ -195,8 +195,7 @@ public final class QueueConsumer: IOThreadService, Sendable {
                 continue
             }
             if !connection.hasBuffered {
-                let due = hold.wait(at: .now).map { Int32(clamping: $0.roundedUpMilliseconds) } ?? 1000
-                thread.wait(readable: connection.fd, timeoutMilliseconds: min(due, 1000))
+                thread.wait(readable: connection.fd, timeout: min(hold.wait(at: .now) ?? .seconds(1), .seconds(1)))
             }
         }
     }

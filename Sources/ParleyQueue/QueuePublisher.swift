@@ -249,7 +249,7 @@ public final class QueuePublisher: IOThreadService, Sendable {
                 }
             }
             if !connection.hasBuffered {
-                thread.wait(readable: connection.fd, timeoutMilliseconds: 1000)
+                thread.wait(readable: connection.fd, timeout: .seconds(1))
             }
         }
     }

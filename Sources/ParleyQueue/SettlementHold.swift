@@ -47,12 +47,3 @@ struct SettlementHold<Item> {
         return held
     }
 }
-
-extension Duration {
-    /// Whole milliseconds, rounded up: `poll`'s unit, where rounding down would wake the thread
-    /// just before a deadline, to find nothing due.
-    var roundedUpMilliseconds: Int64 {
-        let (seconds, attoseconds) = components
-        return seconds * 1000 + (attoseconds + 999_999_999_999_999) / 1_000_000_000_000_000
-    }
-}

@@ -46,12 +46,4 @@ final class SettlementHoldTests: XCTestCase {
         single.add([1], urgent: false, at: start)
         XCTAssertEqual(single.wait(at: start), .zero)
     }
-
-    func testPollTimeoutsRoundUp() {
-        XCTAssertEqual(Duration.zero.roundedUpMilliseconds, 0)
-        XCTAssertEqual(Duration.microseconds(1).roundedUpMilliseconds, 1)
-        XCTAssertEqual(Duration.milliseconds(10).roundedUpMilliseconds, 10)
-        XCTAssertEqual(Duration.microseconds(10_001).roundedUpMilliseconds, 11)
-        XCTAssertEqual(Duration.seconds(2).roundedUpMilliseconds, 2000)
-    }
 }

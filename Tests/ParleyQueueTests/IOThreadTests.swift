@@ -1,0 +1,37 @@
+@testable import ParleyIOThread
+import XCTest
+
+/// The waits the queue's connection threads are built on.
+final class IOThreadTests: XCTestCase {
+    func testPollTimeoutsRoundUp() {
+        XCTAssertEqual(Duration.milliseconds(-3).pollMilliseconds, 0)
+        XCTAssertEqual(Duration.zero.pollMilliseconds, 0)
+        XCTAssertEqual(Duration.microseconds(1).pollMilliseconds, 1)
+        XCTAssertEqual(Duration.milliseconds(10).pollMilliseconds, 10)
+        XCTAssertEqual(Duration.microseconds(10_001).pollMilliseconds, 11)
+        XCTAssertEqual(Duration.seconds(2).pollMilliseconds, 2000)
+    }
+
+    func testAWaitLastsItsTimeoutUnlessWokenAndSeesItsSocket() throws {
+        let thread = IOThread(name: "test")
+        let clock = ContinuousClock()
+
+        // A deadline 1.2 ms away is not cut to 1 ms.
+        let waited = clock.measure { XCTAssertFalse(thread.wait(timeout: .microseconds(1200))) }
+        XCTAssertGreaterThanOrEqual(waited, .microseconds(1200))
+
+        // A wake-up given before the wait ends it at once, and is used up by it.
+        thread.wake()
+        let woken = clock.measure { XCTAssertFalse(thread.wait(timeout: .seconds(5))) }
+        XCTAssertLessThan(woken, .seconds(1))
+        XCTAssertGreaterThanOrEqual(clock.measure { thread.wait(timeout: .milliseconds(20)) }, .milliseconds(20))
+
+        var fds: [Int32] = [-1, -1]
+        XCTAssertEqual(pipe(&fds), 0)
+        defer { fds.forEach { close($0) } }
+        XCTAssertFalse(thread.wait(readable: fds[0], timeout: .milliseconds(5)))
+        var byte: UInt8 = 1
+        XCTAssertEqual(write(fds[1], &byte, 1), 1)
+        XCTAssertTrue(thread.wait(readable: fds[0], timeout: .seconds(5)))
+    }
+}
