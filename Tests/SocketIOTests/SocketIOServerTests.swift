@@ -5,6 +5,7 @@ import HummingbirdWSClient
 import HummingbirdWSClient
 import Logging
 import NIOCore
+import NIOPosix
 @testable import SocketIO
 import XCTest
 
@@ -21,6 +22,12 @@ final class SocketIOServerTests: XCTestCase {
             case "echo": ack?.send(arguments)
             case "shout": socket.emit("heard", .string((socket.userData as? String) ?? "?"), arguments.first ?? .null)
             case "ignore": break
+            case "where":
+                // Which thread runs the handler: before an await and after it.
+                let before = MultiThreadedEventLoopGroup.currentEventLoop.map(ObjectIdentifier.init)
+                try? await Task.sleep(for: .milliseconds(1))
+                let after = MultiThreadedEventLoopGroup.currentEventLoop.map(ObjectIdentifier.init)
+                ack?(.bool(before != nil), .bool(after != nil && after == before))
             default: ack?(.string("unknown"))
             }
         }
@@ -85,6 +92,17 @@ final class SocketIOServerTests: XCTestCase {
                 let heard = await events.next()
                 XCTAssertEqual(heard?.name, "heard")
                 XCTAssertEqual(heard?.arguments, [.string("ada"), .string("hi")])
+            }
+        }
+    }
+
+    func testAWebSocketSessionsEventsRunOnItsEventLoop() async throws {
+        try await withServer { url, _ in
+            try await SocketIOClient.connect(to: url, auth: .object(["name": .string("ada")]), logger: Self.logger) { client in
+                // Started on the loop that read the packet, and resumed there after awaiting:
+                // no thread of the shared pool is woken for each step.
+                let answer = try await client.emitWithAck("where")
+                XCTAssertEqual(answer, [.bool(true), .bool(true)])
             }
         }
     }

@@ -64,11 +64,12 @@ final class EngineSession: Sendable {
     /// Runs application work in a task of its own; when it ends, `next` is given the messages
     /// that waited, as long as there is room. With `alone`, messages wait until it has ended.
     func run(limit: Int, alone: Bool = false, _ work: @escaping @Sendable () async -> Void, next: @escaping @Sendable (EnginePacket) -> Void) {
-        state.withLock { state in
+        let executor = state.withLock { state in
             state.running += 1
             if alone { state.alone = true }
+            return state.webSocket?.executor
         }
-        Task {
+        Task(executorPreference: executor) { [self] in
             await work()
             state.withLock { state in
                 state.running -= 1

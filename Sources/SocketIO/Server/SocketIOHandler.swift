@@ -1,4 +1,9 @@
 /// The application on top of Socket.IO: decides on connections and handles events.
+///
+/// For a session on WebSocket, ``connect(_:auth:)``, ``connected(_:auth:)`` and
+/// ``event(_:name:arguments:ack:)`` run on the connection's event loop (they start there and
+/// come back there after each `await`), so that no other thread is woken to handle a packet or
+/// to write its answer. They must not block: blocking work belongs on a thread pool.
 public protocol SocketIOHandler: Sendable {
     /// A client asks to join `socket.namespace` with `auth` (the CONNECT payload). Accept, with
     /// any per-socket value the application keeps, or refuse with a message.

@@ -10,9 +10,13 @@ final class WebSocketLink: Sendable {
     private let closeTimeout: Duration
     private let closing = Atomic<Bool>(false)
 
+    /// Runs the session's application work on the connection's event loop.
+    let executor: LoopTaskExecutor
+
     init(channel: any Channel, closeTimeout: Duration) {
         self.channel = channel
         self.queue = LoopWriteQueue.of(channel.eventLoop)
+        self.executor = LoopTaskExecutor.of(channel.eventLoop)
         self.closeTimeout = closeTimeout
     }
 
@@ -50,6 +54,25 @@ final class WebSocketLink: Sendable {
     }
 }
 
+/// One value per event loop, made on first use (loops live as long as the process).
+final class PerEventLoop<Value: Sendable>: Sendable {
+    private let values = Mutex<[ObjectIdentifier: Value]>([:])
+    private let make: @Sendable (any EventLoop) -> Value
+
+    init(_ make: @escaping @Sendable (any EventLoop) -> Value) {
+        self.make = make
+    }
+
+    func of(_ loop: any EventLoop) -> Value {
+        values.withLock { values in
+            if let value = values[ObjectIdentifier(loop)] { return value }
+            let value = make(loop)
+            values[ObjectIdentifier(loop)] = value
+            return value
+        }
+    }
+}
+
 /// What every WebSocket of one event loop has to write, written by one job on the loop: a burst
 /// of events (a worker publishes its batch at once) costs the loop one wake-up and each
 /// connection one flush, not one of each per event.
@@ -65,17 +88,10 @@ final class LoopWriteQueue: Sendable {
         var scheduled = false
     }
 
-    private static let queues = Mutex<[ObjectIdentifier: LoopWriteQueue]>([:])
+    private static let queues = PerEventLoop { LoopWriteQueue(loop: $0) }
 
-    /// The queue of `loop` (one per loop, made on first use).
-    static func of(_ loop: any EventLoop) -> LoopWriteQueue {
-        queues.withLock { queues in
-            if let queue = queues[ObjectIdentifier(loop)] { return queue }
-            let queue = LoopWriteQueue(loop: loop)
-            queues[ObjectIdentifier(loop)] = queue
-            return queue
-        }
-    }
+    /// The queue of `loop`.
+    static func of(_ loop: any EventLoop) -> LoopWriteQueue { queues.of(loop) }
 
     private let loop: any EventLoop
     private let state = Mutex(State())
@@ -114,6 +130,27 @@ final class LoopWriteQueue: Sendable {
             written[ObjectIdentifier(channel)] = channel
         }
         for channel in written.values { channel.flush() }
+    }
+}
+
+/// Runs tasks' jobs on one event loop: work for a WebSocket session starts on the loop that read
+/// its packet and resumes there, where its answer is written, instead of waking a thread of the
+/// shared pool for each step.
+final class LoopTaskExecutor: TaskExecutor {
+    private static let executors = PerEventLoop { LoopTaskExecutor(loop: $0) }
+
+    /// The executor of `loop`.
+    static func of(_ loop: any EventLoop) -> LoopTaskExecutor { executors.of(loop) }
+
+    private let loop: any EventLoop
+
+    private init(loop: any EventLoop) {
+        self.loop = loop
+    }
+
+    func enqueue(_ job: consuming ExecutorJob) {
+        let job = UnownedJob(job)
+        loop.execute { job.runSynchronously(on: self.asUnownedTaskExecutor()) }
     }
 }
 
