@@ -1,5 +1,5 @@
 import Foundation
-import ParleyCore
+@testable import ParleyCore
 import XCTest
 
 final class UUIDv7Tests: XCTestCase {
@@ -16,6 +16,21 @@ final class UUIDv7Tests: XCTestCase {
             XCTAssertLessThan(a.lowercased, b.lowercased)
         }
         XCTAssertEqual(Set(ids).count, ids.count)
+    }
+
+    func testRandomWordsComeFreshAcrossBlocks() {
+        var random = RandomBlock()
+        let words = (0..<1000).map { _ in random.next() }
+        // 64-bit words from a cryptographic generator do not repeat, across refills included.
+        XCTAssertEqual(Set(words).count, words.count)
+        let another = (0..<1000).map { _ in RandomBlock() }.map { block -> UInt64 in
+            var block = block
+            return block.next()
+        }
+        XCTAssertEqual(Set(another).count, another.count, "each block draws its own words")
+        // Roughly half the bits set: not a constant or a counter.
+        let ones = words.reduce(0) { $0 + $1.nonzeroBitCount }
+        XCTAssertEqual(Double(ones) / Double(words.count * 64), 0.5, accuracy: 0.02)
     }
 
     func testTimestampIsTheCreationTime() {
