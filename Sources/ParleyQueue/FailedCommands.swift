@@ -90,7 +90,7 @@ public struct FailedCommands: Sendable {
         ])
         do {
             try await publisher.publish(
-                [UInt8](JSON.encode(next)), routingKey: delivery.routingKey, messageId: command.id.uuidString,
+                [UInt8](JSON.encode(next)), routingKey: delivery.routingKey, messageId: command.id.uppercased,
                 exchange: topology.retryExchange(seconds: delay))
             retried.increment()
             return .ack

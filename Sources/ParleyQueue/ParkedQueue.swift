@@ -36,7 +36,7 @@ public struct ParkedQueue: Sendable {
     public func replay(_ commandId: UUID? = nil, through publisher: QueuePublisher) async throws -> Int {
         var replayed = 0
         _ = await drain { entry in commandId == nil || entry.commandId == commandId } replay: { entry in
-            try await publisher.publish(Array(entry.record.body.utf8), routingKey: entry.record.routingKey, messageId: entry.commandId?.uuidString)
+            try await publisher.publish(Array(entry.record.body.utf8), routingKey: entry.record.routingKey, messageId: entry.commandId?.uppercased)
             replayed += 1
         }
         return replayed

@@ -4,9 +4,10 @@ import XCTest
 
 /// Ids and timestamps are written by hand on the hot paths: the same text as Foundation's.
 final class TextFormsTests: XCTestCase {
-    func testAnIdIsWrittenAsFoundationWritesItInLowerCase() {
+    func testAnIdIsWrittenAsFoundationWritesItInEitherCase() {
         for id in (0..<2_000).map({ _ in UUID() }) + [UUIDv7.make(), UUID(uuid: (0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0))] {
             XCTAssertEqual(id.lowercased, id.uuidString.lowercased())
+            XCTAssertEqual(id.uppercased, id.uuidString)
         }
     }
 

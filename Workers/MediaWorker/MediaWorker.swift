@@ -118,7 +118,7 @@ public final class MediaWorker: Service, Sendable {
             messageId: job.messageId, chatId: job.chatId, senderId: job.senderId, messageType: StoredFile.messageType(of: file.mimeType),
             text: job.text, clientMessageId: job.clientMessageId, fileId: file.id)
         let next = Command(id: command.id, replyTo: command.replyTo, payload: .messageCreate(create))
-        try await publisher.publish([UInt8](JSON.encode(next)), routingKey: next.type.rawValue, messageId: next.id.uuidString)
+        try await publisher.publish([UInt8](JSON.encode(next)), routingKey: next.type.rawValue, messageId: next.id.uppercased)
     }
 
     private func refuse(_ command: Command, _ error: ParleyError, reason: String) -> CommandReply {

@@ -28,7 +28,7 @@ extension CommandReply {
     /// and its reply alike.
     public static func encodedMessageReply(commandId: UUID, messageJSON: [UInt8], created: Bool) -> [UInt8] {
         var out = Array(#"{"commandId":""#.utf8)
-        out += commandId.uuidString.utf8
+        commandId.forEachTextByte(uppercase: true) { out.append($0) }
         out += #"","outcome":{"message":{"_0":"#.utf8
         out += messageJSON
         out += (created ? #","created":true}}}"# : #","created":false}}}"#).utf8

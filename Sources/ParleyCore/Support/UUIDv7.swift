@@ -73,10 +73,16 @@ extension UUID {
     /// The RFC 9562 text form (lower case), as every id appears in Parley's JSON and channels.
     /// Written here: `uuidString` goes through `sprintf`, and a worker names ten channels per
     /// group message.
-    public var lowercased: String {
+    public var lowercased: String { text(uppercase: false) }
+
+    /// `uuidString`'s upper-case form (AMQP message ids, and ids as the encoder writes them),
+    /// without its `sprintf`: the gateway names every command it publishes.
+    public var uppercased: String { text(uppercase: true) }
+
+    private func text(uppercase: Bool) -> String {
         String(unsafeUninitializedCapacity: 36) { buffer in
             var position = 0
-            forEachTextByte(uppercase: false) { byte in
+            forEachTextByte(uppercase: uppercase) { byte in
                 buffer[position] = byte
                 position += 1
             }

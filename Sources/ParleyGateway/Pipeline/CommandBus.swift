@@ -69,7 +69,7 @@ public final class CommandBus: Sendable {
         slots.withLock { $0[command.id] = .expected }
         do {
             try await publisher.publish(
-                body, routingKey: command.type.rawValue, messageId: command.id.uuidString, batchable: CommandBatch.carries(command.type))
+                body, routingKey: command.type.rawValue, messageId: command.id.uppercased, batchable: CommandBatch.carries(command.type))
         } catch {
             slots.withLock { _ = $0.removeValue(forKey: command.id) }
             throw error
