@@ -22,17 +22,13 @@ public enum UUIDv7 {
     public static func make(now: Date = Date()) -> UUID {
         var millis = UInt64(max(0, now.timeIntervalSince1970 * 1000))
         let (counter, tail): (UInt16, UInt64) = last.withLock { state in
-            // 12 bits of rand_a hold a counter so that ids made within one millisecond still sort.
-            if millis <= state.millis {
+            // 12 bits of rand_a hold a counter so that ids made within one millisecond (or after
+            // the clock went back) still sort; a full counter moves on to the next millisecond.
+            if millis <= state.millis && state.counter < 0x0FFF {
                 millis = state.millis
-                if state.counter >= 0x0FFF {
-                    millis += 1
-                    state.millis = millis
-                    state.counter = UInt16(truncatingIfNeeded: state.random.next() % 0x0400)
-                } else {
-                    state.counter += 1
-                }
+                state.counter += 1
             } else {
+                millis = max(millis, state.millis + 1)
                 state.millis = millis
                 state.counter = UInt16(truncatingIfNeeded: state.random.next() % 0x0400)
             }
