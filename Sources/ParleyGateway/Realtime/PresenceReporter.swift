@@ -68,7 +68,7 @@ public final class PresenceReporter: Service, Sendable {
         let deadline = command.type == .presenceHeartbeat ? ContinuousClock.now + ttl : nil
         while !Task.isCancelled {
             do {
-                try await publisher.publish([UInt8](body), routingKey: command.type.rawValue, messageId: command.id.uuidString)
+                try await publisher.publish([UInt8](body), routingKey: command.type.rawValue, messageId: command.id.uppercased)
                 return
             } catch {
                 if let deadline, ContinuousClock.now > deadline {
