@@ -127,6 +127,7 @@ struct Runtime {
         var socketIO = SocketIOConfiguration()
         socketIO.connectTimeout = config.socketAuthTimeout
         socketIO.corsOrigins = config.corsOrigins
+        socketIO.webSocketSendBuffer = config.socketSendBuffer
         return socketIO
     }
 

@@ -18,6 +18,7 @@ final class ParleyConfigTests: XCTestCase {
         XCTAssertEqual(config.allowedFileTypes.count, 6)
         XCTAssertEqual(config.fileURLExpiry, .seconds(3600))
         XCTAssertEqual(config.socketAuthTimeout, .milliseconds(30000))
+        XCTAssertEqual(config.socketSendBuffer, 1 << 20)
         XCTAssertEqual(config.jwtExpiry, .seconds(7 * 86400))
         XCTAssertFalse(config.nodeID.isEmpty, "an empty NODE_ID is replaced by a generated one")
     }
@@ -44,6 +45,9 @@ final class ParleyConfigTests: XCTestCase {
         }
         XCTAssertThrowsError(try ParleyConfig.load(environment: ["LOG_LEVEL": "loud"], defaultsFile: defaults)) {
             XCTAssertEqual(($0 as! ConfigError).key, "LOG_LEVEL")
+        }
+        XCTAssertThrowsError(try ParleyConfig.load(environment: ["SOCKET_SEND_BUFFER": "1024"], defaultsFile: defaults)) {
+            XCTAssertEqual(($0 as! ConfigError).key, "SOCKET_SEND_BUFFER")
         }
     }
 

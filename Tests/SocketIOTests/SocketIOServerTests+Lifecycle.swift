@@ -31,29 +31,45 @@ final class FloodHandler: SocketIOHandler {
 }
 
 extension SocketIOServerTests {
-    /// A client that stops reading is dropped once the server holds more than NIO's high water
-    /// mark for it, instead of the server buffering for it without end.
+    /// A client that stops reading is dropped once the server holds more than its send buffer
+    /// for it, instead of the server buffering for it without end.
     func testAClientThatStopsReadingIsDropped() async throws {
+        let (reasons, sent) = try await floodAStalledClient { _ in }
+        XCTAssertEqual(reasons, ["transport error"])
+        // Dropped after the kernel's buffers and the 1 MiB send buffer filled, well before the
+        // flood's end.
+        XCTAssertGreaterThan(sent, 64)
+        XCTAssertLessThan(sent, 5000)
+    }
+
+    /// How far behind a client may fall is the configured send buffer: 4 MiB more of it lets
+    /// 256 more 16 KiB events through before the same stalled client is dropped.
+    func testTheSendBufferDecidesHowFarBehindAClientMayFall() async throws {
+        let (_, small) = try await floodAStalledClient { $0.webSocketSendBuffer = 64 * 1024 }
+        let (reasons, large) = try await floodAStalledClient { $0.webSocketSendBuffer = 64 * 1024 + 4 << 20 }
+        XCTAssertEqual(reasons, ["transport error"])
+        let message = "\(small) events sent with 64 KiB, \(large) with 4 MiB more"
+        XCTAssertGreaterThan(large - small, 200, message)
+        XCTAssertLessThan(large - small, 320, message)
+    }
+
+    /// Floods a client that reads nothing past its `open` packet until the server drops it: why
+    /// it was dropped and how many events were sent.
+    private func floodAStalledClient(_ configure: (inout SocketIOConfiguration) -> Void) async throws -> ([String], Int) {
         let handler = FloodHandler()
-        try await withServer(handler: handler) { _, client, _ in
+        try await withServer(configure, handler: handler) { _, client, _ in
             let socket = try StalledClient(port: client.port!)
             defer { socket.close() }
             try socket.upgrade()
             try socket.sendText(#"40"#)
             try await Task.sleep(for: .milliseconds(200))
             try socket.sendText(#"42["flood"]"#)
-            // From here on the client reads nothing.
             let deadline = ContinuousClock.now + .seconds(20)
             while handler.reasons.withLock({ $0.isEmpty }) && ContinuousClock.now < deadline {
                 try await Task.sleep(for: .milliseconds(50))
             }
-            XCTAssertEqual(handler.reasons.withLock { $0 }, ["transport error"])
-            // Dropped after the kernel's buffers and NIO's high water mark filled, well before
-            // the flood's end.
-            let sent = handler.sent.load(ordering: .relaxed)
-            XCTAssertGreaterThan(sent, 10)
-            XCTAssertLessThan(sent, 5000)
         }
+        return (handler.reasons.withLock { $0 }, handler.sent.load(ordering: .relaxed))
     }
 }
 

@@ -24,6 +24,9 @@ public struct ParleyConfig: Sendable {
     /// from their header, before any pixel is decoded.
     public var maxImagePixels: Int
     public var socketAuthTimeout: Duration
+    /// Bytes a gateway holds for a socket that reads too slowly, beyond the kernel's buffers,
+    /// before it drops it.
+    public var socketSendBuffer: Int
     /// Origins allowed to use Socket.IO long-polling from a browser (`*` for any).
     public var corsOrigins: [String]
     public var nodeID: String
@@ -80,6 +83,7 @@ public struct ParleyConfig: Sendable {
         fileURLExpiry = try s.duration("FILE_URL_EXPIRY")
         maxImagePixels = try s.int("MAX_IMAGE_PIXELS", in: 1...1_000_000_000)
         socketAuthTimeout = .milliseconds(try s.int("SOCKET_AUTH_TIMEOUT", in: 1...3_600_000))
+        socketSendBuffer = try s.int("SOCKET_SEND_BUFFER", in: 16_384...1_073_741_824)
         corsOrigins = try s.string("CORS_ORIGINS", allowEmpty: true).split(separator: ",")
             .map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty }
         let node = try s.string("NODE_ID", allowEmpty: true)

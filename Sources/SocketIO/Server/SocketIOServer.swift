@@ -298,6 +298,8 @@ public final class SocketIOServer: Service, Sendable {
     func webSocketHandler(channel: any Channel, head: HTTPRequestHead) -> EngineWebSocketHandler? {
         let uri = URI(head.uri)
         let query = uri.queryParameters
+        let limit = configuration.webSocketSendBuffer
+        try? channel.syncOptions?.setOption(ChannelOptions.writeBufferWaterMark, value: .init(low: limit / 2, high: limit))
         let link = WebSocketLink(channel: channel, closeTimeout: configuration.webSocketCloseTimeout)
         if let sid = query.get("sid") {
             guard let session = session(sid) else { return nil }

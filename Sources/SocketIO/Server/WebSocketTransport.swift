@@ -20,8 +20,9 @@ final class WebSocketLink: Sendable {
         self.closeTimeout = closeTimeout
     }
 
-    /// False while the client is so far behind that NIO holds more than its high water mark of
-    /// unsent bytes (beyond what the kernel buffers): such a client is dropped, not buffered for.
+    /// False while the client is so far behind that NIO holds more than its high water mark
+    /// (`webSocketSendBuffer`) of unsent bytes beyond what the kernel buffers: such a client is
+    /// dropped, not buffered for.
     var isWritable: Bool { channel.isWritable }
 
     /// Whether the server began the closing handshake.
