@@ -127,7 +127,7 @@ struct Runtime {
         var socketIO = SocketIOConfiguration()
         socketIO.connectTimeout = config.socketAuthTimeout
         socketIO.corsOrigins = config.corsOrigins
-        socketIO.webSocketSendBuffer = config.socketSendBuffer
+        socketIO.sendBuffer = config.socketSendBuffer
         return socketIO
     }
 

@@ -12,6 +12,14 @@ final class EnginePacketTests: XCTestCase {
         }
     }
 
+    func testTextCountIsTheLengthOfTheText() {
+        var packets: [EnginePacket] = [.open(bytes("{}")), .close, .ping([]), .pong(bytes("probe")), .message(bytes("2[\"hé\"]")), .upgrade, .noop]
+        packets += (0..<8).map { .binary(Array(repeating: 7, count: $0)) }
+        for packet in packets {
+            XCTAssertEqual(packet.textCount, packet.text.count, "\(packet)")
+        }
+    }
+
     func testPollingPayloadJoinsWithRecordSeparatorAndBase64ForBinary() {
         let payload = EnginePacket.encode(payload: [.message(bytes("hello")), .binary([1, 2, 3, 4]), .ping([])])
         XCTAssertEqual(String(decoding: payload, as: UTF8.self), "4hello\u{1e}bAQIDBA==\u{1e}2")

@@ -1,4 +1,7 @@
 import Foundation
+import HTTPTypes
+import HummingbirdTesting
+import NIOCore
 import Synchronization
 import XCTest
 
@@ -45,12 +48,38 @@ extension SocketIOServerTests {
     /// How far behind a client may fall is the configured send buffer: 4 MiB more of it lets
     /// 256 more 16 KiB events through before the same stalled client is dropped.
     func testTheSendBufferDecidesHowFarBehindAClientMayFall() async throws {
-        let (_, small) = try await floodAStalledClient { $0.webSocketSendBuffer = 64 * 1024 }
-        let (reasons, large) = try await floodAStalledClient { $0.webSocketSendBuffer = 64 * 1024 + 4 << 20 }
+        let (_, small) = try await floodAStalledClient { $0.sendBuffer = 64 * 1024 }
+        let (reasons, large) = try await floodAStalledClient { $0.sendBuffer = 64 * 1024 + 4 << 20 }
         XCTAssertEqual(reasons, ["transport error"])
         let message = "\(small) events sent with 64 KiB, \(large) with 4 MiB more"
         XCTAssertGreaterThan(large - small, 200, message)
         XCTAssertLessThan(large - small, 320, message)
+    }
+
+    /// A polling client that stops polling is dropped once its queued packets pass the send
+    /// buffer, not kept (and its packets held) until the ping timeout.
+    func testAPollingClientThatStopsPollingIsDropped() async throws {
+        let handler = FloodHandler()
+        try await withServer({ $0.sendBuffer = 64 * 1024 }, handler: handler) { _, client, _ in
+            func request(_ method: HTTPRequest.Method, _ query: String, _ body: String = "") async throws -> String {
+                try await client.execute(uri: "/socket.io/?EIO=4&transport=polling\(query)", method: method, body: ByteBuffer(string: body)) {
+                    String(buffer: $0.body)
+                }
+            }
+            let open = try await request(.get, "")
+            let sid = try XCTUnwrap(JSONValue.parse(Array(open.utf8.dropFirst()))?["sid"]?.stringValue)
+            _ = try await request(.post, "&sid=\(sid)", "40")
+            _ = try await request(.get, "&sid=\(sid)")
+            _ = try await request(.post, "&sid=\(sid)", "42[\"flood\"]")
+            // From here on the client polls no more.
+            let deadline = ContinuousClock.now + .seconds(10)
+            while handler.reasons.withLock({ $0.isEmpty }) && ContinuousClock.now < deadline {
+                try await Task.sleep(for: .milliseconds(20))
+            }
+            XCTAssertEqual(handler.reasons.withLock { $0 }, ["transport error"])
+            // Four 16 KiB events fit in 64 KiB; the fifth is one too many.
+            XCTAssertLessThan(handler.sent.load(ordering: .relaxed), 10)
+        }
     }
 
     /// Floods a client that reads nothing past its `open` packet until the server drops it: why

@@ -2,7 +2,6 @@ import Foundation
 import Hummingbird
 import HummingbirdTesting
 import HummingbirdWSClient
-import HummingbirdWSClient
 import Logging
 import NIOCore
 import NIOPosix

@@ -24,8 +24,8 @@ public struct ParleyConfig: Sendable {
     /// from their header, before any pixel is decoded.
     public var maxImagePixels: Int
     public var socketAuthTimeout: Duration
-    /// Bytes a gateway holds for a socket that reads too slowly, beyond the kernel's buffers,
-    /// before it drops it.
+    /// Bytes a gateway holds for a socket that reads too slowly (beyond the kernel's buffers for
+    /// a WebSocket) before it drops it.
     public var socketSendBuffer: Int
     /// Origins allowed to use Socket.IO long-polling from a browser (`*` for any).
     public var corsOrigins: [String]

@@ -23,6 +23,12 @@ public enum EnginePacket: Sendable, Equatable {
         return [type] + data
     }
 
+    /// The length of `text`, without making it.
+    var textCount: Int {
+        if case .binary(let d) = self { return 1 + (d.count + 2) / 3 * 4 }
+        return 1 + textParts.data.count
+    }
+
     /// The type digit and data of a text packet (`binary` gives `b` and the raw bytes).
     var textParts: (type: UInt8, data: [UInt8]) {
         switch self {

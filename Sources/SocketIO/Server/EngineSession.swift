@@ -10,6 +10,8 @@ final class EngineSession: Sendable {
         var transport: Transport
         /// Packets waiting for a polling GET (or for the WebSocket to attach).
         var outbox: [EnginePacket] = []
+        /// The length of the outbox's packets' text.
+        var outboxBytes = 0
         var pollWaiter: CheckedContinuation<Void, Never>?
         var pollInProgress = false
         var webSocket: WebSocketLink?
@@ -29,14 +31,17 @@ final class EngineSession: Sendable {
 
     let sid: String
     let handshake: Handshake
+    /// Most bytes queued for a polling client before it counts as too slow and is dropped.
+    private let sendBuffer: Int
     private let state: Mutex<State>
     /// Called once, when the session closes.
     private let onClose: @Sendable (EngineSession) -> Void
 
-    init(sid: String, handshake: Handshake, transport: Transport, heartbeat: Heartbeat, onClose: @escaping @Sendable (EngineSession) -> Void) {
+    init(sid: String, handshake: Handshake, transport: Transport, heartbeat: Heartbeat, sendBuffer: Int, onClose: @escaping @Sendable (EngineSession) -> Void) {
         self.sid = sid
         self.handshake = handshake
         self.onClose = onClose
+        self.sendBuffer = sendBuffer
         state = Mutex(State(transport: transport, heartbeat: heartbeat))
     }
 
@@ -138,6 +143,9 @@ final class EngineSession: Sendable {
                 link.send(packets)
                 return .done
             }
+            state.outboxBytes += packets.reduce(0) { $0 + $1.textCount + 1 }
+            // A polling client that keeps up takes what is queued on each poll.
+            guard state.outboxBytes <= sendBuffer else { return .stalled }
             state.outbox.append(contentsOf: packets)
             defer { state.pollWaiter = nil }
             return .wake(state.pollWaiter)
@@ -193,11 +201,11 @@ final class EngineSession: Sendable {
                     // Whatever was queued (a `close` from the server among it) goes out; else the
                     // poll ends cleanly with `noop`.
                     state.pollInProgress = false
-                    return state.outbox.isEmpty ? [.noop] : take(&state.outbox, maxPackets: maxPackets, maxBytes: maxBytes)
+                    return state.outbox.isEmpty ? [.noop] : take(&state, maxPackets: maxPackets, maxBytes: maxBytes)
                 }
                 guard !state.outbox.isEmpty else { return nil }
                 state.pollInProgress = false
-                return take(&state.outbox, maxPackets: maxPackets, maxBytes: maxBytes)
+                return take(&state, maxPackets: maxPackets, maxBytes: maxBytes)
             }
             if let taken { return taken }
             await withCheckedContinuation { (waiter: CheckedContinuation<Void, Never>) in
@@ -211,17 +219,20 @@ final class EngineSession: Sendable {
         }
     }
 
-    private func take(_ outbox: inout [EnginePacket], maxPackets: Int, maxBytes: Int) -> [EnginePacket] {
+    private func take(_ state: inout State, maxPackets: Int, maxBytes: Int) -> [EnginePacket] {
         var count = 0
         var bytes = 0
-        for packet in outbox.prefix(maxPackets) {
-            let size = packet.text.count + 1
+        for packet in state.outbox.prefix(maxPackets) {
+            let size = packet.textCount + 1
             if count > 0 && bytes + size > maxBytes { break }
             count += 1
             bytes += size
         }
-        defer { outbox.removeFirst(count) }
-        return Array(outbox.prefix(count))
+        defer {
+            state.outbox.removeFirst(count)
+            state.outboxBytes -= bytes
+        }
+        return Array(state.outbox.prefix(count))
     }
 
     // MARK: - WebSocket
@@ -236,6 +247,7 @@ final class EngineSession: Sendable {
             }
             if !state.outbox.isEmpty { link.send(state.outbox) }
             state.outbox.removeAll()
+            state.outboxBytes = 0
             state.transport = .websocket
             state.webSocket = link
             defer { state.pollWaiter = nil }

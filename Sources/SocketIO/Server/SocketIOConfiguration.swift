@@ -15,10 +15,11 @@ public struct SocketIOConfiguration: Sendable {
     /// Most events of one connection handled at once; past it a WebSocket is read no further
     /// until some finish.
     public var concurrentEventsPerConnection: Int = 32
-    /// Most bytes held for a WebSocket client beyond what the kernel buffers for it; a client
-    /// further behind is dropped ("transport error") rather than buffered for without end. Only
-    /// a client that reads late holds any of it; it should cover a few seconds of its events.
-    public var webSocketSendBuffer: Int = 1 << 20
+    /// Most bytes held for a client that reads too slowly (beyond what the kernel buffers for a
+    /// WebSocket; a polling client's queued packets); a client further behind is dropped
+    /// ("transport error") rather than buffered for without end. Only a client that reads late
+    /// holds any of it; it should cover a few seconds of its events.
+    public var sendBuffer: Int = 1 << 20
     /// How long a client has to answer the server's WebSocket close frame before it is cut off.
     public var webSocketCloseTimeout: Duration = .seconds(10)
 

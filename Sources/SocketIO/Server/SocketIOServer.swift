@@ -83,7 +83,9 @@ public final class SocketIOServer: Service, Sendable {
         let heartbeat = Heartbeat(
             now: .now, interval: configuration.pingInterval, timeout: configuration.pingTimeout,
             connectTimeout: layer == .socketIO ? configuration.connectTimeout : nil)
-        let session = EngineSession(sid: sid, handshake: handshake, transport: webSocket == nil ? .polling : .websocket, heartbeat: heartbeat) {
+        let session = EngineSession(sid: sid, handshake: handshake, transport: webSocket == nil ? .polling : .websocket, heartbeat: heartbeat,
+            sendBuffer: configuration.sendBuffer
+        ) {
             self.closed($0)
         }
         if layer == .socketIO { session.connection = SocketIOConnection(session: session, handler: handler, namespaces: namespaces) }
@@ -298,7 +300,7 @@ public final class SocketIOServer: Service, Sendable {
     func webSocketHandler(channel: any Channel, head: HTTPRequestHead) -> EngineWebSocketHandler? {
         let uri = URI(head.uri)
         let query = uri.queryParameters
-        let limit = configuration.webSocketSendBuffer
+        let limit = configuration.sendBuffer
         try? channel.syncOptions?.setOption(ChannelOptions.writeBufferWaterMark, value: .init(low: limit / 2, high: limit))
         let link = WebSocketLink(channel: channel, closeTimeout: configuration.webSocketCloseTimeout)
         if let sid = query.get("sid") {

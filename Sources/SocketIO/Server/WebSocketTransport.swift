@@ -21,7 +21,7 @@ final class WebSocketLink: Sendable {
     }
 
     /// False while the client is so far behind that NIO holds more than its high water mark
-    /// (`webSocketSendBuffer`) of unsent bytes beyond what the kernel buffers: such a client is
+    /// (`sendBuffer`) of unsent bytes beyond what the kernel buffers: such a client is
     /// dropped, not buffered for.
     var isWritable: Bool { channel.isWritable }
 
