@@ -50,7 +50,14 @@ struct Runtime {
             return handler
         }
         let registry = PrometheusCollectorRegistry()
-        MetricsSystem.bootstrap(PrometheusMetricsFactory(registry: registry))
+        var factory = PrometheusMetricsFactory(registry: registry)
+        // The default buckets start at 5 ms, where a delivery's and most requests' whole
+        // latency lies: a p99 target of 10 ms needs finer ones below it.
+        factory.defaultDurationHistogramBuckets = [
+            .milliseconds(1), .microseconds(2500), .milliseconds(5), .milliseconds(10), .milliseconds(25), .milliseconds(50),
+            .milliseconds(100), .milliseconds(250), .milliseconds(500), .seconds(1), .milliseconds(2500), .seconds(5), .seconds(10),
+        ]
+        MetricsSystem.bootstrap(factory)
         var logger = Logger(label: "parley.\(label)")
         logger[metadataKey: "node"] = "\(config.nodeID)"
         let secret = try? config.requireJWTSecret()

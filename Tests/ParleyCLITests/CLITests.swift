@@ -54,6 +54,9 @@ final class CLITests: XCTestCase {
         let metrics = try await ParleyProcess.call(URL(string: "http://127.0.0.1:\(port + 1)")!, "GET", "/metrics")
         let text = String(decoding: metrics.body, as: UTF8.self)
         XCTAssertTrue(text.contains("parley_messages_persisted_total") && text.contains("parley_queue_delivered_total"), text)
+        // Request latency is bucketed from 1 ms.
+        let gatewayMetrics = String(decoding: try await ParleyProcess.call(base, "GET", "/metrics").body, as: UTF8.self)
+        XCTAssertTrue(gatewayMetrics.contains(#"le="0.001""#) && gatewayMetrics.contains(#"le="0.0025""#), gatewayMetrics)
 
         // SIGTERM drains and exits cleanly.
         gateway.terminate()
