@@ -74,7 +74,7 @@ final class PerEventLoop<Value: Sendable>: Sendable {
     }
 }
 
-/// What every WebSocket of one event loop has to write, written by one job on the loop: a burst
+/// What every WebSocket of one event loop has to write, written by jobs on the loop: a burst
 /// of events (a worker publishes its batch at once) costs the loop one wake-up and each
 /// connection one flush, not one of each per event.
 final class LoopWriteQueue: Sendable {
@@ -110,13 +110,30 @@ final class LoopWriteQueue: Sendable {
         if schedule { loop.execute { self.drain() } }
     }
 
+    /// Writes what is queued, and flushes after the jobs already queued on the loop have run:
+    /// a sender's ack, resumed by the reply that came with its message's events, then goes out
+    /// with its own copy of the message in one write, in the order sent.
     private func drain() {
-        let items = state.withLock { state in
-            state.scheduled = false
+        var written: [ObjectIdentifier: any Channel] = [:]
+        write(take(finishing: false), into: &written)
+        loop.execute { [written] in
+            var all = written
+            self.write(self.take(finishing: true), into: &all)
+            for channel in all.values { channel.flush() }
+        }
+    }
+
+    /// What is queued; unless `finishing`, a drain stays scheduled, so that what comes meanwhile
+    /// waits for its flush.
+    private func take(finishing: Bool) -> [(any Channel, Item)] {
+        state.withLock { state in
+            if finishing { state.scheduled = false }
             defer { state.items = [] }
             return state.items
         }
-        var written: [ObjectIdentifier: any Channel] = [:]
+    }
+
+    private func write(_ items: [(any Channel, Item)], into written: inout [ObjectIdentifier: any Channel]) {
         for (channel, item) in items {
             switch item {
             case .packets(let packets):
@@ -130,7 +147,6 @@ final class LoopWriteQueue: Sendable {
             }
             written[ObjectIdentifier(channel)] = channel
         }
-        for channel in written.values { channel.flush() }
     }
 }
 
