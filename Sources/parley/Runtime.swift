@@ -51,8 +51,8 @@ struct Runtime {
         }
         let registry = PrometheusCollectorRegistry()
         var factory = PrometheusMetricsFactory(registry: registry)
-        // The default buckets start at 5 ms, where a delivery's and most requests' whole
-        // latency lies: a p99 target of 10 ms needs finer ones below it.
+        // The default buckets start at 5 ms, more than most deliveries and requests take: a
+        // p99 target of 10 ms needs finer ones below it.
         factory.defaultDurationHistogramBuckets = [
             .milliseconds(1), .microseconds(2500), .milliseconds(5), .milliseconds(10), .milliseconds(25), .milliseconds(50),
             .milliseconds(100), .milliseconds(250), .milliseconds(500), .seconds(1), .milliseconds(2500), .seconds(5), .seconds(10),

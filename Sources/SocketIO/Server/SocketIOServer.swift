@@ -83,11 +83,10 @@ public final class SocketIOServer: Service, Sendable {
         let heartbeat = Heartbeat(
             now: .now, interval: configuration.pingInterval, timeout: configuration.pingTimeout,
             connectTimeout: layer == .socketIO ? configuration.connectTimeout : nil)
-        let session = EngineSession(sid: sid, handshake: handshake, transport: webSocket == nil ? .polling : .websocket, heartbeat: heartbeat,
+        let session = EngineSession(
+            sid: sid, handshake: handshake, transport: webSocket == nil ? .polling : .websocket, heartbeat: heartbeat,
             sendBuffer: configuration.sendBuffer
-        ) {
-            self.closed($0)
-        }
+        ) { self.closed($0) }
         if layer == .socketIO { session.connection = SocketIOConnection(session: session, handler: handler, namespaces: namespaces) }
         if let webSocket { session.attachWebSocket(webSocket) }
         sessions.withLock { $0[sid] = session }
@@ -301,6 +300,7 @@ public final class SocketIOServer: Service, Sendable {
         let uri = URI(head.uri)
         let query = uri.queryParameters
         let limit = configuration.sendBuffer
+        // Fails only for a channel already closed, which the handler then finds closed too.
         try? channel.syncOptions?.setOption(ChannelOptions.writeBufferWaterMark, value: .init(low: limit / 2, high: limit))
         let link = WebSocketLink(channel: channel, closeTimeout: configuration.webSocketCloseTimeout)
         if let sid = query.get("sid") {
