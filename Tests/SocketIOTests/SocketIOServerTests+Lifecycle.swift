@@ -1,7 +1,4 @@
 import Foundation
-import HTTPTypes
-import HummingbirdTesting
-import NIOCore
 import Synchronization
 import XCTest
 
@@ -30,6 +27,14 @@ final class FloodHandler: SocketIOHandler {
 
     func disconnected(_ socket: SocketIOSocket, reason: String) async {
         reasons.withLock { $0.append(reason) }
+    }
+
+    /// Waits until the flooded socket is gone, or `limit` has passed.
+    func waitForDisconnect(within limit: Duration) async throws {
+        let deadline = ContinuousClock.now + limit
+        while reasons.withLock({ $0.isEmpty }) && ContinuousClock.now < deadline {
+            try await Task.sleep(for: .milliseconds(20))
+        }
     }
 }
 
@@ -60,24 +65,17 @@ extension SocketIOServerTests {
     /// buffer, not kept (and its packets held) until the ping timeout.
     func testAPollingClientThatStopsPollingIsDropped() async throws {
         let handler = FloodHandler()
-        try await withServer({ $0.sendBuffer = 64 * 1024 }, handler: handler) { _, client, _ in
-            func request(_ method: HTTPRequest.Method, _ query: String, _ body: String = "") async throws -> String {
-                try await client.execute(uri: "/socket.io/?EIO=4&transport=polling\(query)", method: method, body: ByteBuffer(string: body)) {
-                    String(buffer: $0.body)
-                }
-            }
-            let open = try await request(.get, "")
-            let sid = try XCTUnwrap(JSONValue.parse(Array(open.utf8.dropFirst()))?["sid"]?.stringValue)
-            _ = try await request(.post, "&sid=\(sid)", "40")
-            _ = try await request(.get, "&sid=\(sid)")
-            _ = try await request(.post, "&sid=\(sid)", "42[\"flood\"]")
+        try await withServer({ $0.sendBuffer = 64 * 1024 }, handler: handler) { url, _, _ in
+            let http = ConformanceTests.HTTP(base: url)
+            let sid = try await ConformanceTests.pollingSession(http, "socket.io")
+            let session = "/socket.io/?EIO=4&transport=polling&sid=\(sid)"
+            _ = try await ConformanceTests.post(http, session, "40")
+            _ = try await ConformanceTests.get(http, session)
+            _ = try await ConformanceTests.post(http, session, "42[\"flood\"]")
             // From here on the client polls no more.
-            let deadline = ContinuousClock.now + .seconds(10)
-            while handler.reasons.withLock({ $0.isEmpty }) && ContinuousClock.now < deadline {
-                try await Task.sleep(for: .milliseconds(20))
-            }
+            try await handler.waitForDisconnect(within: .seconds(10))
             XCTAssertEqual(handler.reasons.withLock { $0 }, ["transport error"])
-            // Four 16 KiB events fit in 64 KiB; the fifth is one too many.
+            // Three 16 KiB events and their framing fit in 64 KiB; the fourth is one too many.
             XCTAssertLessThan(handler.sent.load(ordering: .relaxed), 10)
         }
     }
@@ -93,10 +91,7 @@ extension SocketIOServerTests {
             try socket.sendText(#"40"#)
             try await Task.sleep(for: .milliseconds(200))
             try socket.sendText(#"42["flood"]"#)
-            let deadline = ContinuousClock.now + .seconds(20)
-            while handler.reasons.withLock({ $0.isEmpty }) && ContinuousClock.now < deadline {
-                try await Task.sleep(for: .milliseconds(50))
-            }
+            try await handler.waitForDisconnect(within: .seconds(20))
         }
         return (handler.reasons.withLock { $0 }, handler.sent.load(ordering: .relaxed))
     }

@@ -29,6 +29,9 @@ public enum EnginePacket: Sendable, Equatable {
         return 1 + textParts.data.count
     }
 
+    /// What the packet adds to a polling payload: its text and a separator.
+    var payloadCount: Int { textCount + 1 }
+
     /// The type digit and data of a text packet (`binary` gives `b` and the raw bytes).
     var textParts: (type: UInt8, data: [UInt8]) {
         switch self {

@@ -10,7 +10,7 @@ final class EngineSession: Sendable {
         var transport: Transport
         /// Packets waiting for a polling GET (or for the WebSocket to attach).
         var outbox: [EnginePacket] = []
-        /// The length of the outbox's packets' text.
+        /// What the outbox's packets add to polling payloads.
         var outboxBytes = 0
         var pollWaiter: CheckedContinuation<Void, Never>?
         var pollInProgress = false
@@ -143,9 +143,10 @@ final class EngineSession: Sendable {
                 link.send(packets)
                 return .done
             }
-            state.outboxBytes += packets.reduce(0) { $0 + $1.textCount + 1 }
+            let size = packets.reduce(0) { $0 + $1.payloadCount }
             // A polling client that keeps up takes what is queued on each poll.
-            guard state.outboxBytes <= sendBuffer else { return .stalled }
+            guard state.outboxBytes + size <= sendBuffer else { return .stalled }
+            state.outboxBytes += size
             state.outbox.append(contentsOf: packets)
             defer { state.pollWaiter = nil }
             return .wake(state.pollWaiter)
@@ -223,7 +224,7 @@ final class EngineSession: Sendable {
         var count = 0
         var bytes = 0
         for packet in state.outbox.prefix(maxPackets) {
-            let size = packet.textCount + 1
+            let size = packet.payloadCount
             if count > 0 && bytes + size > maxBytes { break }
             count += 1
             bytes += size
