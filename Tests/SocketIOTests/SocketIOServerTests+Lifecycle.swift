@@ -38,6 +38,23 @@ final class FloodHandler: SocketIOHandler {
     }
 }
 
+/// Emits as many `tick` events as asked, at once, and counts them.
+final class BurstHandler: SocketIOHandler {
+    let emitted = Atomic<Int>(0)
+
+    func connect(_ socket: SocketIOSocket, auth: JSONValue?) async -> ConnectDecision { .accept(userData: 0) }
+
+    func event(_ socket: SocketIOSocket, name: String, arguments: [JSONValue], ack: Ack?) async {
+        guard name == "burst", case .number(let count)? = arguments.first else { return }
+        for i in 0..<Int(count) {
+            socket.emit("tick", .number(Double(i)))
+            emitted.add(1, ordering: .relaxed)
+        }
+    }
+
+    func disconnected(_ socket: SocketIOSocket, reason: String) async {}
+}
+
 extension SocketIOServerTests {
     /// A client that stops reading is dropped once the server holds more than its send buffer
     /// for it, instead of the server buffering for it without end.

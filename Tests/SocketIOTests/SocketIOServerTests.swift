@@ -189,21 +189,34 @@ final class SocketIOServerTests: XCTestCase {
         }
     }
 
-    func testPollResponsesCarryAtMostSixteenPackets() async throws {
-        try await withServer { _, client in
-            let (_, open) = try await client.execute(uri: "/socket.io/?EIO=4&transport=polling", method: .get) { ($0.status, String(buffer: $0.body)) }
-            let sid = try XCTUnwrap(JSONValue.parse(Array(open.utf8.dropFirst()))?["sid"]?.stringValue)
-            let shouts = (0..<40).map { "42[\"shout\",\($0)]" }.joined(separator: "\u{1e}")
-            _ = try await client.execute(uri: "/socket.io/?EIO=4&transport=polling&sid=\(sid)", method: .post,
-                                         body: ByteBuffer(string: "40{\"name\":\"n\"}\u{1e}" + shouts)) { _ in }
-            var heard = 0
-            for _ in 0..<10 where heard < 40 {
-                let body = try await client.execute(uri: "/socket.io/?EIO=4&transport=polling&sid=\(sid)", method: .get) { String(buffer: $0.body) }
-                let packets = body.split(separator: "\u{1e}")
-                XCTAssertLessThanOrEqual(packets.count, 16)
-                heard += packets.filter { $0.hasPrefix("42[\"heard\"") }.count
+    /// A poll takes everything queued, not a fixed number of packets, and no more than
+    /// `maxPayload` bytes: a polling client that falls behind catches up in a round trip or two.
+    func testAPollTakesAllThatIsQueuedWithinMaxPayload() async throws {
+        let handler = BurstHandler()
+        try await withServer({ $0.maxPayload = 1000 }, handler: handler) { url, _, _ in
+            let http = ConformanceTests.HTTP(base: url)
+            let sid = try await ConformanceTests.pollingSession(http, "socket.io")
+            let session = "/socket.io/?EIO=4&transport=polling&sid=\(sid)"
+            _ = try await ConformanceTests.post(http, session, "40")
+            _ = try await ConformanceTests.get(http, session)
+            _ = try await ConformanceTests.post(http, session, "42[\"burst\",100]")
+            let deadline = ContinuousClock.now + .seconds(5)
+            while handler.emitted.load(ordering: .relaxed) < 100 && ContinuousClock.now < deadline {
+                try await Task.sleep(for: .milliseconds(10))
             }
-            XCTAssertEqual(heard, 40, "every event arrives, sixteen packets a poll at most")
+            var responses: [[Substring]] = []
+            var ticks: [String] = []
+            while ticks.count < 100 && responses.count < 10 {
+                let (_, body) = try await ConformanceTests.get(http, session)
+                XCTAssertLessThanOrEqual(body.utf8.count, 1000)
+                let packets = body.split(separator: "\u{1e}")
+                responses.append(packets)
+                ticks += packets.map(String.init).filter { $0.hasPrefix("42[\"tick\"") }
+            }
+            // 100 ticks of 12 to 13 bytes and a separator each: two responses of at most 1,000 bytes.
+            XCTAssertEqual(responses.count, 2)
+            XCTAssertGreaterThan(responses.first?.count ?? 0, 16)
+            XCTAssertEqual(ticks, (0..<100).map { "42[\"tick\",\($0)]" }, "every event, in order")
         }
     }
 

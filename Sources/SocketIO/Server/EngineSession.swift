@@ -183,9 +183,10 @@ final class EngineSession: Sendable {
 
     enum PollError: Error, Equatable { case concurrentPoll, wrongTransport }
 
-    /// Waits for packets and takes at most `maxPackets` of them within `maxBytes`; after the
-    /// session closed, a `close` packet.
-    func poll(maxPackets: Int, maxBytes: Int) async throws(PollError) -> [EnginePacket] {
+    /// Waits for packets and takes all that are queued, as many as fit in `maxBytes` (at least
+    /// one): a client that polls less often than events arrive catches up in one round trip.
+    /// After the session closed, a `close` packet.
+    func poll(maxBytes: Int) async throws(PollError) -> [EnginePacket] {
         try state.withLock { (state) throws(PollError) in
             guard state.transport == .polling else { throw .wrongTransport }
             guard !state.pollInProgress else { throw .concurrentPoll }
@@ -202,11 +203,11 @@ final class EngineSession: Sendable {
                     // Whatever was queued (a `close` from the server among it) goes out; else the
                     // poll ends cleanly with `noop`.
                     state.pollInProgress = false
-                    return state.outbox.isEmpty ? [.noop] : take(&state, maxPackets: maxPackets, maxBytes: maxBytes)
+                    return state.outbox.isEmpty ? [.noop] : take(&state, maxBytes: maxBytes)
                 }
                 guard !state.outbox.isEmpty else { return nil }
                 state.pollInProgress = false
-                return take(&state, maxPackets: maxPackets, maxBytes: maxBytes)
+                return take(&state, maxBytes: maxBytes)
             }
             if let taken { return taken }
             await withCheckedContinuation { (waiter: CheckedContinuation<Void, Never>) in
@@ -220,10 +221,10 @@ final class EngineSession: Sendable {
         }
     }
 
-    private func take(_ state: inout State, maxPackets: Int, maxBytes: Int) -> [EnginePacket] {
+    private func take(_ state: inout State, maxBytes: Int) -> [EnginePacket] {
         var count = 0
         var bytes = 0
-        for packet in state.outbox.prefix(maxPackets) {
+        for packet in state.outbox {
             let size = packet.payloadCount
             if count > 0 && bytes + size > maxBytes { break }
             count += 1

@@ -198,7 +198,7 @@ public final class SocketIOServer: Service, Sendable {
         }
         guard let session = session(sid) else { return withCORS(Self.protocolError(1, "Session ID unknown"), request: request) }
         do {
-            let packets = try await session.poll(maxPackets: 16, maxBytes: configuration.maxPayload)
+            let packets = try await session.poll(maxBytes: configuration.maxPayload)
             return withCORS(Self.payload(packets), request: request)
         } catch .concurrentPoll {
             // Two polls at once: the client is confused; end the session, the first poll gets `close`.
