@@ -62,7 +62,7 @@ public final class SocketIOServer: Service, Sendable {
     public var sessionCount: Int { sessions.withLock { $0.count } }
 
     public func run() async throws {
-        try? await cancelWhenGracefulShutdown { await self.sweep() }
+        await cancelWhenGracefulShutdown { await self.sweep() }
         for session in sessions.withLock({ Array($0.values) }) {
             session.send([.close])
             session.close(reason: "server shutting down")

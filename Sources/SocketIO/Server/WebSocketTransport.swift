@@ -211,8 +211,9 @@ final class EngineWebSocketHandler: ChannelInboundHandler, RemovableChannelHandl
                 var reply = context.channel.allocator.buffer(capacity: 2)
                 var data = frame.unmaskedData
                 if let code = data.readWebSocketErrorCode() { reply.write(webSocketErrorCode: code) }
+                let channel = context.channel
                 context.writeAndFlush(wrapOutboundOut(WebSocketFrame(fin: true, opcode: .connectionClose, data: reply))).whenComplete { _ in
-                    context.close(promise: nil)
+                    channel.close(promise: nil)
                 }
             }
             end(reason: "transport close", cutOff: true)
