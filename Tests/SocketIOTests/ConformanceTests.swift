@@ -60,6 +60,16 @@ final class ConformanceTests: XCTestCase {
         return try XCTUnwrap(openSettings(text)["sid"]?.stringValue)
     }
 
+    /// A polling session connected to the main namespace, its CONNECT answer read: the URI to
+    /// poll and post to.
+    static func connectedPollingSession(_ client: HTTP) async throws -> String {
+        let sid = try await pollingSession(client, "socket.io")
+        let session = "/socket.io/?EIO=4&transport=polling&sid=\(sid)"
+        _ = try await post(client, session, "40")
+        _ = try await get(client, session)
+        return session
+    }
+
     // MARK: - Engine.IO: handshake
 
     func testPollingHandshakeOpensASession() async throws {

@@ -84,10 +84,7 @@ extension SocketIOServerTests {
         let handler = FloodHandler()
         try await withServer({ $0.sendBuffer = 64 * 1024 }, handler: handler) { url, _, _ in
             let http = ConformanceTests.HTTP(base: url)
-            let sid = try await ConformanceTests.pollingSession(http, "socket.io")
-            let session = "/socket.io/?EIO=4&transport=polling&sid=\(sid)"
-            _ = try await ConformanceTests.post(http, session, "40")
-            _ = try await ConformanceTests.get(http, session)
+            let session = try await ConformanceTests.connectedPollingSession(http)
             _ = try await ConformanceTests.post(http, session, "42[\"flood\"]")
             // From here on the client polls no more.
             try await handler.waitForDisconnect(within: .seconds(10))

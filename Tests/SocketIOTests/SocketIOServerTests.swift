@@ -195,10 +195,7 @@ final class SocketIOServerTests: XCTestCase {
         let handler = BurstHandler()
         try await withServer({ $0.maxPayload = 1000 }, handler: handler) { url, _, _ in
             let http = ConformanceTests.HTTP(base: url)
-            let sid = try await ConformanceTests.pollingSession(http, "socket.io")
-            let session = "/socket.io/?EIO=4&transport=polling&sid=\(sid)"
-            _ = try await ConformanceTests.post(http, session, "40")
-            _ = try await ConformanceTests.get(http, session)
+            let session = try await ConformanceTests.connectedPollingSession(http)
             _ = try await ConformanceTests.post(http, session, "42[\"burst\",100]")
             let deadline = ContinuousClock.now + .seconds(5)
             while handler.emitted.load(ordering: .relaxed) < 100 && ContinuousClock.now < deadline {
