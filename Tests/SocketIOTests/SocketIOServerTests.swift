@@ -139,6 +139,7 @@ final class SocketIOServerTests: XCTestCase {
                 }
                 group.addTask {
                     try await Task.sleep(for: timeout)
+                    received.markClosing()
                     try await outbound.close(.normalClosure, reason: nil)
                 }
                 try await group.next()
@@ -265,9 +266,13 @@ final class ReceivedFrames: @unchecked Sendable {
     private let lock = NSLock()
     private var storage: [String] = []
     private var isClosed = false
+    private var closing = false
 
     func append(_ frame: String) { lock.lock(); storage.append(frame); lock.unlock() }
-    func markClosed() { lock.lock(); isClosed = true; lock.unlock() }
+    /// The server ended the connection, unless the client had begun closing it (then the end is
+    /// the server's answer, not its doing).
+    func markClosed() { lock.lock(); if !closing { isClosed = true }; lock.unlock() }
+    func markClosing() { lock.lock(); closing = true; lock.unlock() }
     var frames: [String] { lock.lock(); defer { lock.unlock() }; return storage }
     var closed: Bool { lock.lock(); defer { lock.unlock() }; return isClosed }
 }
