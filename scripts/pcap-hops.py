@@ -56,11 +56,9 @@ def packets(path):
             yield seconds + fraction / scale, source, destination, payload
 
 
-ids = {}
-for line in open(args.ids):
-    if line.strip():
-        u = uuid.UUID(line.strip())
-        ids[str(u).encode()] = ids[str(u).upper().encode()] = ids[u.bytes] = u
+stored = [uuid.UUID(line.strip()) for line in open(args.ids) if line.strip()]
+by_text = {str(u).encode(): u for u in stored}   # lower case; a match is lowered first
+by_bytes = {u.bytes: u for u in stored}
 text = re.compile(rb"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}")
 binary = re.compile(rb"\x00\x00\x00\x10(.{16})", re.S)
 
@@ -69,17 +67,16 @@ for time, source, destination, payload in packets(args.pcap):
     hop = next((name for name, matches in HOPS if matches(source, destination)), None)
     if hop is None:
         continue
-    found = [m.group(0) for m in text.finditer(payload)]
+    found = [by_text.get(m.group(0).lower()) for m in text.finditer(payload)]
     if hop in BINARY_HOPS:
-        found += [m.group(1) for m in binary.finditer(payload)]
-    for key in found:
-        message = ids.get(key)
+        found += [by_bytes.get(m.group(1)) for m in binary.finditer(payload)]
+    for message in found:
         if message:
             seen.setdefault(message, {}).setdefault(hop, time)
 
 names = [name for name, _ in HOPS]
 whole = [times for times in seen.values() if all(name in times for name in names)]
-print(f"{len(ids) // 3} messages stored, {len(seen)} seen in the capture, {len(whole)} on every hop")
+print(f"{len(stored)} messages stored, {len(seen)} seen in the capture, {len(whole)} on every hop")
 if not whole:
     raise SystemExit(0)
 
