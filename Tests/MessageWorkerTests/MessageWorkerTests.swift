@@ -13,6 +13,7 @@ final class MessageWorkerTests: XCTestCase {
     struct Rig: Sendable {
         let database: Database
         let publisher: QueuePublisher
+        let redis: RedisClient
         let recorder: PubSubRecorder
         let consumerOfParked: QueueConsumer
         let node: String
@@ -48,7 +49,7 @@ final class MessageWorkerTests: XCTestCase {
             try await TestServices.run([redis, recorder, publisher, parkedConsumer, worker]) {
                 let connected = await publisher.waitUntilConnected()
                 XCTAssertTrue(connected, "RabbitMQ is not reachable: run `make services-up`")
-                let rig = Rig(database: database, publisher: publisher, recorder: recorder, consumerOfParked: parkedConsumer,
+                let rig = Rig(database: database, publisher: publisher, redis: redis, recorder: recorder, consumerOfParked: parkedConsumer,
                               node: "test-node-\(id)", prefix: "test.\(id)")
                 await recorder.subscribe(Channels.node(rig.node))
                 try await body(rig)
@@ -164,6 +165,38 @@ final class MessageWorkerTests: XCTestCase {
             else { return XCTFail("no replies to the redelivered batch") }
             let history = try await rig.database.messages.history(chatId: chatId, viewer: a.id, before: nil, after: nil, limit: 50)
             XCTAssertEqual(Set(history.map(\.id)), [one.id, two.id])
+        }
+    }
+
+    /// A message taken from the sender's socket says so, and its sender is online without asking
+    /// presence; for any other, presence decides. All three go in one batch.
+    func testTheSendersOnlineStatusComesFromTheirSocketOrFromPresence() async throws {
+        try await withWorker { rig in
+            let onSocket = try await TestServices.makeUser(rig.database, name: "Socket")
+            let connected = try await TestServices.makeUser(rig.database, name: "Connected")
+            let away = try await TestServices.makeUser(rig.database, name: "Away")
+            let chatId = UUIDv7.make()
+            _ = try await rig.database.chats.createGroup(ChatCreateGroup(
+                chatId: chatId, adminId: onSocket.id, chatName: "three", memberIds: [connected.id, away.id]))
+            // Only `connected` has a connection in presence; the socket's own is not there yet.
+            let node = "test-node-\(UUID().uuidString.prefix(8))"
+            _ = try await PresenceStore(redis: rig.redis).connect(
+                PresenceChange(userId: connected.id, connectionId: "\(node)/1", nodeId: node), nodeTTL: 30)
+            let commands = [(onSocket.id, true as Bool?), (connected.id, nil), (away.id, nil)].map { sender, online in
+                Command(replyTo: rig.node, payload: .messageCreate(MessageCreate(
+                    messageId: UUIDv7.make(), chatId: chatId, senderId: sender, messageType: .text, text: "hi",
+                    clientMessageId: nil, senderOnline: online)))
+            }
+            try await rig.publisher.publish(
+                CommandBatch.encode(try commands.map { try $0.encoded() }), routingKey: "\(rig.prefix).message.create")
+            var online: [Bool] = []
+            for command in commands {
+                guard case .message(let message, created: true)? = await rig.reply(to: command.id)?.outcome else {
+                    return XCTFail("no created reply")
+                }
+                online.append(message.sender.isOnline)
+            }
+            XCTAssertEqual(online, [true, true, false])
         }
     }
 

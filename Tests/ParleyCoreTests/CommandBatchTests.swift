@@ -45,7 +45,8 @@ final class CommandBatchTests: XCTestCase {
                 messageType: [.text, .image, .file, .video, .audio].randomElement(using: &generator)!,
                 text: Bool.random(using: &generator) ? text(escaping: escaping) : nil,
                 clientMessageId: Bool.random(using: &generator) ? text(escaping: escaping) : nil,
-                fileId: Bool.random(using: &generator) ? UUID() : nil)
+                fileId: Bool.random(using: &generator) ? UUID() : nil,
+                senderOnline: [true, false, nil].randomElement(using: &generator)!)
             var command = Command(
                 issuedAt: Date(timeIntervalSince1970: Double.random(in: 0...4_000_000_000, using: &generator)),
                 replyTo: Bool.random(using: &generator) ? "node-\(round)" : nil, payload: .messageCreate(create))

@@ -18,7 +18,8 @@ final class CommandEncodingTests: XCTestCase {
                 messageType: [.text, .image, .file].randomElement(using: &generator)!,
                 text: Bool.random(using: &generator) ? randomText(using: &generator) : nil,
                 clientMessageId: Bool.random(using: &generator) ? randomText(using: &generator) : nil,
-                fileId: Bool.random(using: &generator) ? UUID() : nil)
+                fileId: Bool.random(using: &generator) ? UUID() : nil,
+                senderOnline: [true, false, nil].randomElement(using: &generator)!)
             var command = Command(
                 issuedAt: Date(timeIntervalSince1970: Double.random(in: 0...4_000_000_000, using: &generator)),
                 replyTo: Bool.random(using: &generator) ? "node-\(round)" : nil, payload: .messageCreate(create))

@@ -44,4 +44,21 @@ final class SocketGatewayTests: XCTestCase {
             try await eventually("the channel outlived the last socket") { !rig.subscriber.channels.contains(channel) }
         }
     }
+
+    /// A message sent over a socket comes from a user who is online, whatever presence has
+    /// recorded yet (here no presence worker runs, so it records nothing); over REST, presence
+    /// decides.
+    func testAMessageSentOverASocketShowsItsSenderOnline() async throws {
+        try await GatewayRig.run(.live) { rig in
+            let (a, _, chatId) = try await rig.directChat()
+            let overREST = try await rig.request(.post, "/api/messages", token: a.token, json: ["chatId": chatId, "text": "by REST"])
+            XCTAssertEqual((overREST.data["sender"] as? [String: Any])?["isOnline"] as? Bool, false)
+            let url = "http://127.0.0.1:\(rig.client.port!)"
+            let answer = try await SocketIOClient.connect(to: url, auth: .object(["token": .string(a.token)]), logger: Self.logger) { client in
+                try await client.emitWithAck("send_message", .object(["chatId": .string(chatId), "text": .string("by socket")])).first
+            }
+            XCTAssertEqual(answer?["ok"], .bool(true))
+            XCTAssertEqual(answer?["data"]?["sender"]?["isOnline"], .bool(true))
+        }
+    }
 }

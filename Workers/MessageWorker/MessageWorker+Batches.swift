@@ -89,17 +89,26 @@ extension MessageWorker {
     /// - Returns: each command's outcome, and the `message_received` events for the members of
     ///   the chats that got a message.
     func store(_ creates: [MessageCreate]) async throws -> (outcomes: [CreateOutcome], events: [(String, [UInt8])]) {
-        // The senders' presence is read while the insert runs: both are on the batch's path.
-        async let senderPresence = try? presence.online(Set(creates.map(\.senderId)))
-        let batch = try await database.messages.create(creates)
-        let online = await senderPresence
+        // A sender who sent over a live socket is online. The others' presence is read while
+        // the insert runs (both are on the batch's path); a sender Redis cannot tell of stays
+        // as stored, offline.
+        var online = Set(creates.lazy.filter { $0.senderOnline == true }.map(\.senderId))
+        let unknown = Set(creates.lazy.filter { $0.senderOnline != true }.map(\.senderId)).subtracting(online)
+        let batch: MessageRepository.StoredBatch
+        if unknown.isEmpty {
+            batch = try await database.messages.create(creates)
+        } else {
+            async let senderPresence = try? presence.online(unknown)
+            batch = try await database.messages.create(creates)
+            online.formUnion(await senderPresence ?? [])
+        }
         var messages = batch.outcomes.compactMap { outcome -> Message? in
             switch outcome {
             case .created(let message), .existing(let message): message
             case .notMember: nil
             }
         }
-        if let online { messages.setOnline(online) }
+        messages.setOnline(online)
         let byId = Dictionary(messages.map { ($0.id, $0) }, uniquingKeysWith: { a, _ in a })
         // The gateway leaves membership to this insert; a refused one says why (rare).
         var refusals: [Int: ParleyError] = [:]

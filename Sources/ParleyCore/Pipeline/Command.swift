@@ -145,9 +145,14 @@ public struct MessageCreate: Codable, Sendable, Equatable {
     public var clientMessageId: String?
     /// The stored file a media message carries (its `files` row, written by the media worker).
     public var fileId: UUID?
+    /// True when the gateway took the message from the sender's live socket: the sender is
+    /// online, and the worker need not ask presence (a Redis round trip per batch). Absent, the
+    /// worker reads the sender's presence.
+    public var senderOnline: Bool?
 
     public init(
-        messageId: UUID, chatId: UUID, senderId: UUID, messageType: MessageType, text: String?, clientMessageId: String?, fileId: UUID? = nil
+        messageId: UUID, chatId: UUID, senderId: UUID, messageType: MessageType, text: String?, clientMessageId: String?,
+        fileId: UUID? = nil, senderOnline: Bool? = nil
     ) {
         self.messageId = messageId
         self.chatId = chatId
@@ -156,6 +161,7 @@ public struct MessageCreate: Codable, Sendable, Equatable {
         self.text = text
         self.clientMessageId = clientMessageId
         self.fileId = fileId
+        self.senderOnline = senderOnline
     }
 }
 

@@ -16,18 +16,19 @@ extension Command {
               let attempt = Plain.optional(top[4], Plain.int),
               let payloadJSON = top[5], payloadJSON.first == UInt8(ascii: "{")
         else { return nil }
-        let fields = RawJSON.members(["messageId", "chatId", "senderId", "messageType", "text", "clientMessageId", "fileId"], in: payloadJSON)
+        let fields = RawJSON.members(["messageId", "chatId", "senderId", "messageType", "text", "clientMessageId", "fileId", "senderOnline"], in: payloadJSON)
         guard let messageId = fields[0].flatMap(UUID.init(quotedUTF8:)),
               let chatId = fields[1].flatMap(UUID.init(quotedUTF8:)),
               let senderId = fields[2].flatMap(UUID.init(quotedUTF8:)),
               let messageType = fields[3].flatMap(Plain.string).flatMap(MessageType.init(rawValue:)),
               let text = Plain.optional(fields[4], Plain.string),
               let clientMessageId = Plain.optional(fields[5], Plain.string),
-              let fileId = Plain.optional(fields[6], UUID.init(quotedUTF8:))
+              let fileId = Plain.optional(fields[6], UUID.init(quotedUTF8:)),
+              let senderOnline = Plain.optional(fields[7], Plain.bool)
         else { return nil }
         let create = MessageCreate(
             messageId: messageId, chatId: chatId, senderId: senderId, messageType: messageType, text: text,
-            clientMessageId: clientMessageId, fileId: fileId)
+            clientMessageId: clientMessageId, fileId: fileId, senderOnline: senderOnline)
         var command = Command(id: id, issuedAt: issuedAt, replyTo: replyTo, payload: .messageCreate(create))
         command.attempt = attempt ?? 0
         return command
@@ -42,6 +43,13 @@ private enum Plain {
         let inner = value.dropFirst().dropLast()
         guard !inner.contains(where: { $0 == UInt8(ascii: "\\") || $0 == UInt8(ascii: "\"") || $0 < 0x20 }) else { return nil }
         return String(validating: inner, as: UTF8.self)
+    }
+
+    /// `true` or `false`.
+    static func bool(_ value: ArraySlice<UInt8>) -> Bool? {
+        if value.elementsEqual("true".utf8) { return true }
+        if value.elementsEqual("false".utf8) { return false }
+        return nil
     }
 
     /// A whole number without sign, fraction, exponent or leading zero.

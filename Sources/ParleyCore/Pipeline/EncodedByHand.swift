@@ -18,6 +18,7 @@ extension Command {
             payload.id("messageId", create.messageId)
             payload.string("messageType", create.messageType.rawValue)
             payload.id("senderId", create.senderId)
+            if let online = create.senderOnline { payload.bool("senderOnline", online) }
             payload.string("text", ifPresent: create.text)
         }
         json.string("replyTo", ifPresent: replyTo)

@@ -39,9 +39,9 @@ struct MessageService: Sendable {
 
     /// ``send(_:from:)`` for a socket: the stored message's JSON as the worker wrote it (users'
     /// `isOnline` live, as in its event), to go into the sender's ack without decoding and
-    /// encoding it again.
+    /// encoding it again. The sender is online: the message came over their live socket.
     func sendAnswer(_ request: SendRequest, from sender: UUID) async throws -> [UInt8] {
-        let reply = try await bus.sendRaw(.messageCreate(try Self.create(request, from: sender)))
+        let reply = try await bus.sendRaw(.messageCreate(try Self.create(request, from: sender, online: true)))
         // `{"commandId":…,"outcome":{"message":{"_0":{message},"created":…}}}`, the message read
         // over once.
         if let outcome = RawJSON.object(at: ["outcome", "message"], in: reply[...]) {
@@ -56,7 +56,7 @@ struct MessageService: Sendable {
         throw ParleyError(.internal, "Unexpected reply to message creation")
     }
 
-    private static func create(_ request: SendRequest, from sender: UUID) throws -> MessageCreate {
+    private static func create(_ request: SendRequest, from sender: UUID, online: Bool? = nil) throws -> MessageCreate {
         let chatId = try parseID(request.chatId, name: "chatId")
         var v = Validator()
         v.messageText(request.text)
@@ -68,7 +68,7 @@ struct MessageService: Sendable {
         // asking PostgreSQL here first would cost every message a round trip.
         return MessageCreate(
             messageId: UUIDv7.make(), chatId: chatId, senderId: sender, messageType: .text,
-            text: request.text, clientMessageId: request.clientMessageId
+            text: request.text, clientMessageId: request.clientMessageId, senderOnline: online
         )
     }
 
