@@ -7,12 +7,19 @@ import Synchronization
 /// Latencies are microseconds in HdrHistograms (1 µs to 60 s, 3 significant digits).
 final class LoadRecorder: Sendable {
     /// A message until both its ack and all its deliveries are in (a delivery may beat the ack).
-    struct Pending {
+    /// A class, changed where it lies: as a struct every delivery copied it out of the
+    /// dictionary and back (its `awaiting` with it), a tenth of the generator's CPU.
+    final class Pending {
         let sentAt: ContinuousClock.Instant
         /// The users whose sockets have not got it yet: counted per user, so that a copy twice
         /// to one cannot stand in for a copy never given to another.
         var awaiting: [Int]
         var acked = false
+
+        init(sentAt: ContinuousClock.Instant, awaiting: [Int]) {
+            self.sentAt = sentAt
+            self.awaiting = awaiting
+        }
 
         var done: Bool { acked && awaiting.isEmpty }
     }
@@ -52,22 +59,22 @@ final class LoadRecorder: Sendable {
     /// The gateway acknowledged a send (or an upload answered 201).
     func acked(_ key: String, upload: Bool, at instant: ContinuousClock.Instant) {
         state.withLock {
-            guard var pending = $0.pending[key], !pending.acked else { return }
+            guard let pending = $0.pending[key], !pending.acked else { return }
             $0.acked += 1
             if upload { $0.uploads += 1 }
             _ = $0.ack.record(Self.micros(instant - pending.sentAt))
             pending.acked = true
-            $0.settle(key, pending)
+            $0.finishIfDone(key, pending, number: Self.parts(of: key)?.number)
         }
     }
 
     /// User `receiver`'s socket got `message_received` for `key` (`<run>-<n>-<sender>`); the
     /// sender's own copies are not deliveries.
     func delivered(_ key: String, to receiver: Int, at instant: ContinuousClock.Instant) {
+        let parts = Self.parts(of: key)
+        if parts?.sender == receiver { return }
         state.withLock {
-            let parts = Self.parts(of: key)
-            if parts?.sender == receiver { return }
-            guard var pending = $0.pending[key] else {
+            guard let pending = $0.pending[key] else {
                 if let number = parts?.number, $0.finished.contains(number) { $0.repeated += 1 } else { $0.late += 1 }
                 return
             }
@@ -79,7 +86,7 @@ final class LoadRecorder: Sendable {
             pending.awaiting.removeLast()
             $0.delivered += 1
             _ = $0.delivery.record(Self.micros(instant - pending.sentAt))
-            $0.settle(key, pending)
+            $0.finishIfDone(key, pending, number: parts?.number)
         }
     }
 
@@ -122,14 +129,11 @@ final class LoadRecorder: Sendable {
 }
 
 extension LoadRecorder.State {
-    /// Keeps `pending` as the message's state, or moves it to ``finished`` once it is done.
-    mutating func settle(_ key: String, _ pending: LoadRecorder.Pending) {
-        if pending.done {
-            self.pending[key] = nil
-            if let number = LoadRecorder.parts(of: key)?.number { finished.insert(number) }
-        } else {
-            self.pending[key] = pending
-        }
+    /// Moves the message to ``finished`` once it is done.
+    mutating func finishIfDone(_ key: String, _ message: LoadRecorder.Pending, number: @autoclosure () -> Int?) {
+        guard message.done else { return }
+        pending[key] = nil
+        if let number = number() { finished.insert(number) }
     }
 }
 
