@@ -1,4 +1,6 @@
 import Logging
+import NIOCore
+import NIOPosix
 import ParleyCore
 import PostgresNIO
 import ServiceLifecycle
@@ -16,6 +18,12 @@ public final class Database: Service, Sendable {
     let deadlines = OperationDeadlines()
     /// Signs the file links of the messages the repositories return.
     public let fileLinks: FileLinks
+    /// The event loop of its own the pool's connections live on, if it was given one.
+    public let loop: (any EventLoop)?
+    /// Runs tasks on ``loop``: a caller that prefers it (`withTaskExecutorPreference`) and the
+    /// store calls it makes run where their connections' answers arrive.
+    public let executor: (any TaskExecutor)?
+    private let ownLoop: MultiThreadedEventLoopGroup?
 
     /// - Parameters:
     ///   - url: `postgres://user:password@host:port/database`.
@@ -37,10 +45,15 @@ public final class Database: Service, Sendable {
     ///     force_generic_plan`). For a process whose queries are few, hot and keyed (the message
     ///     worker): PostgreSQL otherwise plans its batch statements again on every execution,
     ///     since a plan for the batch's actual size always looks cheaper than a generic one.
+    ///   - ownLoop: keep the pool's connections on an event loop of their own, where a caller's
+    ///     tasks may run too (``executor``). For a process whose work is mostly store calls (the
+    ///     message worker): a store call then starts, writes its query and resumes with the
+    ///     answer on one thread, where on the shared loops and pool each of those steps woke
+    ///     another (its threads switched 13 times a message at 100 msg/s, 7 on a loop of its own).
     ///   - logger: for the pool's background events and queries.
     public init(
         url: ServiceURL, maxConnections: Int = 20, operationTimeout: Duration = .seconds(5), genericPlans: Bool = false,
-        keepAlive: Bool = true, keptConnections: Int = 0, fileLinks: FileLinks, logger: Logger
+        keepAlive: Bool = true, keptConnections: Int = 0, ownLoop: Bool = false, fileLinks: FileLinks, logger: Logger
     ) {
         var configuration = PostgresClient.Configuration(
             host: url.host, port: url.port ?? 5432, username: url.user ?? "postgres",
@@ -51,7 +64,15 @@ public final class Database: Service, Sendable {
         if !keepAlive { configuration.options.keepAliveBehavior = nil }
         configuration.options.minimumConnections = min(max(0, keptConnections), maxConnections - 1)
         if genericPlans { configuration.options.additionalStartupParameters.append(("plan_cache_mode", "force_generic_plan")) }
-        client = PostgresClient(configuration: configuration, backgroundLogger: logger)
+        if ownLoop {
+            let group = MultiThreadedEventLoopGroup(numberOfThreads: 1)
+            let loop = group.next()
+            client = PostgresClient(configuration: configuration, eventLoopGroup: loop, backgroundLogger: logger)
+            (self.ownLoop, self.loop, executor) = (group, loop, LoopExecutor(loop))
+        } else {
+            client = PostgresClient(configuration: configuration, backgroundLogger: logger)
+            (self.ownLoop, self.loop, executor) = (nil, nil, nil)
+        }
         self.operationTimeout = operationTimeout
         self.fileLinks = fileLinks
         self.logger = logger
@@ -65,6 +86,7 @@ public final class Database: Service, Sendable {
             await client.run()
             group.cancelAll()
         }
+        try? await ownLoop?.shutdownGracefully()
     }
 
     public var users: UserRepository { UserRepository(database: self) }
@@ -76,7 +98,7 @@ public final class Database: Service, Sendable {
     /// interval, see ``run()``).
     public func ping(timeout: Duration = .seconds(2)) async -> Bool {
         do {
-            try await deadlines.run(within: timeout, timedOut: StoreError(description: "postgres: no answer")) {
+            try await deadlines.run(within: timeout, executor: executor, timedOut: StoreError(description: "postgres: no answer")) {
                 let rows = try await self.client.query("SELECT 1", logger: self.logger)
                 for try await _ in rows {}
             }
@@ -84,6 +106,20 @@ public final class Database: Service, Sendable {
         } catch {
             return false
         }
+    }
+}
+
+/// Runs jobs on one event loop.
+private final class LoopExecutor: TaskExecutor {
+    private let loop: any EventLoop
+
+    init(_ loop: any EventLoop) {
+        self.loop = loop
+    }
+
+    func enqueue(_ job: consuming ExecutorJob) {
+        let job = UnownedJob(job)
+        loop.execute { job.runSynchronously(on: self.asUnownedTaskExecutor()) }
     }
 }
 

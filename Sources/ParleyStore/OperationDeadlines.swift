@@ -18,9 +18,10 @@ final class OperationDeadlines: Sendable {
 
     private let entries = Mutex<(next: UInt64, running: [UInt64: Entry])>((0, [:]))
 
-    /// Runs `body`, failing with `timedOut` once `timeout` has passed without its answer.
+    /// Runs `body` (on `executor`, if given), failing with `timedOut` once `timeout` has passed
+    /// without its answer.
     func run<T: Sendable>(
-        within timeout: Duration, timedOut: @autoclosure @escaping @Sendable () -> any Error,
+        within timeout: Duration, executor: (any TaskExecutor)?, timedOut: @autoclosure @escaping @Sendable () -> any Error,
         _ body: @escaping @Sendable () async throws -> T
     ) async throws -> T {
         let operation = Operation<T>()
@@ -33,7 +34,7 @@ final class OperationDeadlines: Sendable {
         return try await withTaskCancellationHandler {
             try await withCheckedThrowingContinuation { continuation in
                 operation.wait(continuation)
-                operation.started(Task {
+                operation.started(Task(executorPreference: executor) {
                     let result: Result<T, any Error>
                     do { result = .success(try await body()) } catch { result = .failure(error) }
                     self.forget(id)

@@ -32,9 +32,9 @@ struct Runtime {
 
     /// Loads the configuration or exits with the one line that names the bad setting.
     /// - Parameter hotStatements: a process whose few statements run all the time (the message
-    ///   worker): its pool plans them once, does not ping its connections and keeps as many open
-    ///   as the worker applies batches at once (see
-    ///   ``Database/init(url:maxConnections:operationTimeout:genericPlans:keepAlive:keptConnections:fileLinks:logger:)``).
+    ///   worker): its pool plans them once, does not ping its connections, keeps as many open
+    ///   as the worker applies batches at once and has an event loop of its own (see
+    ///   ``Database/init(url:maxConnections:operationTimeout:genericPlans:keepAlive:keptConnections:ownLoop:fileLinks:logger:)``).
     static func start(label: String, hotStatements: Bool = false) -> Runtime {
         let config: ParleyConfig
         do {
@@ -67,7 +67,7 @@ struct Runtime {
             config: config, logger: logger, metrics: registry,
             database: Database(
                 url: config.databaseURL, genericPlans: hotStatements, keepAlive: !hotStatements,
-                keptConnections: hotStatements ? MessageWorker.defaultConcurrency : 0, fileLinks: links, logger: logger),
+                keptConnections: hotStatements ? MessageWorker.defaultConcurrency : 0, ownLoop: hotStatements, fileLinks: links, logger: logger),
             redis: RedisClient(endpoint: RedisEndpoint(url: config.redisURL), logger: logger),
             publisher: QueuePublisher(endpoint: AMQPEndpoint(url: config.amqpURL), logger: logger),
             secret: secret.map { ($0.secret, $0.generated) })

@@ -37,8 +37,8 @@ final class MessageWorkerTests: XCTestCase {
             .init(name: parked, bindings: []),
             .init(name: queue, bindings: ["test.\(id).#"], deliveryLimit: 3, deadLetterQueue: parked),
         ])
-        // Planned as `parley worker message` plans.
-        try await TestServices.withDatabase(genericPlans: true) { database in
+        // Planned, and on a loop of its own, as `parley worker message` has it.
+        try await TestServices.withDatabase(genericPlans: true, ownLoop: true) { database in
             let logger = TestServices.logger("worker")
             let redis = RedisClient(endpoint: TestServices.redis, logger: logger)
             let recorder = PubSubRecorder()

@@ -9,7 +9,16 @@ import XCTest
 /// stopped with SIGSTOP) fails store calls at their timeout instead of holding them.
 final class StalledServerTests: XCTestCase {
     func testStalledServerFailsOperationsAtTheirTimeoutAndTheyWorkOnceItAnswers() async throws {
-        try await TestServices.withDatabase(operationTimeout: .seconds(1)) { database in
+        try await stalledServerFailsOperationsAtTheirTimeout(ownLoop: false)
+    }
+
+    /// The same for the message worker's database, its connections on a loop of their own.
+    func testStalledServerFailsOperationsOfADatabaseWithALoopOfItsOwn() async throws {
+        try await stalledServerFailsOperationsAtTheirTimeout(ownLoop: true)
+    }
+
+    private func stalledServerFailsOperationsAtTheirTimeout(ownLoop: Bool) async throws {
+        try await TestServices.withDatabase(ownLoop: ownLoop, operationTimeout: .seconds(1)) { database in
             // The pool holds an open connection, so the calls below are sent and then wait.
             let user = try await TestServices.makeUser(database)
             let port = try XCTUnwrap(TestServices.config.databaseURL.port)

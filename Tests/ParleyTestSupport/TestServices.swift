@@ -39,13 +39,15 @@ public enum TestServices {
     /// Fails the test loudly when PostgreSQL is not there.
     /// - Parameters:
     ///   - genericPlans: as the message worker's pool plans (see ``Database``).
+    ///   - ownLoop: the connections on an event loop of their own, as the message worker's.
     ///   - operationTimeout: longest a repository call may take.
     public static func withDatabase<T: Sendable>(
-        genericPlans: Bool = false, operationTimeout: Duration = .seconds(5), _ body: @Sendable (Database) async throws -> T
+        genericPlans: Bool = false, ownLoop: Bool = false, operationTimeout: Duration = .seconds(5),
+        _ body: @Sendable (Database) async throws -> T
     ) async throws -> T {
         let database = Database(
             url: config.databaseURL, maxConnections: 30, operationTimeout: operationTimeout, genericPlans: genericPlans,
-            fileLinks: fileLinks, logger: logger("db"))
+            ownLoop: ownLoop, fileLinks: fileLinks, logger: logger("db"))
         return try await withThrowingTaskGroup(of: T?.self) { group in
             group.addTask {
                 await database.run()

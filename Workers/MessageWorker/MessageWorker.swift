@@ -51,7 +51,10 @@ public final class MessageWorker: Service, Sendable {
     }
 
     public func run() async throws {
-        await consumer.runBatches(maxBatch: batchSize, concurrency: concurrency) { batch in await self.handle(batch) }
+        // Batches run where their store calls' answers arrive, if the database has a loop of its own.
+        await withTaskExecutorPreference(database.executor) {
+            await consumer.runBatches(maxBatch: batchSize, concurrency: concurrency) { batch in await self.handle(batch) }
+        }
     }
 
     /// Applies one command of a delivery, then replies to the node that asked.
