@@ -14,8 +14,8 @@ public final class Database: Service, Sendable {
     let logger: Logger
     /// Longest a repository call may take, waiting for a pooled connection included.
     let operationTimeout: Duration
-    /// Holds each operation to its deadline (``run()`` sweeps it).
-    let deadlines = OperationDeadlines()
+    /// Holds each operation to its deadline (``run()`` sweeps it), running it on ``executor``.
+    let deadlines: OperationDeadlines
     /// Signs the file links of the messages the repositories return.
     public let fileLinks: FileLinks
     /// The event loop of its own the pool's connections live on, if it was given one.
@@ -73,6 +73,7 @@ public final class Database: Service, Sendable {
             client = PostgresClient(configuration: configuration, backgroundLogger: logger)
             (self.ownLoop, self.loop, executor) = (nil, nil, nil)
         }
+        deadlines = OperationDeadlines(executor: executor)
         self.operationTimeout = operationTimeout
         self.fileLinks = fileLinks
         self.logger = logger
@@ -98,7 +99,7 @@ public final class Database: Service, Sendable {
     /// interval, see ``run()``).
     public func ping(timeout: Duration = .seconds(2)) async -> Bool {
         do {
-            try await deadlines.run(within: timeout, executor: executor, timedOut: StoreError(description: "postgres: no answer")) {
+            try await deadlines.run(within: timeout, timedOut: StoreError(description: "postgres: no answer")) {
                 let rows = try await self.client.query("SELECT 1", logger: self.logger)
                 for try await _ in rows {}
             }

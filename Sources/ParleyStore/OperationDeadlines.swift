@@ -17,11 +17,16 @@ final class OperationDeadlines: Sendable {
     }
 
     private let entries = Mutex<(next: UInt64, running: [UInt64: Entry])>((0, [:]))
+    /// Where the operations' tasks run; the shared pool if nil.
+    private let executor: (any TaskExecutor)?
 
-    /// Runs `body` (on `executor`, if given), failing with `timedOut` once `timeout` has passed
-    /// without its answer.
+    init(executor: (any TaskExecutor)?) {
+        self.executor = executor
+    }
+
+    /// Runs `body`, failing with `timedOut` once `timeout` has passed without its answer.
     func run<T: Sendable>(
-        within timeout: Duration, executor: (any TaskExecutor)?, timedOut: @autoclosure @escaping @Sendable () -> any Error,
+        within timeout: Duration, timedOut: @autoclosure @escaping @Sendable () -> any Error,
         _ body: @escaping @Sendable () async throws -> T
     ) async throws -> T {
         let operation = Operation<T>()

@@ -73,7 +73,7 @@ extension Database {
     func run<T: Sendable>(_ body: @escaping @Sendable () async throws -> T) async throws -> T {
         do {
             let timeout = operationTimeout
-            return try await deadlines.run(within: timeout, executor: executor, timedOut: StoreError(description: "postgres: no answer within \(timeout)"), body)
+            return try await deadlines.run(within: timeout, timedOut: StoreError(description: "postgres: no answer within \(timeout)"), body)
         } catch let error as ParleyError {
             throw error
         } catch let error as StoreError {
