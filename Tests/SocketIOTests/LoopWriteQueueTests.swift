@@ -8,7 +8,7 @@ import XCTest
 final class LoopWriteQueueTests: XCTestCase {
     /// Counts the flushes that reach the connection.
     final class FlushCounter: ChannelOutboundHandler {
-        typealias OutboundIn = WebSocketFrame
+        typealias OutboundIn = ByteBuffer
         var flushes = 0
 
         func flush(context: ChannelHandlerContext) {
@@ -17,27 +17,58 @@ final class LoopWriteQueueTests: XCTestCase {
         }
     }
 
+    /// A WebSocket connection's pipeline as the upgrade leaves it, with `below` between the
+    /// frame encoder and the socket.
+    private func upgradedChannel(below: some ChannelHandler = FlushCounter()) throws -> (EmbeddedChannel, WebSocketLink) {
+        let channel = EmbeddedChannel()
+        try channel.pipeline.syncOperations.addHandlers(below, WebSocketFrameEncoder())
+        return (channel, try WebSocketLink(channel: channel, closeTimeout: .seconds(1)))
+    }
+
+    /// What reached the socket, one buffer per write.
+    private func written(_ channel: EmbeddedChannel) throws -> [[UInt8]] {
+        var buffers: [[UInt8]] = []
+        while let buffer = try channel.readOutbound(as: ByteBuffer.self) { buffers.append(Array(buffer.readableBytesView)) }
+        return buffers
+    }
+
     /// A job queued on the loop beside the drain (an ack resumed by the reply that came with the
     /// events) has its packets written in the same flush, after what was queued before it.
     func testWhatJobsAlreadyQueuedSendJoinsTheFlush() throws {
         let counter = FlushCounter()
-        let channel = EmbeddedChannel(handler: counter)
+        let (channel, link) = try upgradedChannel(below: counter)
         let loop = channel.embeddedEventLoop
-        let queue = LoopWriteQueue.of(loop)
-        queue.add(.packets([.message(Array("event".utf8))]), for: channel)
-        loop.execute { queue.add(.packets([.message(Array("ack".utf8))]), for: channel) }
+        link.send([.message(Array("event".utf8))])
+        loop.execute { link.send([.message(Array("ack".utf8))]) }
         loop.run()
         XCTAssertEqual(counter.flushes, 1)
-        var texts: [String] = []
-        while let frame = try channel.readOutbound(as: WebSocketFrame.self) {
-            texts.append(String(buffer: frame.data))
-        }
-        XCTAssertEqual(texts, ["4event", "4ack"])
+        XCTAssertEqual(try written(channel), [[0x81, 6] + Array("4event".utf8), [0x81, 4] + Array("4ack".utf8)])
 
         // What comes after the flush gets a flush of its own.
-        queue.add(.packets([.message(Array("later".utf8))]), for: channel)
+        link.send([.message(Array("later".utf8))])
         loop.run()
         XCTAssertEqual(counter.flushes, 2)
-        XCTAssertEqual(try channel.readOutbound(as: WebSocketFrame.self).map { String(buffer: $0.data) }, "4later")
+        XCTAssertEqual(try written(channel), [[0x81, 6] + Array("4later".utf8)])
+    }
+
+    /// Each packet reaches the socket as one buffer, its frame's header before its payload, with
+    /// the length in the form its size asks for; a close frame still goes through NIO's encoder.
+    func testEachFrameIsOneBufferWithItsHeader() throws {
+        let (channel, link) = try upgradedChannel()
+        let medium = [UInt8](repeating: UInt8(ascii: "m"), count: 300)
+        let large = [UInt8](repeating: 7, count: 70_000)
+        link.send([.message(Array("hi".utf8)), .message(medium), .binary(large)])
+        channel.embeddedEventLoop.run()
+        let buffers = try written(channel)
+        XCTAssertEqual(buffers.count, 3)
+        XCTAssertEqual(buffers.first, [0x81, 3, UInt8(ascii: "4"), UInt8(ascii: "h"), UInt8(ascii: "i")])
+        XCTAssertEqual(buffers.dropFirst().first.map { Array($0.prefix(5)) }, [0x81, 126, 0x01, 0x2D, UInt8(ascii: "4")])
+        XCTAssertEqual(buffers.dropFirst().first?.count, 4 + 301)
+        XCTAssertEqual(buffers.last.map { Array($0.prefix(10)) }, [0x82, 127, 0, 0, 0, 0, 0, 0x01, 0x11, 0x70])
+        XCTAssertEqual(buffers.last.map { Array($0.dropFirst(10)) }, large)
+
+        link.close(cutOff: false)
+        channel.embeddedEventLoop.run()
+        XCTAssertEqual(try written(channel).joined().map { $0 }, [0x88, 2, 0x03, 0xE8])
     }
 }

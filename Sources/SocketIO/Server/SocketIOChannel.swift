@@ -49,7 +49,7 @@ struct SocketIOChannel: ServerChildChannel, HTTPChannelHandler {
                 },
                 upgradePipelineHandler: { channel, head in
                     channel.eventLoop.makeCompletedFuture {
-                        guard let handler = servers.first(where: { $0.acceptsWebSocket(head) })?.webSocketHandler(channel: channel, head: head) else {
+                        guard let handler = try servers.first(where: { $0.acceptsWebSocket(head) })?.webSocketHandler(channel: channel, head: head) else {
                             throw NoServerForUpgrade()
                         }
                         try channel.pipeline.syncOperations.addHandler(handler)

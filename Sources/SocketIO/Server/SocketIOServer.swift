@@ -296,13 +296,13 @@ public final class SocketIOServer: Service, Sendable {
     }
 
     /// The handler of an upgraded connection: a new session, or the polling session it upgrades.
-    func webSocketHandler(channel: any Channel, head: HTTPRequestHead) -> EngineWebSocketHandler? {
+    func webSocketHandler(channel: any Channel, head: HTTPRequestHead) throws -> EngineWebSocketHandler? {
         let uri = URI(head.uri)
         let query = uri.queryParameters
         let limit = configuration.sendBuffer
         // Fails only for a channel already closed, which the handler then finds closed too.
         try? channel.syncOptions?.setOption(ChannelOptions.writeBufferWaterMark, value: .init(low: limit / 2, high: limit))
-        let link = WebSocketLink(channel: channel, closeTimeout: configuration.webSocketCloseTimeout)
+        let link = try WebSocketLink(channel: channel, closeTimeout: configuration.webSocketCloseTimeout)
         if let sid = query.get("sid") {
             guard let session = session(sid) else { return nil }
             return EngineWebSocketHandler(server: self, link: link, session: session, upgrading: true, maxMessage: configuration.maxPayload)

@@ -5,7 +5,11 @@ import Synchronization
 /// A session's WebSocket, written to straight from whichever thread sends: frames go through the
 /// channel's event loop in the order they are sent.
 final class WebSocketLink: Sendable {
-    private let channel: any Channel
+    let channel: any Channel
+    /// Where whole frames enter the pipeline: past NIO's frame encoder, which takes a frame's
+    /// payload apart from its header (a buffer and an iovec more for each), as a frame's storage
+    /// keeps the payload from being written in place.
+    private let frames: NIOLoopBound<ChannelHandlerContext>
     private let queue: LoopWriteQueue
     private let closeTimeout: Duration
     private let closing = Atomic<Bool>(false)
@@ -13,8 +17,10 @@ final class WebSocketLink: Sendable {
     /// Runs the session's application work on the connection's event loop.
     let executor: LoopTaskExecutor
 
-    init(channel: any Channel, closeTimeout: Duration) {
+    /// On the channel's event loop, once the upgrade has put NIO's frame encoder in its pipeline.
+    init(channel: any Channel, closeTimeout: Duration) throws {
         self.channel = channel
+        frames = NIOLoopBound(try channel.pipeline.syncOperations.context(handlerType: WebSocketFrameEncoder.self), eventLoop: channel.eventLoop)
         self.queue = LoopWriteQueue.of(channel.eventLoop)
         self.executor = LoopTaskExecutor.of(channel.eventLoop)
         self.closeTimeout = closeTimeout
@@ -29,7 +35,13 @@ final class WebSocketLink: Sendable {
     var isClosing: Bool { closing.load(ordering: .acquiring) }
 
     func send(_ packets: [EnginePacket]) {
-        queue.add(.packets(packets), for: channel)
+        queue.add(.packets(packets), for: self)
+    }
+
+    /// Writes packets as whole frames, unflushed; on the event loop.
+    func write(_ packets: [EnginePacket]) {
+        let frames = frames.value
+        for packet in packets { frames.write(NIOAny(packet.webSocketFrame(frames.channel.allocator)), promise: nil) }
     }
 
     /// Sends a close frame; a client that does not answer it is cut off after `closeTimeout`.
@@ -41,7 +53,7 @@ final class WebSocketLink: Sendable {
             channel.close(promise: nil)
             return
         }
-        queue.add(.close, for: channel)
+        queue.add(.close, for: self)
         channel.eventLoop.scheduleTask(in: .init(closeTimeout)) { channel.close(promise: nil) }
     }
 
@@ -85,7 +97,7 @@ final class LoopWriteQueue: Sendable {
     }
 
     private struct State {
-        var items: [(any Channel, Item)] = []
+        var items: [(WebSocketLink, Item)] = []
         var scheduled = false
     }
 
@@ -101,9 +113,9 @@ final class LoopWriteQueue: Sendable {
         self.loop = loop
     }
 
-    func add(_ item: Item, for channel: any Channel) {
+    func add(_ item: Item, for link: WebSocketLink) {
         let schedule = state.withLock { state in
-            state.items.append((channel, item))
+            state.items.append((link, item))
             defer { state.scheduled = true }
             return !state.scheduled
         }
@@ -114,18 +126,18 @@ final class LoopWriteQueue: Sendable {
     /// a sender's ack, resumed by the reply that came with its message's events, then goes out
     /// with its own copy of the message in one write, in the order sent.
     private func drain() {
-        var written: [ObjectIdentifier: any Channel] = [:]
+        var written: [ObjectIdentifier: WebSocketLink] = [:]
         write(take(finishing: false), into: &written)
         loop.execute { [written] in
             var all = written
             self.write(self.take(finishing: true), into: &all)
-            for channel in all.values { channel.flush() }
+            for link in all.values { link.channel.flush() }
         }
     }
 
     /// What is queued; unless `finishing`, a drain stays scheduled, so that what comes meanwhile
     /// waits for its flush.
-    private func take(finishing: Bool) -> [(any Channel, Item)] {
+    private func take(finishing: Bool) -> [(WebSocketLink, Item)] {
         state.withLock { state in
             if finishing { state.scheduled = false }
             defer { state.items = [] }
@@ -133,19 +145,17 @@ final class LoopWriteQueue: Sendable {
         }
     }
 
-    private func write(_ items: [(any Channel, Item)], into written: inout [ObjectIdentifier: any Channel]) {
-        for (channel, item) in items {
+    private func write(_ items: [(WebSocketLink, Item)], into written: inout [ObjectIdentifier: WebSocketLink]) {
+        for (link, item) in items {
             switch item {
             case .packets(let packets):
-                // Frames are made here so that each buffer has one owner, which lets NIO's
-                // encoder write the frame header into its headroom.
-                for packet in packets { channel.write(packet.webSocketFrame(channel.allocator), promise: nil) }
+                link.write(packets)
             case .close:
-                var code = channel.allocator.buffer(capacity: 2)
+                var code = link.channel.allocator.buffer(capacity: 2)
                 code.write(webSocketErrorCode: .normalClosure)
-                channel.write(WebSocketFrame(fin: true, opcode: .connectionClose, data: code), promise: nil)
+                link.channel.write(WebSocketFrame(fin: true, opcode: .connectionClose, data: code), promise: nil)
             }
-            written[ObjectIdentifier(channel)] = channel
+            written[ObjectIdentifier(link)] = link
         }
     }
 }
@@ -254,7 +264,8 @@ final class EngineWebSocketHandler: ChannelInboundHandler, RemovableChannelHandl
         switch stage {
         case .probe(let session):
             guard packet == .ping(Array("probe".utf8)) else { return refuseUpgrade(context: context) }
-            context.writeAndFlush(wrapOutboundOut(EnginePacket.pong(Array("probe".utf8)).webSocketFrame(context.channel.allocator)), promise: nil)
+            link.write([.pong(Array("probe".utf8))])
+            context.flush()
             session.flushPollWithNoop()
             stage = .upgrade(session)
         case .upgrade(let session):
@@ -298,18 +309,32 @@ final class EngineWebSocketHandler: ChannelInboundHandler, RemovableChannelHandl
 }
 
 extension EnginePacket {
-    /// A text frame with the packet's type digit, or a binary frame with the bare bytes.
-    func webSocketFrame(_ allocator: ByteBufferAllocator) -> WebSocketFrame {
-        if case .binary(let bytes) = self { return WebSocketFrame(fin: true, opcode: .binary, data: allocator.buffer(bytes: bytes)) }
-        let (type, data) = textParts
-        // Room before the payload for the frame header (at most 14 bytes), which NIO's encoder
-        // then writes in place instead of in a buffer and iovec of its own.
-        let headroom = 14
-        var buffer = allocator.buffer(capacity: headroom + data.count + 1)
-        buffer.moveWriterIndex(forwardBy: headroom)
-        buffer.moveReaderIndex(forwardBy: headroom)
-        buffer.writeInteger(type)
+    /// The packet as a whole server frame, header and payload in one buffer: a text frame with
+    /// the packet's type digit, or a binary frame with the bare bytes. A server's frames are not
+    /// masked (RFC 6455, 5.1).
+    func webSocketFrame(_ allocator: ByteBufferAllocator) -> ByteBuffer {
+        let (opcode, type, data): (UInt8, UInt8?, [UInt8])
+        if case .binary(let bytes) = self {
+            (opcode, type, data) = (0x2, nil, bytes)
+        } else {
+            let (digit, text) = textParts
+            (opcode, type, data) = (0x1, digit, text)
+        }
+        let length = data.count + (type == nil ? 0 : 1)
+        var buffer = allocator.buffer(capacity: 10 + length)
+        buffer.writeInteger(0x80 | opcode)
+        switch length {
+        case ..<126:
+            buffer.writeInteger(UInt8(length))
+        case ...Int(UInt16.max):
+            buffer.writeInteger(UInt8(126))
+            buffer.writeInteger(UInt16(length))
+        default:
+            buffer.writeInteger(UInt8(127))
+            buffer.writeInteger(UInt64(length))
+        }
+        if let type { buffer.writeInteger(type) }
         buffer.writeBytes(data)
-        return WebSocketFrame(fin: true, opcode: .text, data: buffer)
+        return buffer
     }
 }
