@@ -49,6 +49,22 @@ final class RawJSONTests: XCTestCase {
         XCTAssertEqual(RawJSON.object(at: [], in: reply).map(Array.init), Array(reply))
     }
 
+    /// An event's payload is a slice in the middle of what Redis delivered: indices are the
+    /// slice's own, and a string ends at the first quote after an even run of backslashes.
+    func testMembersOfASliceInsideLongerTextAndStringsWithEscapes() throws {
+        let text = String(repeating: #"a\"b\\"#, count: 50)
+        let object = #"{"text":""# + text + #"\\","q":"\"","id":"x"}"#
+        XCTAssertNoThrow(try JSONSerialization.jsonObject(with: Data(object.utf8)), "the text is JSON")
+        let bytes = Array(#"["message_received","#.utf8) + Array(object.utf8) + Array("]".utf8)
+        let payload = bytes[20..<(bytes.count - 1)]
+        XCTAssertEqual(String(decoding: payload, as: UTF8.self), object)
+        XCTAssertEqual(RawJSON.member("id", in: payload).map { String(decoding: $0, as: UTF8.self) }, #""x""#)
+        XCTAssertEqual(RawJSON.member("q", in: payload).map { String(decoding: $0, as: UTF8.self) }, #""\"""#)
+        XCTAssertEqual(RawJSON.member("text", in: payload).map { String(decoding: $0, as: UTF8.self) }, #"""# + text + #"\\""#)
+        let cut = bytes[20..<(20 + 12)]
+        XCTAssertNil(RawJSON.member("text", in: cut), "a string cut off before its quote")
+    }
+
     func testMalformedOrNonObjectTextGivesNothing() {
         for json in ["", "[]", "\"a\"", "{", #"{"a""#, #"{"a":"#, #"{"a":"open}"#, #"{"a":[1,2"#, #"{"b":1 "a":2}"#] {
             XCTAssertNil(member("a", json), json)

@@ -11,6 +11,15 @@ final class TextFormsTests: XCTestCase {
         }
     }
 
+    func testAUserChannelGivesBackItsUserAndNothingElseDoes() {
+        let id = UUIDv7.make()
+        XCTAssertEqual(Channels.userId(fromChannel: Channels.user(id)), id)
+        XCTAssertEqual(Channels.userId(fromChannel: "parley:user:" + id.uppercased), id)
+        for channel in [Channels.node("gw-1"), "parley:user:", "parley:user:" + id.lowercased + "x", "parley:usér:" + id.lowercased, "parley:user:" + id.lowercased.dropLast() + "g"] {
+            XCTAssertNil(Channels.userId(fromChannel: channel), channel)
+        }
+    }
+
     func testATimestampIsWrittenAsTheISO8601StyleWritesIt() throws {
         let style = Date.ISO8601FormatStyle(includingFractionalSeconds: true)
         var generator = SystemRandomNumberGenerator()

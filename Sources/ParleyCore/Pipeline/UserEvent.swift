@@ -130,8 +130,11 @@ public enum Channels {
     public static func user(_ id: UUID) -> String { "parley:user:\(id.lowercased)" }
     /// The user a `parley:user:{id}` channel belongs to.
     public static func userId(fromChannel channel: String) -> UUID? {
-        guard channel.hasPrefix(userPrefix) else { return nil }
-        return UUID(text: channel.dropFirst(userPrefix.count))
+        // As bytes: `hasPrefix` and `dropFirst` on the string walk characters, which showed in
+        // the gateway's profile (it asks for every event it routes).
+        let bytes = channel.utf8
+        guard bytes.starts(with: userPrefix.utf8) else { return nil }
+        return UUID(utf8: bytes.dropFirst(userPrefix.utf8.count))
     }
 
     private static let userPrefix = "parley:user:"
