@@ -34,6 +34,7 @@ public final class CommandBus: Sendable {
     public init(publisher: QueuePublisher, nodeId: String, timeout: Duration, logger: Logger) {
         self.publisher = publisher
         self.nodeId = nodeId
+        replyChannel = Channels.node(nodeId)
         self.timeout = timeout
         self.logger = logger
         // A wait ends at most an eighth of the timeout (and never more than 250 ms) late.
@@ -50,8 +51,9 @@ public final class CommandBus: Sendable {
         sweeper.withLock { $0?.cancel() }
     }
 
-    /// The channel replies for this node arrive on.
-    public var replyChannel: String { Channels.node(nodeId) }
+    /// The channel replies for this node arrive on; named once, as every Redis message the
+    /// node receives is compared with it.
+    public let replyChannel: String
 
     /// Publishes a command and waits for the worker's outcome.
     /// - Throws: ``QueueError`` when the broker is unreachable or refuses it (503 for the

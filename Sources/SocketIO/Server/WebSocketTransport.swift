@@ -309,32 +309,16 @@ final class EngineWebSocketHandler: ChannelInboundHandler, RemovableChannelHandl
 }
 
 extension EnginePacket {
-    /// The packet as a whole server frame, header and payload in one buffer: a text frame with
-    /// the packet's type digit, or a binary frame with the bare bytes. A server's frames are not
-    /// masked (RFC 6455, 5.1).
+    /// The packet as a whole server frame: a text frame with the packet's type digit, or a
+    /// binary frame with the bare bytes.
     func webSocketFrame(_ allocator: ByteBufferAllocator) -> ByteBuffer {
-        let (opcode, type, data): (UInt8, UInt8?, [UInt8])
         if case .binary(let bytes) = self {
-            (opcode, type, data) = (0x2, nil, bytes)
-        } else {
-            let (digit, text) = textParts
-            (opcode, type, data) = (0x1, digit, text)
+            return allocator.wholeWebSocketFrame(opcode: .binary, length: bytes.count) { $0.writeBytes(bytes) }
         }
-        let length = data.count + (type == nil ? 0 : 1)
-        var buffer = allocator.buffer(capacity: 10 + length)
-        buffer.writeInteger(0x80 | opcode)
-        switch length {
-        case ..<126:
-            buffer.writeInteger(UInt8(length))
-        case ...Int(UInt16.max):
-            buffer.writeInteger(UInt8(126))
-            buffer.writeInteger(UInt16(length))
-        default:
-            buffer.writeInteger(UInt8(127))
-            buffer.writeInteger(UInt64(length))
+        let (type, data) = textParts
+        return allocator.wholeWebSocketFrame(opcode: .text, length: 1 + data.count) {
+            $0.writeInteger(type)
+            $0.writeBytes(data)
         }
-        if let type { buffer.writeInteger(type) }
-        buffer.writeBytes(data)
-        return buffer
     }
 }

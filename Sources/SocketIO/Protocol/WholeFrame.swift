@@ -1,0 +1,47 @@
+import NIOCore
+import NIOWebSocket
+
+extension ByteBufferAllocator {
+    /// A buffer holding a whole final WebSocket frame, its header and then the `length` bytes
+    /// `payload` writes, masked with `maskKey` when there is one (a client's frames are masked,
+    /// a server's are not: RFC 6455, 5.1 and 5.3).
+    ///
+    /// A frame written so is one buffer and one write down the pipeline. Given a
+    /// `WebSocketFrame`, NIO's encoder writes the header as a buffer of its own: it would write it
+    /// in place only into a buffer it alone holds, which a frame's never is, as the frame's
+    /// storage holds it too. Write such bytes past the encoder, or where there is none.
+    public func wholeWebSocketFrame(
+        opcode: WebSocketOpcode, length: Int, maskKey: WebSocketMaskingKey? = nil, payload: (inout ByteBuffer) -> Void
+    ) -> ByteBuffer {
+        var frame = buffer(capacity: 14 + length)
+        frame.writeFrameHeader(opcode: opcode, length: length, maskKey: maskKey)
+        let start = frame.writerIndex
+        payload(&frame)
+        precondition(frame.writerIndex - start == length, "a frame's payload is the length its header gives")
+        if let maskKey {
+            let key = Array(maskKey)
+            frame.withUnsafeMutableReadableBytes { bytes in
+                for i in 0..<length { bytes[start + i] ^= key[i & 3] }
+            }
+        }
+        return frame
+    }
+}
+
+extension ByteBuffer {
+    fileprivate mutating func writeFrameHeader(opcode: WebSocketOpcode, length: Int, maskKey: WebSocketMaskingKey?) {
+        writeInteger(0x80 | UInt8(webSocketOpcode: opcode))
+        let masked: UInt8 = maskKey == nil ? 0 : 0x80
+        switch length {
+        case ..<126:
+            writeInteger(masked | UInt8(length))
+        case ...Int(UInt16.max):
+            writeInteger(masked | 126)
+            writeInteger(UInt16(length))
+        default:
+            writeInteger(masked | 127)
+            writeInteger(UInt64(length))
+        }
+        if let maskKey { writeBytes(maskKey) }
+    }
+}
