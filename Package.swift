@@ -306,7 +306,15 @@ let package = Package(
             ],
             swiftSettings: testSettings
         ),
-        .testTarget(name: "ParleyLoadTestTests", dependencies: ["ParleyLoadTest"], swiftSettings: testSettings),
+        .testTarget(
+            name: "ParleyLoadTestTests",
+            dependencies: [
+                "ParleyLoadTest", "SocketIO",
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "HummingbirdTesting", package: "hummingbird"),
+            ],
+            swiftSettings: testSettings
+        ),
         // Runs the built `parley` executable, so it depends on it.
         .testTarget(name: "ParleyCLITests", dependencies: ["parley", "ParleyTestSupport", "SocketIO"], swiftSettings: testSettings),
     ]
