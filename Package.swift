@@ -276,7 +276,7 @@ let package = Package(
             swiftSettings: testSettings
         ),
         .testTarget(name: "ParleyQueueTests", dependencies: ["ParleyQueue", "ParleyTestSupport"], swiftSettings: testSettings),
-        .testTarget(name: "ParleyPubSubTests", dependencies: ["ParleyPubSub", "ParleyTestSupport"], swiftSettings: testSettings),
+        .testTarget(name: "ParleyPubSubTests", dependencies: ["ParleyPubSub", "CHiredis", "ParleyTestSupport"], swiftSettings: testSettings),
         .testTarget(
             name: "ParleyMediaTests",
             dependencies: ["ParleyMedia", "ParleyTestSupport"],

@@ -92,9 +92,7 @@ public final class RedisClient: IOThreadService, Sendable {
     /// Answers every request, with its replies or the error; returns the error that broke the
     /// connection, if one did.
     private func execute(_ requests: [Request], on connection: RedisConnection) -> RedisError? {
-        for request in requests {
-            for command in request.commands { connection.append(command) }
-        }
+        connection.append(commands: requests.lazy.flatMap { $0.commands })
         var answered = 0
         do {
             try connection.flush()
