@@ -92,7 +92,7 @@ public final class RedisClient: IOThreadService, Sendable {
     /// Answers every request, with its replies or the error; returns the error that broke the
     /// connection, if one did.
     private func execute(_ requests: [Request], on connection: RedisConnection) -> RedisError? {
-        connection.append(commands: requests.lazy.flatMap { $0.commands })
+        connection.append(commands: requests.flatMap { $0.commands })
         var answered = 0
         do {
             try connection.flush()

@@ -207,7 +207,11 @@ public struct ChatRepository: Sendable {
                 SELECT \(unescaped: Rows.messageColumns) FROM messages m \(unescaped: Rows.messageJoins)
                 WHERE m.id = ANY(\(latestIds))
                 """, logger: logger)
-            for try await row in rows.decode(Rows.MessageRow.self) { latest[row.0] = row }
+            for try await row in rows {
+                var cells = row.makeIterator()
+                let message = try Rows.messageRow(&cells)
+                latest[message.0] = message
+            }
         }
         return found.map { s in
             let who = viewer(s)

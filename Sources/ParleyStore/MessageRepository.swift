@@ -145,7 +145,8 @@ public struct MessageRepository: Sendable {
         }
 
         func decodeRow(_ row: PostgresRow) throws -> Row {
-            (try row.decode(Rows.MessageRow.self), try row.makeRandomAccess()[Rows.messageColumnCount].decode([UUID].self))
+            var cells = row.makeIterator()
+            return (try Rows.messageRow(&cells), try Rows.next([UUID].self, &cells))
         }
     }
 

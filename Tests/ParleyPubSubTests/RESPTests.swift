@@ -9,6 +9,10 @@ final class RESPTests: XCTestCase {
     /// with CR and LF inside, long.
     func testACommandIsWrittenAsHiredisFormatsIt() throws {
         var cases: [[[UInt8]]] = [[Array("PUBLISH".utf8), Array("parley:user:x".utf8), Array("{}".utf8)], [[]], [[0x0D, 0x0A], [], [0]]]
+        // Lengths at each power of ten and on either side of it.
+        for power in [1, 10, 100, 1_000, 10_000, 100_000] {
+            cases.append([[UInt8](repeating: 1, count: power - 1), [UInt8](repeating: 2, count: power), [UInt8](repeating: 3, count: power + 1)])
+        }
         for _ in 0..<300 {
             cases.append((0..<Int.random(in: 1...6)).map { _ in
                 let seed = UInt8.random(in: 0...255)
@@ -19,6 +23,7 @@ final class RESPTests: XCTestCase {
             var ours: [UInt8] = []
             RedisConnection.write(arguments, into: &ours)
             XCTAssertEqual(ours, try hiredisFormat(arguments), "\(arguments.map(\.count))")
+            XCTAssertEqual(RedisConnection.size(of: arguments), ours.count)
         }
     }
 
