@@ -54,9 +54,9 @@ final class SocketPacketTests: XCTestCase {
         XCTAssertEqual(event?.id, 12)
         XCTAssertEqual(event?.data, .array([.string("send"), .object(["n": .number(1)]), .bool(true)]))
         XCTAssertEqual(text(SocketPacket(kind: .ack, id: 7, data: .array([.object(["ok": .bool(true)])]))), "37[{\"ok\":true}]")
-        XCTAssertEqual(String(decoding: SocketPacket.encodeEvent(name: "m", rawArguments: [Array("{\"a\":1}".utf8)]), as: UTF8.self), "2[\"m\",{\"a\":1}]")
-        // A name that needs escaping is escaped; raw acks decode like built ones.
-        let odd = SocketPacket.decode(SocketPacket.encodeEvent(namespace: "/chat", name: "say \"hi\"", rawArguments: [Array("1".utf8)]))
+        XCTAssertEqual(String(decoding: SocketPacket.encodeEvent(rawEvent: Array("[\"m\",{\"a\":1}]".utf8)), as: UTF8.self), "2[\"m\",{\"a\":1}]")
+        // Raw events and acks decode like built ones.
+        let odd = SocketPacket.decode(SocketPacket.encodeEvent(namespace: "/chat", rawEvent: Array(#"["say \"hi\"",1]"#.utf8)))
         XCTAssertEqual(odd?.data, .array([.string("say \"hi\""), .number(1)]))
         XCTAssertEqual(odd?.namespace, "/chat")
         let ack = SocketPacket.decode(SocketPacket.encodeAck(namespace: "/chat", id: 42, rawArguments: [Array("{\"ok\":true}".utf8)]))

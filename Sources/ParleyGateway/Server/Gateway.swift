@@ -151,16 +151,15 @@ struct PubSubDispatcher: Service {
         if message.channel == bus.replyChannel {
             bus.deliver(message.payload)
         } else if let userId = Channels.userId(fromChannel: message.channel) {
-            // Forwarded as the worker wrote it: only the name is read.
+            // Forwarded as the worker wrote it, `[name, payload]` as it is: only the name is read.
             guard let event = EventWire(message.payload) else {
                 logger.warning("malformed user event", metadata: ["channel": "\(message.channel)"])
                 return
             }
             let sockets = hub.sockets(of: userId)
             guard !sockets.isEmpty else { return }
-            let payload = Array(event.payload)
             for socket in sockets {
-                socket.emit(event.name, rawJSON: payload)
+                socket.emit(rawEvent: message.payload)
             }
             emitted.increment(by: sockets.count)
             if event.name == "message_received" {

@@ -90,7 +90,13 @@ public struct SocketPacket: Sendable, Equatable {
 
     /// What every packet starts with: type digit, attachment count, namespace and ack id.
     private static func header(kind: Kind, attachments: Int = 0, namespace: String, id: Int?) -> [UInt8] {
-        var out: [UInt8] = [UInt8(ascii: "0") + kind.rawValue]
+        var out: [UInt8] = []
+        writeHeader(kind: kind, attachments: attachments, namespace: namespace, id: id, into: &out)
+        return out
+    }
+
+    private static func writeHeader(kind: Kind, attachments: Int = 0, namespace: String, id: Int?, into out: inout [UInt8]) {
+        out.append(UInt8(ascii: "0") + kind.rawValue)
         if kind == .binaryEvent || kind == .binaryAck {
             out += "\(attachments)-".utf8
         }
@@ -99,20 +105,14 @@ public struct SocketPacket: Sendable, Equatable {
             out.append(UInt8(ascii: ","))
         }
         if let id { out += String(id).utf8 }
-        return out
     }
 
-    /// An EVENT packet built from pre-serialized JSON arguments, without parsing them again.
-    public static func encodeEvent(namespace: String = "/", name: String, rawArguments: [[UInt8]]) -> [UInt8] {
-        var out = header(kind: .event, namespace: namespace, id: nil)
-        out.reserveCapacity(out.count + name.utf8.count + rawArguments.reduce(8) { $0 + $1.count + 1 })
-        out.append(UInt8(ascii: "["))
-        JSONText.writeString(name, into: &out)
-        for argument in rawArguments {
-            out.append(UInt8(ascii: ","))
-            out += argument
-        }
-        out.append(UInt8(ascii: "]"))
+    /// An EVENT packet whose `[name, ...arguments]` array is already JSON text, taken as it is.
+    public static func encodeEvent(namespace: String = "/", rawEvent: [UInt8]) -> [UInt8] {
+        var out: [UInt8] = []
+        out.reserveCapacity(2 + namespace.utf8.count + rawEvent.count)
+        writeHeader(kind: .event, namespace: namespace, id: nil, into: &out)
+        out += rawEvent
         return out
     }
 

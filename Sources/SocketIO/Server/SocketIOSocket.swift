@@ -31,9 +31,10 @@ public final class SocketIOSocket: Sendable {
         send(SocketPacket(kind: .event, namespace: namespace, data: .array([.string(event)] + arguments)))
     }
 
-    /// Sends an event whose single argument is already JSON text, without parsing it again.
-    public func emit(_ event: String, rawJSON: [UInt8]) {
-        session.send([.message(SocketPacket.encodeEvent(namespace: namespace, name: event, rawArguments: [rawJSON]))])
+    /// Sends an event already written as JSON text, its `[name, ...arguments]` array, without
+    /// parsing it again.
+    public func emit(rawEvent: [UInt8]) {
+        session.send([.message(SocketPacket.encodeEvent(namespace: namespace, rawEvent: rawEvent))])
     }
 
     /// Closes this socket's namespace connection (the session stays for other namespaces).
