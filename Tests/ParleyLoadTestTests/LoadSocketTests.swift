@@ -59,7 +59,8 @@ final class LoadSocketTests: XCTestCase {
             let (result, waited) = await ignored
             XCTAssertThrowsError(try result.get()) { XCTAssertEqual($0 as? LoadSocket.Failure, .timeout) }
             XCTAssertGreaterThanOrEqual(waited, timeout)
-            XCTAssertLessThan(waited, timeout * 2, "swept a tenth of the timeout after it passed")
+            // Swept a tenth of the timeout after it passed; the margin is for a loaded machine.
+            XCTAssertLessThan(waited, timeout + .seconds(1), "swept soon after it passed")
             let (again, _) = await Self.send("answer", on: socket, timeout: timeout)
             XCTAssertEqual(try again.get(), .ok, "the socket goes on after a timeout")
         }
