@@ -74,7 +74,7 @@ final class LoadSocket: Sendable {
     /// cost the generator about an eighth of its CPU in 1:1 chats).
     func sendMessage(_ payload: [UInt8], timeout: Duration = .seconds(10), answered: @escaping (Result<Answer, any Error>) -> Void) {
         channel.eventLoop.preconditionInEventLoop()
-        handler.emitWithAck(name: "send_message", argument: payload, context: channel, timeout: timeout, answered: answered)
+        handler.sendMessage(payload, context: channel, timeout: timeout, answered: answered)
     }
 
     func close() {
@@ -229,9 +229,9 @@ final class LoadSocket: Sendable {
             }
         }
 
-        func emitWithAck(
-            name: String, argument: [UInt8], context channel: any Channel, timeout: Duration,
-            answered: @escaping (Result<Answer, any Error>) -> Void
+        /// Emits `send_message` with `argument` and an ack id.
+        func sendMessage(
+            _ argument: [UInt8], context channel: any Channel, timeout: Duration, answered: @escaping (Result<Answer, any Error>) -> Void
         ) {
             guard !closed else { return answered(.failure(Failure.closed)) }
             let id = nextAck
@@ -243,16 +243,15 @@ final class LoadSocket: Sendable {
                 }
             }
             acks[id] = (answered, .now() + TimeAmount(timeout))
-            if eventPrefix.name != name { eventPrefix = (name, JSONValue.string(name).serialized + [UInt8(ascii: ",")]) }
             var packet = Array("42\(id)[".utf8)
-            packet += eventPrefix.bytes
+            packet += Self.sendMessageName
             packet += argument
             packet.append(UInt8(ascii: "]"))
             send(packet, channel: channel)
         }
 
-        /// The event name last emitted, as it opens the arguments' array (`"send_message",`).
-        private var eventPrefix: (name: String, bytes: [UInt8]) = ("", [])
+        /// The event's name as it opens the arguments' array.
+        private static let sendMessageName = Array(#""send_message","#.utf8)
 
         private func endOverdueAcks(at now: NIODeadline) {
             for (id, ack) in acks where ack.deadline <= now {

@@ -60,13 +60,12 @@ final class RedisConnection {
 
     /// `n` in decimal and a CRLF, without a `String` between.
     private static func writeDecimal(_ n: Int, into out: inout [UInt8]) {
-        var divisor = 1
-        while divisor <= n / 10 { divisor *= 10 }
+        let start = out.count
+        out.append(contentsOf: repeatElement(UInt8(ascii: "0"), count: digits(n)))
         var rest = n
-        while divisor > 0 {
-            out.append(UInt8(ascii: "0") + UInt8(rest / divisor))
-            rest %= divisor
-            divisor /= 10
+        for index in (start..<out.count).reversed() {
+            out[index] += UInt8(rest % 10)
+            rest /= 10
         }
         out.append(0x0D)
         out.append(0x0A)
