@@ -83,75 +83,26 @@ public struct LoadTest: Sendable {
             let start = ContinuousClock.now
             let images = Locked(0)
             let progress = Task { await Self.progress(recorder, start: start, plan: plan, log: log) }
-            var sendingTime = 0.0
-            // Socket sends that were handed to their event loops and not answered yet.
-            let unanswered = Locked(0)
-            await withDiscardingTaskGroup { uploads in
-                var issued = 0
-                while true {
-                    let elapsed = Self.seconds(ContinuousClock.now - start)
-                    // The last pass sends whatever the whole duration was due.
-                    let due = Int(plan.due(at: min(elapsed, plan.duration)))
-                    // What is due goes to each event loop at once, and is sent and answered there.
-                    var byLoop: [ObjectIdentifier: (loop: any EventLoop, sends: [SocketSend])] = [:]
-                    while issued < due {
-                        let n = issued
-                        issued += 1
-                        let chat = chats[n % chats.count]
-                        let sender = chat.members[(n / chats.count) % chat.members.count]
-                        // The sender rides in the key: its own sockets' copies are told apart
-                        // even after the message is done.
-                        let key = "\(runId)-\(n)-\(sender)"
-                        let recipients = chat.members.filter { $0 != sender }
-                        let upload = plan.uploadShare > 0 && Int(Double(n + 1) * plan.uploadShare) > Int(Double(n) * plan.uploadShare)
-                        if upload {
-                            let account = accounts[sender]
-                            let url = plan.urls[sender % plan.urls.count]
-                            uploads.addTask {
-                                recorder.sent(key, recipients: recipients, at: .now)
-                                let seed = UInt64(images.withLock { $0 += 1; return $0 }) &* 0x9E37_79B9_7F4A_7C15
-                                do {
-                                    let status = try await client.upload(url, token: account.token, chatId: chat.id, clientMessageId: key, image: TinyPNG.make(side: 64, seed: seed))
-                                    if status == 201 { recorder.acked(key, upload: true, at: .now) } else { recorder.failed(key, kind: "upload HTTP \(status)") }
-                                } catch {
-                                    recorder.failed(key, kind: "upload: \(type(of: error))")
-                                }
-                            }
-                            continue
-                        }
-                        guard let socket = held[sender] else {
-                            recorder.sent(key, recipients: recipients, at: .now)
-                            recorder.failed(key, kind: "sender not connected")
-                            continue
-                        }
-                        // The key is letters, digits and dashes: nothing to escape.
-                        let body = bodyStarts[n % chats.count] + Array("\"\(key)\"}".utf8)
-                        byLoop[ObjectIdentifier(socket.eventLoop), default: (socket.eventLoop, [])].sends
-                            .append(SocketSend(socket: socket, key: key, recipients: recipients, body: body))
-                    }
-                    for (loop, sends) in byLoop.values {
-                        unanswered.withLock { $0 += sends.count }
-                        loop.execute {
-                            for send in sends {
-                                recorder.sent(send.key, recipients: send.recipients, at: .now)
-                                send.socket.sendMessage(send.body) { result in
-                                    switch result {
-                                    case .success(.ok): recorder.acked(send.key, upload: false, at: .now)
-                                    case .success(.refused(let code)): recorder.failed(send.key, kind: "ack: \(code)")
-                                    case .failure(let error): recorder.failed(send.key, kind: "ack: \(error)")
-                                    }
-                                    unanswered.withLock { $0 -= 1 }
-                                }
-                            }
+            let pacer = SendPacer(plan: plan, chats: chats, held: held, bodyStarts: bodyStarts, runId: runId, recorder: recorder)
+            await withDiscardingTaskGroup { group in
+                for await upload in pacer.start(at: start, on: held.values.first!.eventLoop) {
+                    let account = accounts[upload.sender]
+                    let url = plan.urls[upload.sender % plan.urls.count]
+                    group.addTask {
+                        recorder.sent(upload.key, recipients: upload.recipients, at: .now)
+                        let seed = UInt64(images.withLock { $0 += 1; return $0 }) &* 0x9E37_79B9_7F4A_7C15
+                        do {
+                            let status = try await client.upload(url, token: account.token, chatId: upload.chat.id, clientMessageId: upload.key, image: TinyPNG.make(side: 64, seed: seed))
+                            if status == 201 { recorder.acked(upload.key, upload: true, at: .now) } else { recorder.failed(upload.key, kind: "upload HTTP \(status)") }
+                        } catch {
+                            recorder.failed(upload.key, kind: "upload: \(type(of: error))")
                         }
                     }
-                    if elapsed >= plan.duration { break }
-                    try? await Task.sleep(for: .milliseconds(2))
                 }
-                // Rates count over the sending window; then the last acks (each times out by itself).
-                sendingTime = Self.seconds(ContinuousClock.now - start)
-                while unanswered.withLock({ $0 }) > 0 { try? await Task.sleep(for: .milliseconds(5)) }
             }
+            // Rates count over the sending window; then the last acks (each times out by itself).
+            let sendingTime = Self.seconds(ContinuousClock.now - start)
+            while pacer.unanswered.withLock({ $0 }) > 0 { try await Task.sleep(for: .milliseconds(5)) }
             // Let the last deliveries arrive.
             let drainEnd = ContinuousClock.now + .seconds(plan.drain)
             while ContinuousClock.now < drainEnd {
@@ -258,12 +209,4 @@ enum ProcessCPU {
         let system = Double(usage.ru_stime.tv_sec) + Double(usage.ru_stime.tv_usec) / 1e6
         return user + system
     }
-}
-
-/// A message due on a socket, handed to its event loop with the others due there.
-private struct SocketSend: Sendable {
-    let socket: LoadSocket
-    let key: String
-    let recipients: [Int]
-    let body: [UInt8]
 }
