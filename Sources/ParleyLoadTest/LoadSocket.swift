@@ -37,15 +37,17 @@ final class LoadSocket: Sendable {
     static func connect(to url: String, token: String, onMessage: @escaping @Sendable (ArraySlice<UInt8>) -> Void) async throws -> LoadSocket {
         guard let address = URL(string: url), let host = address.host, let port = address.port else { throw Failure.handshake("bad URL \(url)") }
         let auth = JSONValue.object(["token": .string(token)]).serialized
-        let group = MultiThreadedEventLoopGroup.singleton
-        let joined = group.any().makePromise(of: Void.self)
+        // The loop is chosen here, once: `any()` off a loop and the bootstrap's own pick each take
+        // the group's next loop, so with two loops the sockets piled up on one of them.
+        let loop = MultiThreadedEventLoopGroup.singleton.next()
+        let joined = loop.makePromise(of: Void.self)
         let handler = Handler(auth: auth, joined: joined, onMessage: onMessage)
         let request = "GET /socket.io/?EIO=4&transport=websocket HTTP/1.1\r\nHost: \(host):\(port)\r\nUpgrade: websocket\r\n"
             + "Connection: Upgrade\r\nSec-WebSocket-Key: \(Data((0..<16).map { _ in UInt8.random(in: 0...255) }).base64EncodedString())\r\n"
             + "Sec-WebSocket-Version: 13\r\n\r\n"
         let channel: any Channel
         do {
-            channel = try await ClientBootstrap(group: group)
+            channel = try await ClientBootstrap(group: loop)
                 .channelInitializer { channel in
                     channel.eventLoop.makeCompletedFuture {
                         try channel.pipeline.syncOperations.addHandler(Upgrade(request: request, next: handler))

@@ -3,6 +3,7 @@ import Hummingbird
 import HummingbirdTesting
 import Logging
 import NIOCore
+import NIOPosix
 import SocketIO
 import XCTest
 
@@ -64,5 +65,30 @@ final class LoadSocketTests: XCTestCase {
             let (again, _) = await Self.send("answer", on: socket, timeout: timeout)
             XCTAssertEqual(try again.get(), .ok, "the socket goes on after a timeout")
         }
+    }
+
+    /// Sockets take the event loops of the generator's group in turn, so that each loop reads
+    /// an equal share of the deliveries.
+    func testSocketsAreSpreadEvenlyOverTheEventLoops() async throws {
+        var logger = Logger(label: "load-socket-test")
+        logger.logLevel = .warning
+        // The server on loops of its own: the generator's group is asked only by the sockets.
+        let serverLoops = MultiThreadedEventLoopGroup(numberOfThreads: 1)
+        let server = SocketIOServer(configuration: SocketIOConfiguration(), handler: PickyHandler(), logger: logger)
+        let app = Application(
+            router: Router(), server: .socketIO([server]),
+            configuration: .init(address: .hostname("127.0.0.1", port: 0)), services: [server],
+            eventLoopGroupProvider: .shared(serverLoops), logger: logger)
+        try await app.test(.live) { client in
+            let loops = Array(MultiThreadedEventLoopGroup.singleton.makeIterator())
+            var sockets: [LoadSocket] = []
+            defer { for socket in sockets { socket.close() } }
+            for _ in 0..<(4 * loops.count) {
+                sockets.append(try await LoadSocket.connect(to: "http://127.0.0.1:\(client.port!)", token: "t") { _ in })
+            }
+            let counts = loops.map { loop in sockets.count { $0.eventLoop === loop } }
+            XCTAssertEqual(counts, Array(repeating: 4, count: loops.count))
+        }
+        try await serverLoops.shutdownGracefully()
     }
 }
