@@ -15,7 +15,7 @@ struct ParleyBench: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "parley-bench",
         abstract: "Measure Parley's hot paths against the services `make services-up` starts.",
-        subcommands: [PresenceFanout.self, WorkerThroughput.self, Thumbnails.self, RawLimits.self, IdleSockets.self, QueueCost.self])
+        subcommands: [PresenceFanout.self, WorkerThroughput.self, Thumbnails.self, RawLimits.self, IdleSockets.self, QueueCost.self, WireJSON.self])
 }
 
 /// What a user with many contacts coming online and going offline costs the presence worker.
