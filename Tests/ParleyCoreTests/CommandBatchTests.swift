@@ -70,6 +70,19 @@ final class CommandBatchTests: XCTestCase {
         XCTAssertGreaterThan(plainReadByHand, 400)
     }
 
+    /// Text that is not UTF-8 is not read by hand, whether repairing it would change its
+    /// length or not.
+    func testTextThatIsNotUTF8IsNotReadByHand() throws {
+        let good = try command("ab").encoded()
+        let text = try XCTUnwrap(good.firstRange(of: Array(#""text":"ab""#.utf8))).upperBound - 3
+        for invalid: [UInt8] in [[0xC3, 0x28], [0xFF], [0xED, 0xA0, 0x80], [0xE2, 0x82], [0xF0, 0x9F, 0x98]] {
+            var body = good
+            body.replaceSubrange(text..<text + 2, with: invalid)
+            XCTAssertNil(Command.decodedByHand(body[...]), "\(invalid)")
+        }
+        XCTAssertNotNil(Command.decodedByHand(good[...]))
+    }
+
     func testWhatTheDecoderRefusesIsRefusedEvenWhereItLooksPlain() throws {
         let good = String(decoding: try command("x").encoded(), as: UTF8.self)
         let id = try XCTUnwrap(good.firstRange(of: "\"id\":\"")).upperBound

@@ -17,7 +17,7 @@ public enum RawJSON {
         var found = [ArraySlice<UInt8>?](repeating: nil, count: keys.count)
         var missing = keys.count
         walk(json) { name, valueStart in
-            guard let index = keys.firstIndex(where: { name.elementsEqual($0.utf8) }), found[index] == nil else { return .skip }
+            guard let index = keys.firstIndex(where: { isName(name, key: $0) }), found[index] == nil else { return .skip }
             guard let valueEnd = endOfValue(json, from: valueStart) else { return .stop }
             found[index] = json[valueStart..<valueEnd]
             missing -= 1
@@ -43,11 +43,23 @@ public enum RawJSON {
     private static func valueStart(of key: String, in json: ArraySlice<UInt8>) -> Int? {
         var start: Int?
         walk(json) { name, valueStart in
-            guard name.elementsEqual(key.utf8) else { return .skip }
+            guard isName(name, key: key) else { return .skip }
             start = valueStart
             return .stop
         }
         return start
+    }
+
+    /// Whether a member's name, as it is in the JSON, is `key` (names with escapes are not
+    /// Parley's). Compared by length, then by `memcmp`: the generic `elementsEqual` stepped
+    /// through both a byte at a time for every member and key, a tenth of reading a command.
+    private static func isName(_ name: ArraySlice<UInt8>, key: String) -> Bool {
+        let utf8 = key.utf8
+        guard name.count == utf8.count else { return false }
+        guard !name.isEmpty else { return true }
+        return utf8.withContiguousStorageIfAvailable { key in
+            name.withUnsafeBufferPointer { memcmp($0.baseAddress!, key.baseAddress!, key.count) == 0 }
+        } ?? name.elementsEqual(utf8)
     }
 
     private enum Step {
