@@ -42,17 +42,20 @@ public final class RedisClient: IOThreadService, Sendable {
         }
     }
 
+    /// Shared by every PUBLISH rather than made for each (a worker makes ten per group message).
+    private static let publishName = Array("PUBLISH".utf8)
+
     /// Publishes `message` on `channel`; returns how many subscribers received it.
     @discardableResult
     public func publish(_ message: [UInt8], to channel: String) async throws -> Int {
-        let reply = try await pipeline([[Array("PUBLISH".utf8), Array(channel.utf8), message]])[0]
+        let reply = try await pipeline([[Self.publishName, Array(channel.utf8), message]])[0]
         if case .integer(let n) = reply { return n }
         throw RedisError.reply("\(reply)")
     }
 
     /// Publishes many messages in one pipelined batch.
     public func publish(_ messages: [(channel: String, message: [UInt8])]) async throws {
-        let replies = try await pipeline(messages.map { [Array("PUBLISH".utf8), Array($0.channel.utf8), $0.message] })
+        let replies = try await pipeline(messages.map { [Self.publishName, Array($0.channel.utf8), $0.message] })
         if let failure = replies.first(where: { if case .error = $0 { true } else { false } }) {
             throw RedisError.reply("\(failure)")
         }

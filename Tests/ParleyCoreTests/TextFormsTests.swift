@@ -13,6 +13,9 @@ final class TextFormsTests: XCTestCase {
 
     func testAUserChannelGivesBackItsUserAndNothingElseDoes() {
         let id = UUIDv7.make()
+        for other in (0..<100).map({ _ in UUID() }) + [id] {
+            XCTAssertEqual(Channels.user(other), "parley:user:" + other.uuidString.lowercased(), "the name design.md gives")
+        }
         XCTAssertEqual(Channels.userId(fromChannel: Channels.user(id)), id)
         XCTAssertEqual(Channels.userId(fromChannel: "parley:user:" + id.uppercased), id)
         for channel in [Channels.node("gw-1"), "parley:user:", "parley:user:" + id.lowercased + "x", "parley:usér:" + id.lowercased, "parley:user:" + id.lowercased.dropLast() + "g"] {
