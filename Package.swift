@@ -293,7 +293,10 @@ let package = Package(
         ),
         .testTarget(
             name: "PresenceWorkerTests",
-            dependencies: ["PresenceWorker", "ParleyStore", "ParleyQueue", "ParleyPubSub", "ParleyTestSupport"],
+            dependencies: [
+                "PresenceWorker", "ParleyStore", "ParleyQueue", "ParleyPubSub", "ParleyTestSupport",
+                .product(name: "PostgresNIO", package: "postgres-nio"),
+            ],
             swiftSettings: testSettings
         ),
         .testTarget(

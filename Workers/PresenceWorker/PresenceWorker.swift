@@ -72,11 +72,8 @@ public final class PresenceWorker: Service, Sendable {
         case .presenceDisconnect(let change):
             guard let audience = try await database.users.presenceAudience(of: change.userId) else { return }
             let transition = try await presence.disconnect(change)
-            if transition.changed {
-                try await announceOffline(change.userId, at: change.at, audience: audience)
-            }
             if transition.connections == 0 {
-                try await database.users.recordLastSeen(userId: change.userId, at: change.at)
+                try await wentOffline(change.userId, at: change.at, audience: audience, announcing: transition.changed)
             }
         case .presenceHeartbeat(let beat):
             try await presence.heartbeat(nodeId: beat.nodeId, ttl: beat.ttlSeconds)
@@ -95,8 +92,7 @@ public final class PresenceWorker: Service, Sendable {
             guard let audience = try await database.users.presenceAudience(of: userId) else { continue }
             // Another connection may have come in since the script ran.
             guard try await presence.connections(of: userId) == 0 else { continue }
-            try await announceOffline(userId, at: now, audience: audience)
-            try await database.users.recordLastSeen(userId: userId, at: now)
+            try await wentOffline(userId, at: now, audience: audience, announcing: true)
         }
     }
 
@@ -111,6 +107,20 @@ public final class PresenceWorker: Service, Sendable {
                 logger.warning("reaping dead gateway nodes failed", metadata: ["error": "\(error)"])
             } catch {}
         }
+    }
+
+    /// Stores `lastSeen`, then (if `announcing`) tells the audience: a contact who hears of it
+    /// and asks at once (`GET /api/users/status`) gets the same `lastSeen`. Redis has counted
+    /// the transition already, so a retry would not announce it again: if the store fails, the
+    /// announcement still goes before the error.
+    private func wentOffline(_ userId: UUID, at: Date, audience: (showLastSeen: Bool, contacts: [UUID]), announcing: Bool) async throws {
+        do {
+            try await database.users.recordLastSeen(userId: userId, at: at)
+        } catch {
+            if announcing { try? await announceOffline(userId, at: at, audience: audience) }
+            throw error
+        }
+        if announcing { try await announceOffline(userId, at: at, audience: audience) }
     }
 
     /// Tells the audience the user went offline at `at`, which they see only if the user shows
