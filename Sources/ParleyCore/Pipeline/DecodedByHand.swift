@@ -49,7 +49,7 @@ private enum Plain {
             let string = String(decoding: bytes, as: UTF8.self)
             let same = string.utf8.count == bytes.count && (bytes.isEmpty || string.utf8.withContiguousStorageIfAvailable {
                 memcmp($0.baseAddress!, bytes.baseAddress!, bytes.count) == 0
-            } ?? false)
+            } ?? string.utf8.elementsEqual(bytes))
             return same ? string : nil
         }
     }
