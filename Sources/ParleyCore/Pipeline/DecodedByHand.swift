@@ -42,16 +42,11 @@ private enum Plain {
         guard value.count >= 2, value.first == UInt8(ascii: "\""), value.last == UInt8(ascii: "\"") else { return nil }
         let inner = value.dropFirst().dropLast()
         guard !inner.contains(where: { $0 == UInt8(ascii: "\\") || $0 == UInt8(ascii: "\"") || $0 < 0x20 }) else { return nil }
-        return inner.withUnsafeBufferPointer { bytes -> String? in
-            // `String(decoding:)` validates on its fast path and repairs what is not UTF-8, and a
-            // repaired string is not the bytes it came from. `String(validating:)` took a
-            // generic path, a tenth of reading a command.
-            let string = String(decoding: bytes, as: UTF8.self)
-            let same = string.utf8.count == bytes.count && (bytes.isEmpty || string.utf8.withContiguousStorageIfAvailable {
-                memcmp($0.baseAddress!, bytes.baseAddress!, bytes.count) == 0
-            } ?? string.utf8.elementsEqual(bytes))
-            return same ? string : nil
-        }
+        // `String(decoding:)` validates on its fast path and repairs what is not UTF-8, and a
+        // repaired string is not the bytes it came from. `String(validating:)` took a generic
+        // path, a tenth of reading a command.
+        let string = inner.withUnsafeBufferPointer { String(decoding: $0, as: UTF8.self) }
+        return RawJSON.same(inner, as: string) ? string : nil
     }
 
     /// `true` or `false`.

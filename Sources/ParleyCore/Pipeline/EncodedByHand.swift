@@ -122,11 +122,7 @@ struct JSONObjectWriter {
         // Written into 38 bytes of the stack, then appended at once.
         withUnsafeTemporaryAllocation(of: UInt8.self, capacity: 38) { text in
             text[0] = UInt8(ascii: "\"")
-            var end = 1
-            value.forEachTextByte(uppercase: !lowercase) { byte in
-                text[end] = byte
-                end += 1
-            }
+            let end = value.writeText(uppercase: !lowercase, into: text, at: 1)
             text[end] = UInt8(ascii: "\"")
             bytes.append(contentsOf: UnsafeBufferPointer(rebasing: text[...end]))
         }

@@ -17,7 +17,7 @@ public enum RawJSON {
         var found = [ArraySlice<UInt8>?](repeating: nil, count: keys.count)
         var missing = keys.count
         walk(json) { name, valueStart in
-            guard let index = keys.firstIndex(where: { isName(name, key: $0) }), found[index] == nil else { return .skip }
+            guard let index = keys.firstIndex(where: { same(name, as: $0) }), found[index] == nil else { return .skip }
             guard let valueEnd = endOfValue(json, from: valueStart) else { return .stop }
             found[index] = json[valueStart..<valueEnd]
             missing -= 1
@@ -43,23 +43,24 @@ public enum RawJSON {
     private static func valueStart(of key: String, in json: ArraySlice<UInt8>) -> Int? {
         var start: Int?
         walk(json) { name, valueStart in
-            guard isName(name, key: key) else { return .skip }
+            guard same(name, as: key) else { return .skip }
             start = valueStart
             return .stop
         }
         return start
     }
 
-    /// Whether a member's name, as it is in the JSON, is `key` (names with escapes are not
-    /// Parley's). Compared by length, then by `memcmp`: the generic `elementsEqual` stepped
-    /// through both a byte at a time for every member and key, a tenth of reading a command.
-    private static func isName(_ name: ArraySlice<UInt8>, key: String) -> Bool {
-        let utf8 = key.utf8
-        guard name.count == utf8.count else { return false }
-        guard !name.isEmpty else { return true }
-        return utf8.withContiguousStorageIfAvailable { key in
-            name.withUnsafeBufferPointer { memcmp($0.baseAddress!, key.baseAddress!, key.count) == 0 }
-        } ?? name.elementsEqual(utf8)
+    /// Whether `bytes` are `string`'s UTF-8 (a member's name is compared as it is in the JSON:
+    /// names with escapes are not Parley's), compared by length, then by `memcmp`: the generic
+    /// `elementsEqual` stepped through both a byte at a time (for every member name and key, a
+    /// tenth of reading a command).
+    static func same(_ bytes: ArraySlice<UInt8>, as string: String) -> Bool {
+        let utf8 = string.utf8
+        guard bytes.count == utf8.count else { return false }
+        guard !bytes.isEmpty else { return true }
+        return utf8.withContiguousStorageIfAvailable { text in
+            bytes.withUnsafeBufferPointer { memcmp($0.baseAddress!, text.baseAddress!, text.count) == 0 }
+        } ?? bytes.elementsEqual(utf8)
     }
 
     private enum Step {

@@ -131,16 +131,7 @@ public enum Channels {
         // Written in place: the message worker names a channel for every member of every
         // message's chat, and interpolation made the id's text and then the name (3% of it).
         String(unsafeUninitializedCapacity: userPrefix.utf8.count + 36) { buffer in
-            var position = 0
-            for byte in userPrefix.utf8 {
-                buffer[position] = byte
-                position += 1
-            }
-            id.forEachTextByte(uppercase: false) { byte in
-                buffer[position] = byte
-                position += 1
-            }
-            return position
+            id.writeText(uppercase: false, into: buffer, at: buffer.initialize(fromContentsOf: userPrefix.utf8))
         }
     }
     /// The user a `parley:user:{id}` channel belongs to.

@@ -76,14 +76,18 @@ extension UUID {
     public var uppercased: String { text(uppercase: true) }
 
     private func text(uppercase: Bool) -> String {
-        String(unsafeUninitializedCapacity: 36) { buffer in
-            var position = 0
-            forEachTextByte(uppercase: uppercase) { byte in
-                buffer[position] = byte
-                position += 1
-            }
-            return position
+        String(unsafeUninitializedCapacity: 36) { writeText(uppercase: uppercase, into: $0, at: 0) }
+    }
+
+    /// Writes the 36 bytes of the text form into `buffer` from `start`; returns where they end.
+    @inline(__always)
+    func writeText(uppercase: Bool, into buffer: UnsafeMutableBufferPointer<UInt8>, at start: Int) -> Int {
+        var position = start
+        forEachTextByte(uppercase: uppercase) { byte in
+            buffer[position] = byte
+            position += 1
         }
+        return position
     }
 
     /// Hands over the 36 bytes of the text form, in upper case as `uuidString` writes it or in
