@@ -44,4 +44,33 @@ final class TextFormsTests: XCTestCase {
             XCTAssertEqual(written, "[\"\(date.formatted(style))\"]", "\(date.timeIntervalSinceReferenceDate)")
         }
     }
+
+    func testATimestampReadIsWrittenBackAsTheSameText() throws {
+        var generator = SystemRandomNumberGenerator()
+        var millis: [Int64] = [0, 999, 978_307_199_936, 978_307_200_000, 951_782_400_000, 4_107_542_399_999, 253_402_300_799_999]
+        millis += (0..<20_000).map { _ in Int64.random(in: 0..<253_402_300_800_000, using: &generator) }
+        for milli in millis {
+            // Written from the middle of the millisecond, so that the text is that millisecond.
+            let sinceReference = Double(milli - 978_307_200_000) / 1000
+            let text = String(decoding: try JSON.encode([Date(timeIntervalSinceReferenceDate: sinceReference + 0.0005)]), as: UTF8.self)
+            let read = try JSON.decode([Date].self, from: Data(text.utf8))[0]
+            XCTAssertEqual(String(decoding: try JSON.encode([read]), as: UTF8.self), text, "read back from \(text)")
+            // The instant written, not one near it.
+            XCTAssertEqual(read.timeIntervalSinceReferenceDate, sinceReference, accuracy: max(1e-6, 2 * sinceReference.ulp), text)
+        }
+    }
+
+    func testTimestampsInOtherFormsAreReadAsTheISO8601StyleReadsThem() throws {
+        let style = Date.ISO8601FormatStyle(includingFractionalSeconds: true)
+        // Other forms, years before 1970, and times the style takes leniently (a day or an hour past the end).
+        for text in ["2026-11-29T05:50:01.5Z", "2026-11-29T07:50:01.936+02:00", "1969-12-31T23:59:59.250Z", "2026-11-29T05:50:01.123456Z",
+                     "2026-02-29T00:00:00.000Z", "2026-11-29T24:00:00.000Z"] {
+            XCTAssertEqual(try JSON.decode([Date].self, from: Data("[\"\(text)\"]".utf8)), [try style.parse(text)], text)
+        }
+        XCTAssertEqual(try JSON.decode([Date].self, from: Data("[\"2026-11-29T05:50:01Z\"]".utf8)),
+                       [try Date.ISO8601FormatStyle().parse("2026-11-29T05:50:01Z")])
+        for text in ["2026-13-01T00:00:00.000Z", "2026-11-29T05:50:01.93xZ", "2026-11-29 05:50:01.936Z", "yesterday"] {
+            XCTAssertThrowsError(try JSON.decode([Date].self, from: Data("[\"\(text)\"]".utf8)), text)
+        }
+    }
 }

@@ -56,6 +56,8 @@ final class MessagePipelineTests: XCTestCase {
             XCTAssertEqual(history.status, .ok)
             let page = history.json["data"] as? [[String: Any]] ?? []
             XCTAssertEqual(page.map { $0["id"] as? String }, [messageId])
+            // The answer passed through the gateway's reading of the worker's reply: the same time.
+            XCTAssertEqual(page.first?["createdAt"] as? String, try XCTUnwrap(sent.data["createdAt"] as? String))
             XCTAssertEqual(history.json["nextAfter"] as? String, messageId)
             XCTAssertTrue(history.json["nextBefore"] is NSNull)
         }

@@ -66,8 +66,62 @@ public enum JSON {
 
     /// A timestamp as the decoder reads it: with or without fractional seconds.
     static func date(_ text: String) -> Date? {
+        if let date = writtenDate(text) { return date }
         if let date = try? dateStyle.parse(text) { return date }
         return try? plainDateStyle.parse(text)
+    }
+
+    /// A timestamp in the form ``dateString(_:)`` writes (years 1970 to 9999), read by hand: the
+    /// style reads `.936` as a time just below it (up to a millisecond below), so what it read
+    /// was written back a millisecond early about half the time (a worker's `createdAt` in a
+    /// REST answer, a retried command's `issuedAt`). This gives the first time at or after the
+    /// instant written, which writes back as the same text; nil for any other form.
+    static func writtenDate(_ text: String) -> Date? {
+        var text = text
+        return text.withUTF8 { bytes -> Date? in
+            guard bytes.count == 24, bytes[4] == UInt8(ascii: "-"), bytes[7] == UInt8(ascii: "-"),
+                  bytes[10] == UInt8(ascii: "T"), bytes[13] == UInt8(ascii: ":"), bytes[16] == UInt8(ascii: ":"),
+                  bytes[19] == UInt8(ascii: "."), bytes[23] == UInt8(ascii: "Z") else { return nil }
+            func number(_ start: Int, _ digits: Int) -> Int? {
+                var value = 0
+                for byte in bytes[start..<start + digits] {
+                    guard byte &- UInt8(ascii: "0") < 10 else { return nil }
+                    value = value * 10 + Int(byte &- UInt8(ascii: "0"))
+                }
+                return value
+            }
+            guard let year = number(0, 4), let month = number(5, 2), let day = number(8, 2),
+                  let hour = number(11, 2), let minute = number(14, 2), let second = number(17, 2),
+                  let millis = number(20, 3),
+                  year >= 1970, (1...12).contains(month), hour < 24, minute < 60, second < 60,
+                  day >= 1, day <= daysIn(month: month, year: year) else { return nil }
+            let seconds = daysSince1970(year: year, month: month, day: day) * 86_400 + hour * 3600 + minute * 60 + second
+            let whole = Double(seconds - 978_307_200)
+            var sinceReference = whole + Double(millis) / 1000
+            // At most a step or two: the nearest double to the instant may lie just below it.
+            while ((sinceReference - whole) * 1000).rounded(.down) < Double(millis) {
+                sinceReference = sinceReference.nextUp
+            }
+            return Date(timeIntervalSinceReferenceDate: sinceReference)
+        }
+    }
+
+    private static func daysIn(month: Int, year: Int) -> Int {
+        switch month {
+        case 2: year % 4 == 0 && (year % 100 != 0 || year % 400 == 0) ? 29 : 28
+        case 4, 6, 9, 11: 30
+        default: 31
+        }
+    }
+
+    /// The inverse of ``civilDate(daysSince1970:)``, in the same eras of March-based years.
+    private static func daysSince1970(year: Int, month: Int, day: Int) -> Int {
+        let shiftedYear = month <= 2 ? year - 1 : year
+        let era = shiftedYear / 400
+        let yearOfEra = shiftedYear - era * 400
+        let dayOfYear = (153 * (month > 2 ? month - 3 : month + 9) + 2) / 5 + day - 1
+        let dayOfEra = yearOfEra * 365 + yearOfEra / 4 - yearOfEra / 100 + dayOfYear
+        return era * 146_097 + dayOfEra - 719_468
     }
 
     public static func decoder() -> JSONDecoder {
