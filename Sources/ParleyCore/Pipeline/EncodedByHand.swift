@@ -128,9 +128,17 @@ struct JSONObjectWriter {
         }
     }
 
-    /// A timestamp, or `null`.
+    /// A timestamp, or `null`. Written on the stack and appended at once, like an id.
     mutating func date(_ name: String, _ value: Date?) {
-        if let value { string(name, JSON.dateString(value)) } else { literal(name, "null") }
+        guard let value else { return literal(name, "null") }
+        guard JSON.dateIsWrittenByHand(value) else { return string(name, JSON.dateString(value)) }
+        key(name)
+        withUnsafeTemporaryAllocation(of: UInt8.self, capacity: 26) { text in
+            text[0] = UInt8(ascii: "\"")
+            let end = JSON.writeDate(value, into: text, at: 1)
+            text[end] = UInt8(ascii: "\"")
+            bytes.append(contentsOf: UnsafeBufferPointer(rebasing: text[...end]))
+        }
     }
 
     mutating func bool(_ name: String, _ value: Bool) { literal(name, value ? "true" : "false") }

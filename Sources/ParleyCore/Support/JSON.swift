@@ -21,32 +21,44 @@ public enum JSON {
     /// rounded, as the format style does. Written here for the years 1970 to 9999 (the style
     /// costs microseconds, and a message carries three timestamps); others go to the style.
     static func dateString(_ date: Date) -> String {
+        guard dateIsWrittenByHand(date) else { return date.formatted(dateStyle) }
+        return String(unsafeUninitializedCapacity: 24) { writeDate(date, into: $0, at: 0) }
+    }
+
+    /// Whether ``writeDate(_:into:at:)`` writes `date` (years 1970 to 9999).
+    @inline(__always)
+    static func dateIsWrittenByHand(_ date: Date) -> Bool {
+        let whole = date.timeIntervalSinceReferenceDate.rounded(.down)
+        return whole.isFinite && whole >= -978_307_200 && whole < 252_423_993_600
+    }
+
+    /// Writes the 24 bytes of ``dateString(_:)`` into `buffer` from `start`, for a date that
+    /// ``dateIsWrittenByHand(_:)``; returns where they end. The JSON writer puts them straight
+    /// into its output, without a string of their own.
+    static func writeDate(_ date: Date, into out: UnsafeMutableBufferPointer<UInt8>, at start: Int) -> Int {
         let sinceReference = date.timeIntervalSinceReferenceDate
         let whole = sinceReference.rounded(.down)
-        guard whole.isFinite, whole >= -978_307_200, whole < 252_423_993_600 else { return date.formatted(dateStyle) }
         let seconds = Int(whole) + 978_307_200
         let millis = min(999, Int(((sinceReference - whole) * 1000).rounded(.down)))
         let (days, time) = seconds.quotientAndRemainder(dividingBy: 86_400)
         let (year, month, day) = civilDate(daysSince1970: days)
-        return String(unsafeUninitializedCapacity: 24) { out in
-            var position = 0
-            func put(_ value: Int, digits: Int) {
-                var value = value
-                for index in stride(from: position + digits - 1, through: position, by: -1) {
-                    out[index] = UInt8(ascii: "0") + UInt8(value % 10)
-                    value /= 10
-                }
-                position += digits
+        var position = start
+        func put(_ value: Int, digits: Int) {
+            var value = value
+            for index in stride(from: position + digits - 1, through: position, by: -1) {
+                out[index] = UInt8(ascii: "0") + UInt8(value % 10)
+                value /= 10
             }
-            func put(_ character: Unicode.Scalar) {
-                out[position] = UInt8(ascii: character)
-                position += 1
-            }
-            put(year, digits: 4); put("-"); put(month, digits: 2); put("-"); put(day, digits: 2); put("T")
-            put(time / 3600, digits: 2); put(":"); put(time / 60 % 60, digits: 2); put(":"); put(time % 60, digits: 2)
-            put("."); put(millis, digits: 3); put("Z")
-            return position
+            position += digits
         }
+        func put(_ character: Unicode.Scalar) {
+            out[position] = UInt8(ascii: character)
+            position += 1
+        }
+        put(year, digits: 4); put("-"); put(month, digits: 2); put("-"); put(day, digits: 2); put("T")
+        put(time / 3600, digits: 2); put(":"); put(time / 60 % 60, digits: 2); put(":"); put(time % 60, digits: 2)
+        put("."); put(millis, digits: 3); put("Z")
+        return position
     }
 
     /// Year, month and day of a day counted from 1970-01-01 (not before it), in the proleptic
