@@ -11,7 +11,7 @@ extension Command {
         let top = RawJSON.members(["type", "id", "issuedAt", "replyTo", "attempt", "payload"], in: json)
         guard let type = top[0], Plain.string(type) == CommandType.messageCreate.rawValue,
               let id = top[1].flatMap(UUID.init(quotedUTF8:)),
-              let issuedAt = top[2].flatMap(Plain.string).flatMap(JSON.date),
+              let issuedAt = top[2].flatMap(Plain.date),
               let replyTo = Plain.optional(top[3], Plain.string),
               let attempt = Plain.optional(top[4], Plain.int),
               let payloadJSON = top[5], payloadJSON.first == UInt8(ascii: "{")
@@ -47,6 +47,14 @@ private enum Plain {
         // path, a tenth of reading a command.
         let string = inner.withUnsafeBufferPointer { String(decoding: $0, as: UTF8.self) }
         return RawJSON.same(inner, as: string) ? string : nil
+    }
+
+    /// A timestamp in the form Parley writes, read from its bytes; others through a string.
+    static func date(_ value: ArraySlice<UInt8>) -> Date? {
+        guard value.count == 26, value.first == UInt8(ascii: "\""), value.last == UInt8(ascii: "\"") else {
+            return string(value).flatMap(JSON.date)
+        }
+        return value.dropFirst().dropLast().withUnsafeBufferPointer(JSON.writtenDate) ?? string(value).flatMap(JSON.date)
     }
 
     /// `true` or `false`.

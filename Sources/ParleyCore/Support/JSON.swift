@@ -90,32 +90,35 @@ public enum JSON {
     /// instant written, which writes back as the same text; nil for any other form.
     static func writtenDate(_ text: String) -> Date? {
         var text = text
-        return text.withUTF8 { bytes -> Date? in
-            guard bytes.count == 24, bytes[4] == UInt8(ascii: "-"), bytes[7] == UInt8(ascii: "-"),
-                  bytes[10] == UInt8(ascii: "T"), bytes[13] == UInt8(ascii: ":"), bytes[16] == UInt8(ascii: ":"),
-                  bytes[19] == UInt8(ascii: "."), bytes[23] == UInt8(ascii: "Z") else { return nil }
-            func number(_ start: Int, _ digits: Int) -> Int? {
-                var value = 0
-                for byte in bytes[start..<start + digits] {
-                    guard byte &- UInt8(ascii: "0") < 10 else { return nil }
-                    value = value * 10 + Int(byte &- UInt8(ascii: "0"))
-                }
-                return value
+        return text.withUTF8 { writtenDate($0) }
+    }
+
+    /// ``writtenDate(_:)`` of the text's UTF-8 bytes (a command's, read without a string).
+    static func writtenDate(_ bytes: UnsafeBufferPointer<UInt8>) -> Date? {
+        guard bytes.count == 24, bytes[4] == UInt8(ascii: "-"), bytes[7] == UInt8(ascii: "-"),
+              bytes[10] == UInt8(ascii: "T"), bytes[13] == UInt8(ascii: ":"), bytes[16] == UInt8(ascii: ":"),
+              bytes[19] == UInt8(ascii: "."), bytes[23] == UInt8(ascii: "Z") else { return nil }
+        func number(_ start: Int, _ digits: Int) -> Int? {
+            var value = 0
+            for byte in bytes[start..<start + digits] {
+                guard byte &- UInt8(ascii: "0") < 10 else { return nil }
+                value = value * 10 + Int(byte &- UInt8(ascii: "0"))
             }
-            guard let year = number(0, 4), let month = number(5, 2), let day = number(8, 2),
-                  let hour = number(11, 2), let minute = number(14, 2), let second = number(17, 2),
-                  let millis = number(20, 3),
-                  year >= 1970, (1...12).contains(month), hour < 24, minute < 60, second < 60,
-                  day >= 1, day <= daysIn(month: month, year: year) else { return nil }
-            let seconds = daysSince1970(year: year, month: month, day: day) * 86_400 + hour * 3600 + minute * 60 + second
-            let whole = Double(seconds - 978_307_200)
-            var sinceReference = whole + Double(millis) / 1000
-            // At most a step or two: the nearest double to the instant may lie just below it.
-            while ((sinceReference - whole) * 1000).rounded(.down) < Double(millis) {
-                sinceReference = sinceReference.nextUp
-            }
-            return Date(timeIntervalSinceReferenceDate: sinceReference)
+            return value
         }
+        guard let year = number(0, 4), let month = number(5, 2), let day = number(8, 2),
+              let hour = number(11, 2), let minute = number(14, 2), let second = number(17, 2),
+              let millis = number(20, 3),
+              year >= 1970, (1...12).contains(month), hour < 24, minute < 60, second < 60,
+              day >= 1, day <= daysIn(month: month, year: year) else { return nil }
+        let seconds = daysSince1970(year: year, month: month, day: day) * 86_400 + hour * 3600 + minute * 60 + second
+        let whole = Double(seconds - 978_307_200)
+        var sinceReference = whole + Double(millis) / 1000
+        // At most a step or two: the nearest double to the instant may lie just below it.
+        while ((sinceReference - whole) * 1000).rounded(.down) < Double(millis) {
+            sinceReference = sinceReference.nextUp
+        }
+        return Date(timeIntervalSinceReferenceDate: sinceReference)
     }
 
     private static func daysIn(month: Int, year: Int) -> Int {
