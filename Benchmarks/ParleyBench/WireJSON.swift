@@ -1,13 +1,15 @@
 import ArgumentParser
 import Foundation
 import ParleyCore
+import SocketIO
 
 /// The JSON every message is written and read as on its way: the gateway writes its
-/// `message.create` command, the worker reads it and writes the stored message. No services.
+/// `message.create` command (from the client's `send_message` event it read), the worker reads
+/// it and writes the stored message. No services.
 struct WireJSON: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "wire-json",
-        abstract: "Time writing and reading a message's command and writing the stored message's JSON (ns per message).")
+        abstract: "Time reading a message's event, writing and reading its command and writing the stored message's JSON (ns per message).")
 
     @Option(help: "Characters of text per message.")
     var messageSize = 100
@@ -33,7 +35,10 @@ struct WireJSON: ParsableCommand {
             isEdited: false, editedAt: nil, isDeleted: false, deletedAt: nil, clientMessageId: create.clientMessageId,
             createdAt: Date(), updatedAt: Date())
 
+        let event = Array(#"42["send_message",{"chatId":"\#(create.chatId.lowercased)","text":"\#(text)","clientMessageId":"load-123456-42"}]"#.utf8)
+
         print("wire JSON, \(messageSize) characters of text, \(count) messages a round, \(rounds) rounds (ns per message, median / best):")
+        try Self.report("event read (gateway)", count: count, rounds: rounds) { _ = SocketPacket.decode(event) }
         try Self.report("command written (gateway)", count: count, rounds: rounds) { _ = try command.encoded() }
         try Self.report("command read (worker)", count: count, rounds: rounds) { _ = try CommandBatch.decode(body) }
         try Self.report("message written (worker)", count: count, rounds: rounds) { _ = try message.encoded() }

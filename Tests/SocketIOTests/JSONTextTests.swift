@@ -37,6 +37,19 @@ final class JSONTextTests: XCTestCase {
         XCTAssertNil(JSONValue.parse([0x22, 0xFF, 0xFE, 0x22]), "invalid UTF-8")
     }
 
+    func testAStringIsReadExactlyWhenItIsUTF8AndRefusedOtherwise() {
+        var generator = SystemRandomNumberGenerator()
+        // Bytes a string may hold unescaped: ASCII runs, and bytes with the high bit that may or
+        // may not make UTF-8 (sequences cut short, lone continuations, overlong forms).
+        let pool: [UInt8] = Array(0x20...0x7E).filter { $0 != 0x22 && $0 != 0x5C } + [0x80, 0xA9, 0xBF, 0xC0, 0xC3, 0xE2, 0xED, 0xF0, 0xF4, 0xF8, 0xFF]
+        for _ in 0..<5_000 {
+            let inner = (0..<Int.random(in: 0...12, using: &generator)).map { _ in pool.randomElement(using: &generator)! }
+            let expected = String(validating: inner, as: UTF8.self).map(JSONValue.string)
+            XCTAssertEqual(JSONValue.parse([0x22] + inner + [0x22]), expected, "\(inner)")
+        }
+        XCTAssertNil(JSONValue.parse(Array("\"abc".utf8) + [0xC0, 0xAF] + Array("def\"".utf8)), "an overlong slash after ASCII")
+    }
+
     func testNestingIsBounded() {
         func nested(_ depth: Int) -> String { String(repeating: "[", count: depth) + String(repeating: "]", count: depth) }
         XCTAssertNotNil(parse(nested(JSONText.maxDepth)))

@@ -109,15 +109,19 @@ enum JSONText {
         mutating func string() -> String? {
             index += 1
             let start = index
-            // The common case: no escapes, one copy.
+            // The common case: no escapes, one copy. ASCII needs no validating (which took a
+            // generic path, half of reading an event's strings).
+            var high: UInt8 = 0
             while index < bytes.count {
                 let byte = bytes[index]
                 if byte == UInt8(ascii: "\"") {
                     defer { index += 1 }
-                    return String(validating: UnsafeBufferPointer(rebasing: bytes[start..<index]), as: UTF8.self)
+                    let run = UnsafeBufferPointer(rebasing: bytes[start..<index])
+                    return high < 0x80 ? String(decoding: run, as: UTF8.self) : String(validating: run, as: UTF8.self)
                 }
                 if byte == UInt8(ascii: "\\") { break }
                 if byte < 0x20 { return nil }
+                high |= byte
                 index += 1
             }
             var utf8 = Array(bytes[start..<index])
