@@ -227,6 +227,7 @@ let package = Package(
             dependencies: [
                 "ParleyCore", "ParleyStore", "ParleyQueue", "ParleyPubSub", "ParleyGateway", "MessageWorker", "PresenceWorker", "MediaWorker", "Maintenance", "ParleyLoadTest", "SocketIO",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "Prometheus", package: "swift-prometheus"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "UnixSignals", package: "swift-service-lifecycle"),
@@ -320,6 +321,9 @@ let package = Package(
             swiftSettings: testSettings
         ),
         // Runs the built `parley` executable, so it depends on it.
-        .testTarget(name: "ParleyCLITests", dependencies: ["parley", "ParleyTestSupport", "SocketIO"], swiftSettings: testSettings),
+        .testTarget(
+            name: "ParleyCLITests",
+            dependencies: ["parley", "ParleyTestSupport", "SocketIO", .product(name: "NIOCore", package: "swift-nio")],
+            swiftSettings: testSettings),
     ]
 )

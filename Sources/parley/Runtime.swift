@@ -6,6 +6,7 @@ import MessageWorker
 import ParleyMedia
 import PresenceWorker
 import Metrics
+import NIOCore
 import ParleyCore
 import ParleyGateway
 import ParleyPubSub
@@ -42,6 +43,10 @@ struct Runtime {
         } catch {
             FileHandle.standardError.write(Data("parley: \(error)\n".utf8))
             Foundation.exit(78)  // EX_CONFIG
+        }
+        // Before anything makes the shared loops: NIO takes the count once.
+        if config.eventLoopThreads > 0 {
+            NIOSingletons.groupLoopCountSuggestion = config.eventLoopThreads
         }
         let level = Logger.Level(rawValue: config.logLevel) ?? .info
         LoggingSystem.bootstrap { name in

@@ -1,4 +1,5 @@
 import Foundation
+import NIOCore
 import ParleyTestSupport
 import XCTest
 
@@ -65,6 +66,30 @@ final class CLITests: XCTestCase {
         worker.waitUntilExit()
         XCTAssertEqual(gateway.terminationStatus, 0)
         XCTAssertEqual(worker.terminationStatus, 0)
+    }
+
+    func testEventLoopThreadsSetsTheGatewaysLoops() async throws {
+        /// The threads of the process's shared event loops, by the names NIO gives them.
+        func loopThreads(_ process: Process) throws -> Int {
+            let tasks = "/proc/\(process.processIdentifier)/task"
+            return try FileManager.default.contentsOfDirectory(atPath: tasks)
+                .compactMap { try? String(contentsOfFile: "\(tasks)/\($0)/comm", encoding: .utf8) }
+                .filter { $0.hasPrefix("NIO-SGLTN-") }.count
+        }
+        for (setting, expected) in [("1", 1), ("3", 3), ("0", System.coreCount)] {
+            let port = ParleyProcess.port(in: 20000...29999)
+            let (gateway, _) = try ParleyProcess.launch(["gateway"], environment: [
+                "PORT": "\(port)", "NODE_ID": "cli-loops-\(port)", "JWT_SECRET": String(repeating: "k", count: 48),
+                "LOG_LEVEL": "warning", "EVENT_LOOP_THREADS": setting,
+            ])
+            defer { if gateway.isRunning { gateway.terminate() } }
+            let base = URL(string: "http://127.0.0.1:\(port)")!
+            try await ParleyProcess.waitUntilReady(base)
+            // Serving on them: a socket session opens.
+            let handshake = try await ParleyProcess.call(base, "GET", "/socket.io/?EIO=4&transport=polling")
+            XCTAssertEqual(handshake.status, 200, "EVENT_LOOP_THREADS=\(setting)")
+            XCTAssertEqual(try loopThreads(gateway), expected, "EVENT_LOOP_THREADS=\(setting)")
+        }
     }
 
     func testAnUploadCrossesGatewayMediaAndMessageWorkerProcessesAndCleanupRuns() async throws {

@@ -21,11 +21,13 @@ final class ParleyConfigTests: XCTestCase {
         XCTAssertEqual(config.socketSendBuffer, 1 << 20)
         XCTAssertEqual(config.jwtExpiry, .seconds(7 * 86400))
         XCTAssertFalse(config.nodeID.isEmpty, "an empty NODE_ID is replaced by a generated one")
+        XCTAssertEqual(config.eventLoopThreads, 0, "one loop per core unless told")
     }
 
     func testEnvironmentOverridesTheDefaultsFile() throws {
-        let config = try ParleyConfig.load(environment: ["PORT": "4100", "NODE_ID": "gw-7", "JWT_EXPIRY": "15m"], defaultsFile: defaults)
+        let config = try ParleyConfig.load(environment: ["PORT": "4100", "NODE_ID": "gw-7", "JWT_EXPIRY": "15m", "EVENT_LOOP_THREADS": "1"], defaultsFile: defaults)
         XCTAssertEqual(config.port, 4100)
+        XCTAssertEqual(config.eventLoopThreads, 1)
         XCTAssertEqual(config.nodeID, "gw-7")
         XCTAssertEqual(config.jwtExpiry, .seconds(900))
     }
@@ -48,6 +50,9 @@ final class ParleyConfigTests: XCTestCase {
         }
         XCTAssertThrowsError(try ParleyConfig.load(environment: ["SOCKET_SEND_BUFFER": "1024"], defaultsFile: defaults)) {
             XCTAssertEqual(($0 as! ConfigError).key, "SOCKET_SEND_BUFFER")
+        }
+        XCTAssertThrowsError(try ParleyConfig.load(environment: ["EVENT_LOOP_THREADS": "-1"], defaultsFile: defaults)) {
+            XCTAssertEqual(($0 as! ConfigError).key, "EVENT_LOOP_THREADS")
         }
     }
 

@@ -41,6 +41,8 @@ public struct ParleyConfig: Sendable {
     /// Where a worker process started on its own serves `/metrics` (0: nowhere; gateways serve
     /// it on `PORT`).
     public var workerMetricsPort: Int
+    /// Threads of the process's shared event loops (sockets, HTTP, PostgreSQL); 0: one per core.
+    public var eventLoopThreads: Int
 
     public var isDevelopment: Bool { environment == "development" }
 
@@ -93,6 +95,7 @@ public struct ParleyConfig: Sendable {
         workerPrefetch = try s.int("WORKER_PREFETCH", in: 1...65535)
         presenceTTL = .seconds(try s.int("PRESENCE_TTL", in: 2...3600))
         workerMetricsPort = try s.int("WORKER_METRICS_PORT", in: 0...65535)
+        eventLoopThreads = try s.int("EVENT_LOOP_THREADS", in: 0...1024)
     }
 
     /// The JWT secret, or a random one in development.
