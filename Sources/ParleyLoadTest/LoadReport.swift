@@ -52,8 +52,10 @@ public struct LoadReport: Codable, Sendable {
     /// CPU the load generator itself used while sending and draining.
     public var generatorCPUSeconds: Double
     public var generatorMicrosPerDelivery: Double
+    /// Event-loop threads the load generator's sockets ran on.
+    public var generatorEventLoops: Int
 
-    init(plan: LoadTestPlan, state: LoadRecorder.State, sendingSeconds: Double, connectionsFailed: Int, cpuSeconds: Double) {
+    init(plan: LoadTestPlan, state: LoadRecorder.State, sendingSeconds: Double, connectionsFailed: Int, cpuSeconds: Double, eventLoops: Int) {
         self.plan = plan
         finishedAt = Date()
         self.sendingSeconds = sendingSeconds
@@ -73,6 +75,7 @@ public struct LoadReport: Codable, Sendable {
         ack = Latency(state.ack)
         delivery = Latency(state.delivery)
         generatorCPUSeconds = cpuSeconds
+        generatorEventLoops = eventLoops
         generatorMicrosPerDelivery = state.delivered > 0 ? cpuSeconds * 1e6 / Double(state.delivered) : 0
     }
 
@@ -92,7 +95,7 @@ public struct LoadReport: Codable, Sendable {
             String(format: "sent %d (%.0f/s), acked %d (%d uploads), delivered %d of %d (%.0f/s), missing %d, repeated %d, late %d",
                    sent, sentPerSecond, acked, uploads, delivered, expectedDeliveries, deliveredPerSecond, missing, repeated, late),
             "sockets: \(connectionsPeak) held, \(connectionsFailed) failed",
-            String(format: "load generator CPU: %.2f s (%.1f µs per delivery)", generatorCPUSeconds, generatorMicrosPerDelivery),
+            String(format: "load generator CPU: %.2f s (%.1f µs per delivery), %d event loops", generatorCPUSeconds, generatorMicrosPerDelivery, generatorEventLoops),
         ]
         if !errors.isEmpty {
             lines.append("errors:")

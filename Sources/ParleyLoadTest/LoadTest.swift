@@ -1,6 +1,7 @@
 import Foundation
 import Histogram
 import NIOCore
+import NIOPosix
 import SocketIO
 import Synchronization
 
@@ -113,7 +114,9 @@ public struct LoadTest: Sendable {
             let cpu = ProcessCPU.seconds() - cpuBefore
             progress.cancel()
             let report = recorder.state.withLock { state in
-                LoadReport(plan: plan, state: state, sendingSeconds: sendingTime, connectionsFailed: failedConnections.withLock { $0 }, cpuSeconds: cpu)
+                LoadReport(
+                    plan: plan, state: state, sendingSeconds: sendingTime, connectionsFailed: failedConnections.withLock { $0 }, cpuSeconds: cpu,
+                    eventLoops: Array(MultiThreadedEventLoopGroup.singleton.makeIterator()).count)
             }
             stopSignal.fire()
             try await group.waitForAll()

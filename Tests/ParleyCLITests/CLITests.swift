@@ -139,6 +139,7 @@ final class CLITests: XCTestCase {
         let (status, output) = try ParleyProcess.runToEnd([
             "loadtest", "--url", base, "--users", "6", "--chat-size", "3", "--rate", "40", "--duration", "3", "--ramp-up", "1",
             "--upload-share", "0.1", "--state", "\(folder)/users.json", "--json", "\(folder)/report.json", "--svg", "\(folder)/latency.svg",
+            "--event-loops", "3",
         ], environment: environment)
         XCTAssertEqual(status, 0, output)
         XCTAssertTrue(output.contains("send → delivery"), output)
@@ -152,6 +153,7 @@ final class CLITests: XCTestCase {
         XCTAssertEqual(report["missing"] as? Int, 0, output)
         XCTAssertEqual(report["repeated"] as? Int, 0, output)
         XCTAssertEqual(report["connectionsPeak"] as? Int, 6, output)
+        XCTAssertEqual(report["generatorEventLoops"] as? Int, 3, "the loops asked for, whatever the cores")
         let delivery = try XCTUnwrap(report["delivery"] as? [String: Any])
         XCTAssertGreaterThan(delivery["p99"] as? Double ?? 0, 0)
         let svg = try String(contentsOfFile: "\(folder)/latency.svg", encoding: .utf8)

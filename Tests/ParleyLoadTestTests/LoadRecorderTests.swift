@@ -40,7 +40,7 @@ final class LoadRecorderTests: XCTestCase {
     static func report(_ recorder: LoadRecorder) -> LoadReport {
         LoadReport(
             plan: LoadTestPlan(urls: ["http://127.0.0.1:1"], users: 4, chatSize: 4, rate: 1, duration: 1, rampUp: 0, messageSize: 1, uploadShare: 0),
-            state: recorder.state.withLock { $0 }, sendingSeconds: 1, connectionsFailed: 0, cpuSeconds: 0)
+            state: recorder.state.withLock { $0 }, sendingSeconds: 1, connectionsFailed: 0, cpuSeconds: 0, eventLoops: 1)
     }
 
     func testKeysAreReadForTheirNumberAndSenderAndNumbersAreKeptAsBits() {
