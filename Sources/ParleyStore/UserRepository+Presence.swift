@@ -37,11 +37,16 @@ extension UserRepository {
     }
 
     /// Sets `last_seen`; it never moves back (events may arrive out of order).
-    public func recordLastSeen(userId: UUID, at: Date) async throws {
+    /// - Returns: `last_seen` as stored (a later one kept, and in PostgreSQL's microseconds, which
+    ///   read back can write a millisecond off the `Date` handed in), nil for an unknown user.
+    @discardableResult
+    public func recordLastSeen(userId: UUID, at: Date) async throws -> Date? {
         try await database.run {
-            _ = try await database.client.query(
-                "UPDATE users SET last_seen = GREATEST(COALESCE(last_seen, \(at)), \(at)) WHERE id = \(userId)",
+            let rows = try await database.client.query(
+                "UPDATE users SET last_seen = GREATEST(COALESCE(last_seen, \(at)), \(at)) WHERE id = \(userId) RETURNING last_seen",
                 logger: database.logger)
+            for try await stored in rows.decode(Date.self) { return stored }
+            return nil
         }
     }
 

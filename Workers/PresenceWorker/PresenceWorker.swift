@@ -109,18 +109,19 @@ public final class PresenceWorker: Service, Sendable {
         }
     }
 
-    /// Stores `lastSeen`, then (if `announcing`) tells the audience: a contact who hears of it
-    /// and asks at once (`GET /api/users/status`) gets the same `lastSeen`. Redis has counted
-    /// the transition already, so a retry would not announce it again: if the store fails, the
-    /// announcement still goes before the error.
+    /// Stores `lastSeen`, then (if `announcing`) tells the audience what was stored: a contact
+    /// who hears of it and asks at once (`GET /api/users/status`) gets the same `lastSeen`, to
+    /// the text. Redis has counted the transition already, so a retry would not announce it
+    /// again: if the store fails, the announcement still goes before the error.
     private func wentOffline(_ userId: UUID, at: Date, audience: (showLastSeen: Bool, contacts: [UUID]), announcing: Bool) async throws {
+        let stored: Date?
         do {
-            try await database.users.recordLastSeen(userId: userId, at: at)
+            stored = try await database.users.recordLastSeen(userId: userId, at: at)
         } catch {
             if announcing { try? await announceOffline(userId, at: at, audience: audience) }
             throw error
         }
-        if announcing { try await announceOffline(userId, at: at, audience: audience) }
+        if announcing { try await announceOffline(userId, at: stored ?? at, audience: audience) }
     }
 
     /// Tells the audience the user went offline at `at`, which they see only if the user shows
