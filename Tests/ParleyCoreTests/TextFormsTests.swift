@@ -41,7 +41,13 @@ final class TextFormsTests: XCTestCase {
         }
         for date in dates {
             let written = String(decoding: try JSON.encode([date]), as: UTF8.self)
-            XCTAssertEqual(written, "[\"\(date.formatted(style))\"]", "\(date.timeIntervalSinceReferenceDate)")
+            // Taken to the microsecond first: within half of one below a millisecond, the next
+            // millisecond (the style cuts the time as it is).
+            let sinceReference = date.timeIntervalSinceReferenceDate
+            let fraction = sinceReference - sinceReference.rounded(.down)
+            let carries = fraction.isFinite && Int((fraction * 1_000_000).rounded()) / 1000 != Int((fraction * 1000).rounded(.down))
+            let expected = carries ? date.addingTimeInterval(0.000_001) : date
+            XCTAssertEqual(written, "[\"\(expected.formatted(style))\"]", "\(sinceReference)")
         }
     }
 

@@ -1,3 +1,4 @@
+import Foundation
 import ParleyCore
 import ParleyStore
 import ParleyTestSupport
@@ -26,6 +27,26 @@ final class UserRepositoryTests: XCTestCase {
                 XCTFail("a second account with the same email was stored")
             } catch let error as ParleyError {
                 XCTAssertEqual(error.code, .emailTaken)
+            }
+        }
+    }
+
+    /// A time reaches the presence worker as the gateway wrote it, to the millisecond;
+    /// PostgreSQL keeps it in microseconds, and what reads it back (`GET /api/users/status`, the
+    /// offline event) must write the same text.
+    func testATimeStoredToTheMillisecondIsWrittenBackAsItCame() async throws {
+        try await TestServices.withDatabase { database in
+            let user = try await database.users.create(.init(
+                id: UUIDv7.make(), firstName: "Ada", lastName: "Lovelace", email: TestServices.uniqueEmail(), passwordHash: "h", image: nil))
+            let start = (Date().timeIntervalSince1970 * 1000).rounded(.down)
+            for step in 0..<200 {
+                // Written from the middle of the millisecond, so that the text is that millisecond.
+                let text = String(decoding: try JSON.encode([Date(timeIntervalSince1970: (start + Double(step * 7) + 0.5) / 1000)]), as: UTF8.self)
+                let at = try JSON.decode([Date].self, from: Data(text.utf8))[0]
+                let stored = try await database.users.recordLastSeen(userId: user.id, at: at)
+                XCTAssertEqual(String(decoding: try JSON.encode([try XCTUnwrap(stored)]), as: UTF8.self), text)
+                let read = try await database.users.lastSeen(of: [user.id], viewer: user.id)
+                XCTAssertEqual(String(decoding: try JSON.encode([try XCTUnwrap(read.first?.1)]), as: UTF8.self), text)
             }
         }
     }

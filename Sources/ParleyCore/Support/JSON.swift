@@ -17,19 +17,23 @@ public enum JSON {
         return encoder
     }
 
-    /// A timestamp as the encoder writes it, `2026-11-28T05:58:55.936Z`: milliseconds cut, not
-    /// rounded, as the format style does. Written here for the years 1970 to 9999 (the style
-    /// costs microseconds, and a message carries three timestamps); others go to the style.
+    /// A timestamp as the encoder writes it, `2026-11-28T05:58:55.936Z`: to the microsecond (what
+    /// PostgreSQL keeps), then the milliseconds cut, not rounded, as the format style cuts them.
+    /// The first step is the style's difference: a time PostgreSQL holds at `.936000` reads back
+    /// as a `Date` just below it, which the style writes `.935`. Written here for the years 1970
+    /// to 9999 (the style costs microseconds, and a message carries three timestamps); others go
+    /// to the style.
     static func dateString(_ date: Date) -> String {
         guard dateIsWrittenByHand(date) else { return date.formatted(dateStyle) }
         return String(unsafeUninitializedCapacity: 24) { writeDate(date, into: $0, at: 0) }
     }
 
-    /// Whether ``writeDate(_:into:at:)`` writes `date` (years 1970 to 9999).
+    /// Whether ``writeDate(_:into:at:)`` writes `date` (years 1970 to 9999, but for its last
+    /// second, whose microseconds could carry into the year 10000).
     @inline(__always)
     static func dateIsWrittenByHand(_ date: Date) -> Bool {
         let whole = date.timeIntervalSinceReferenceDate.rounded(.down)
-        return whole.isFinite && whole >= -978_307_200 && whole < 252_423_993_600
+        return whole.isFinite && whole >= -978_307_200 && whole < 252_423_993_599
     }
 
     /// Writes the 24 bytes of ``dateString(_:)`` into `buffer` from `start`, for a date that
@@ -38,8 +42,10 @@ public enum JSON {
     static func writeDate(_ date: Date, into out: UnsafeMutableBufferPointer<UInt8>, at start: Int) -> Int {
         let sinceReference = date.timeIntervalSinceReferenceDate
         let whole = sinceReference.rounded(.down)
-        let seconds = Int(whole) + 978_307_200
-        let millis = min(999, Int(((sinceReference - whole) * 1000).rounded(.down)))
+        var seconds = Int(whole) + 978_307_200
+        var micros = Int(((sinceReference - whole) * 1_000_000).rounded())
+        if micros == 1_000_000 { seconds += 1; micros = 0 }
+        let millis = micros / 1000
         let (days, time) = seconds.quotientAndRemainder(dividingBy: 86_400)
         let (year, month, day) = civilDate(daysSince1970: days)
         var position = start
