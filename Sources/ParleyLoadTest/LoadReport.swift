@@ -95,7 +95,7 @@ public struct LoadReport: Codable, Sendable {
             String(format: "sent %d (%.0f/s), acked %d (%d uploads), delivered %d of %d (%.0f/s), missing %d, repeated %d, late %d",
                    sent, sentPerSecond, acked, uploads, delivered, expectedDeliveries, deliveredPerSecond, missing, repeated, late),
             "sockets: \(connectionsPeak) held, \(connectionsFailed) failed",
-            String(format: "load generator CPU: %.2f s (%.1f µs per delivery), %d event loops", generatorCPUSeconds, generatorMicrosPerDelivery, generatorEventLoops),
+            String(format: "load generator CPU: %.2f s (%.1f µs per delivery), event loops: %d", generatorCPUSeconds, generatorMicrosPerDelivery, generatorEventLoops),
         ]
         if !errors.isEmpty {
             lines.append("errors:")

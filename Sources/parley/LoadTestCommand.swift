@@ -55,7 +55,7 @@ struct LoadTestCommand: AsyncParsableCommand {
     var svg = ".run/loadtest/latency.svg"
 
     func validate() throws {
-        let problems = plan.problems + (eventLoops < 0 ? ["--event-loops must be 0 or more"] : [])
+        let problems = plan.problems + ((0...1024).contains(eventLoops) ? [] : ["--event-loops must be 0 to 1024"])
         if !problems.isEmpty { throw ValidationError(problems.joined(separator: "; ")) }
     }
 
