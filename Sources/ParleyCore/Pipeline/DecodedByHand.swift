@@ -51,10 +51,11 @@ private enum Plain {
 
     /// A timestamp in the form Parley writes, read from its bytes; others through a string.
     static func date(_ value: ArraySlice<UInt8>) -> Date? {
-        guard value.count == 26, value.first == UInt8(ascii: "\""), value.last == UInt8(ascii: "\"") else {
-            return string(value).flatMap(JSON.date)
+        if value.count == 26, value.first == UInt8(ascii: "\""), value.last == UInt8(ascii: "\""),
+           let date = value.dropFirst().dropLast().withUnsafeBufferPointer(JSON.writtenDate) {
+            return date
         }
-        return value.dropFirst().dropLast().withUnsafeBufferPointer(JSON.writtenDate) ?? string(value).flatMap(JSON.date)
+        return string(value).flatMap(JSON.date)
     }
 
     /// `true` or `false`.

@@ -118,24 +118,25 @@ struct JSONObjectWriter {
     /// An id: upper case as the encoder writes a `UUID`, or lower case as Parley's shapes write
     /// theirs; without going through `uuidString`.
     mutating func id(_ name: String, _ value: UUID, lowercase: Bool = false) {
-        key(name)
-        // Written into 38 bytes of the stack, then appended at once.
-        withUnsafeTemporaryAllocation(of: UInt8.self, capacity: 38) { text in
-            text[0] = UInt8(ascii: "\"")
-            let end = value.writeText(uppercase: !lowercase, into: text, at: 1)
-            text[end] = UInt8(ascii: "\"")
-            bytes.append(contentsOf: UnsafeBufferPointer(rebasing: text[...end]))
-        }
+        quoted(name, length: 36) { value.writeText(uppercase: !lowercase, into: $0, at: $1) }
     }
 
-    /// A timestamp, or `null`. Written on the stack and appended at once, like an id.
+    /// A timestamp, or `null`.
     mutating func date(_ name: String, _ value: Date?) {
         guard let value else { return literal(name, "null") }
         guard JSON.dateIsWrittenByHand(value) else { return string(name, JSON.dateString(value)) }
+        quoted(name, length: 24) { JSON.writeDate(value, into: $0, at: $1) }
+    }
+
+    /// A string that needs no escaping, of `length` bytes that `write` puts into a buffer from
+    /// an index and returns where they end: written in quotes on the stack, then appended at
+    /// once (an id or a timestamp, without a `String` of its own).
+    @inline(__always)
+    private mutating func quoted(_ name: String, length: Int, _ write: (UnsafeMutableBufferPointer<UInt8>, Int) -> Int) {
         key(name)
-        withUnsafeTemporaryAllocation(of: UInt8.self, capacity: 26) { text in
+        withUnsafeTemporaryAllocation(of: UInt8.self, capacity: length + 2) { text in
             text[0] = UInt8(ascii: "\"")
-            let end = JSON.writeDate(value, into: text, at: 1)
+            let end = write(text, 1)
             text[end] = UInt8(ascii: "\"")
             bytes.append(contentsOf: UnsafeBufferPointer(rebasing: text[...end]))
         }

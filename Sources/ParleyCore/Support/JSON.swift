@@ -90,10 +90,10 @@ public enum JSON {
     }
 
     /// A timestamp in the form ``dateString(_:)`` writes (years 1970 to 9999), read by hand: the
-    /// style reads `.936` as a time just below it (up to a millisecond below), so what it read
-    /// was written back a millisecond early about half the time (a worker's `createdAt` in a
-    /// REST answer, a retried command's `issuedAt`). This gives the first time at or after the
-    /// instant written, which writes back as the same text; nil for any other form.
+    /// style reads `.936` as a time up to a millisecond below it, so what it read was written
+    /// back a millisecond early about half the time (a worker's `createdAt` in a REST answer, a
+    /// retried command's `issuedAt`). This gives the first time at or after the instant
+    /// written, which writes back as the same text. Nil for any other form.
     static func writtenDate(_ text: String) -> Date? {
         var text = text
         return text.withUTF8 { writtenDate($0) }
@@ -120,7 +120,8 @@ public enum JSON {
         let seconds = daysSince1970(year: year, month: month, day: day) * 86_400 + hour * 3600 + minute * 60 + second
         let whole = Double(seconds - 978_307_200)
         var sinceReference = whole + Double(millis) / 1000
-        // At most a step or two: the nearest double to the instant may lie just below it.
+        // The nearest double may lie just below the instant: the writer's microsecond covers
+        // that near now, not centuries away, where a double's steps are larger. A step or two.
         while ((sinceReference - whole) * 1000).rounded(.down) < Double(millis) {
             sinceReference = sinceReference.nextUp
         }
