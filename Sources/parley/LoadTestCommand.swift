@@ -1,6 +1,6 @@
 import ArgumentParser
 import Foundation
-import NIOCore
+import ParleyCore
 import ParleyLoadTest
 
 struct LoadTestCommand: AsyncParsableCommand {
@@ -55,7 +55,7 @@ struct LoadTestCommand: AsyncParsableCommand {
     var svg = ".run/loadtest/latency.svg"
 
     func validate() throws {
-        let problems = plan.problems + ((0...1024).contains(eventLoops) ? [] : ["--event-loops must be 0 to 1024"])
+        let problems = plan.problems + (ParleyConfig.eventLoopThreadsRange.contains(eventLoops) ? [] : ["--event-loops must be in \(ParleyConfig.eventLoopThreadsRange)"])
         if !problems.isEmpty { throw ValidationError(problems.joined(separator: "; ")) }
     }
 
@@ -66,8 +66,7 @@ struct LoadTestCommand: AsyncParsableCommand {
     }
 
     func run() async throws {
-        // Before the sockets make the shared loops: NIO takes the count once.
-        if eventLoops > 0 { NIOSingletons.groupLoopCountSuggestion = eventLoops }
+        Runtime.useEventLoopThreads(eventLoops)
         let log: @Sendable (String) -> Void = { FileHandle.standardError.write(Data(($0 + "\n").utf8)) }
         let report = try await LoadTest(plan: plan, statePath: state, log: log).run()
         print(report.table)

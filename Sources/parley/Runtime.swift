@@ -31,6 +31,12 @@ struct Runtime {
     /// file links made here verify only here); nil where neither is available.
     let secret: (value: String, generated: Bool)?
 
+    /// Sets the threads of the process's shared event loops (0: NIO's one per core). Call it
+    /// before anything makes the loops: NIO takes the count once.
+    static func useEventLoopThreads(_ count: Int) {
+        if count > 0 { NIOSingletons.groupLoopCountSuggestion = count }
+    }
+
     /// Loads the configuration or exits with the one line that names the bad setting.
     /// - Parameter hotStatements: a process whose few statements run all the time (the message
     ///   worker): its pool plans them once, does not ping its connections, keeps as many open
@@ -44,10 +50,7 @@ struct Runtime {
             FileHandle.standardError.write(Data("parley: \(error)\n".utf8))
             Foundation.exit(78)  // EX_CONFIG
         }
-        // Before anything makes the shared loops: NIO takes the count once.
-        if config.eventLoopThreads > 0 {
-            NIOSingletons.groupLoopCountSuggestion = config.eventLoopThreads
-        }
+        useEventLoopThreads(config.eventLoopThreads)
         let level = Logger.Level(rawValue: config.logLevel) ?? .info
         LoggingSystem.bootstrap { name in
             var handler = StreamLogHandler.standardError(label: name)

@@ -43,6 +43,8 @@ public struct ParleyConfig: Sendable {
     public var workerMetricsPort: Int
     /// Threads of the process's shared event loops (sockets, HTTP, PostgreSQL); 0: one per core.
     public var eventLoopThreads: Int
+    /// What `EVENT_LOOP_THREADS` (and `parley loadtest --event-loops`) may be.
+    public static let eventLoopThreadsRange = 0...1024
 
     public var isDevelopment: Bool { environment == "development" }
 
@@ -95,7 +97,7 @@ public struct ParleyConfig: Sendable {
         workerPrefetch = try s.int("WORKER_PREFETCH", in: 1...65535)
         presenceTTL = .seconds(try s.int("PRESENCE_TTL", in: 2...3600))
         workerMetricsPort = try s.int("WORKER_METRICS_PORT", in: 0...65535)
-        eventLoopThreads = try s.int("EVENT_LOOP_THREADS", in: 0...1024)
+        eventLoopThreads = try s.int("EVENT_LOOP_THREADS", in: Self.eventLoopThreadsRange)
     }
 
     /// The JWT secret, or a random one in development.
