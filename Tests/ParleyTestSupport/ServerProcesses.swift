@@ -34,11 +34,27 @@ public enum ServerProcesses {
     /// The children of `parent`.
     public static func children(of parent: pid_t) -> [pid_t] {
         processes().filter { pid in
-            guard let stat = try? String(contentsOfFile: "/proc/\(pid)/stat", encoding: .utf8), let close = stat.lastIndex(of: ")") else { return false }
-            // After "pid (name) state ppid".
-            let fields = stat[stat.index(after: close)...].split(separator: " ")
+            let fields = statFields("/proc/\(pid)/stat")
             return fields.count > 1 && pid_t(fields[1]) == parent
         }
+    }
+
+    /// Whether every thread of `pid` has stopped. `kill` only queues a signal: a thread busy on
+    /// another core may run on (and answer) for a moment after SIGSTOP was sent.
+    public static func isStopped(_ pid: pid_t) -> Bool {
+        let tasks = (try? FileManager.default.contentsOfDirectory(atPath: "/proc/\(pid)/task")) ?? []
+        return !tasks.isEmpty && tasks.allSatisfy { task in
+            // "T": stopped by a signal; "t": stopped under a tracer.
+            let state = statFields("/proc/\(pid)/task/\(task)/stat").first
+            return state == "T" || state == "t"
+        }
+    }
+
+    /// The fields of a `stat` file after "pid (name)", whose name may hold spaces and parentheses:
+    /// state, ppid, ...
+    private static func statFields(_ path: String) -> [Substring] {
+        guard let stat = try? String(contentsOfFile: path, encoding: .utf8), let close = stat.lastIndex(of: ")") else { return [] }
+        return stat[stat.index(after: close)...].split(separator: " ")
     }
 
     private static func processes() -> [pid_t] {
@@ -52,8 +68,9 @@ public final class StoppedServer: Sendable {
     private let pids: Mutex<[pid_t]>
 
     /// Stops the process listening on `port` and, with `children`, the processes it forked
-    /// (PostgreSQL's backends). Call ``resume()`` in a `defer`: the tests after this one need
-    /// the server.
+    /// (PostgreSQL's backends), and returns once every thread of them has stopped, so that
+    /// nothing sent after it is answered. Call ``resume()`` in a `defer`: the tests after this
+    /// one need the server.
     public init(listeningOn port: Int, name: String, children: Bool = false) throws {
         let parent = try XCTUnwrap(ServerProcesses.listening(on: port), "nothing found listening on \(name)'s port \(port)")
         // The parent first, so that it forks nothing new while its children are found.
@@ -61,6 +78,19 @@ public final class StoppedServer: Sendable {
         let forked = children ? ServerProcesses.children(of: parent) : []
         for pid in forked { kill(pid, SIGSTOP) }
         pids = Mutex([parent] + forked)
+        let deadline = ContinuousClock.now + .seconds(5)
+        while !([parent] + forked).allSatisfy(ServerProcesses.isStopped) {
+            guard ContinuousClock.now < deadline else {
+                resume()
+                throw StopFailed(name: name)
+            }
+            usleep(1_000)
+        }
+    }
+
+    struct StopFailed: Error, CustomStringConvertible {
+        let name: String
+        var description: String { "\(name) did not stop within 5 s of SIGSTOP" }
     }
 
     /// Lets the server run again; calls after the first do nothing.
