@@ -37,7 +37,10 @@ public enum ConformanceServer {
     }
 
     /// The conformance application on `host:port`.
-    public static func application(host: String = "127.0.0.1", port: Int, logger: Logger) -> some ApplicationProtocol {
+    /// - Parameter configuration: the conformance suites' timings unless a test needs others.
+    public static func application(
+        host: String = "127.0.0.1", port: Int, configuration: SocketIOConfiguration = configuration, logger: Logger
+    ) -> some ApplicationProtocol {
         var engineConfiguration = configuration
         engineConfiguration.path = "/engine.io/"
         let engine = SocketIOServer.engineEcho(configuration: engineConfiguration, logger: logger)
