@@ -45,12 +45,12 @@ final class SocketIOServerTests: XCTestCase {
     }
 
     func withServer(
-        _ configure: (inout SocketIOConfiguration) -> Void = { _ in }, handler: any SocketIOHandler = EchoHandler(),
+        _ configure: (inout SocketIOConfiguration) -> Void = { _ in }, namespaces: Set<String> = ["/"], handler: any SocketIOHandler = EchoHandler(),
         _ body: @escaping @Sendable (String, any TestClientProtocol, SocketIOServer) async throws -> Void
     ) async throws {
         var configuration = SocketIOConfiguration()
         configure(&configuration)
-        let server = SocketIOServer(configuration: configuration, handler: handler, logger: Self.logger)
+        let server = SocketIOServer(configuration: configuration, namespaces: namespaces, handler: handler, logger: Self.logger)
         let router = Router()
         server.addPollingRoutes(to: router)
         let app = Application(

@@ -1,4 +1,5 @@
 import Foundation
+import NIOCore
 import Synchronization
 
 /// One Engine.IO session: its transport and the packets waiting to go out. Packets that come in
@@ -135,12 +136,22 @@ final class EngineSession: Sendable {
 
     /// Queues packets for the client on whichever transport is current.
     func send(_ packets: [EnginePacket]) {
+        send(packets, frame: nil)
+    }
+
+    /// Queues a packet whose WebSocket frame is already made (``BroadcastEvent``).
+    func send(_ packet: EnginePacket, frame: ByteBuffer) {
+        send([packet], frame: frame)
+    }
+
+    /// - Parameter frame: `packets`' one packet as a WebSocket frame, if already made.
+    private func send(_ packets: [EnginePacket], frame: ByteBuffer?) {
         enum Outcome { case done, wake(CheckedContinuation<Void, Never>?), stalled }
         let outcome: Outcome = state.withLock { state in
             guard !state.closed else { return .done }
             if let link = state.webSocket {
                 guard link.isWritable else { return .stalled }
-                link.send(packets)
+                if let frame { link.send(frame: frame) } else { link.send(packets) }
                 return .done
             }
             let size = packets.reduce(0) { $0 + $1.payloadCount }

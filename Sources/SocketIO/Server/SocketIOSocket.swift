@@ -37,6 +37,12 @@ public final class SocketIOSocket: Sendable {
         session.send([.message(SocketPacket.encodeEvent(namespace: namespace, rawEvent: rawEvent))])
     }
 
+    /// Sends an event made once for many sockets, sharing its packet and frame.
+    public func emit(_ event: BroadcastEvent) {
+        guard event.namespace == namespace else { return emit(rawEvent: event.rawEvent) }
+        session.send(.message(event.packet), frame: event.frame)
+    }
+
     /// Closes this socket's namespace connection (the session stays for other namespaces).
     public func disconnect() async {
         session.send([.message(SocketPacket(kind: .disconnect, namespace: namespace).encoded)])

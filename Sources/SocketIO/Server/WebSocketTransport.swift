@@ -38,10 +38,20 @@ final class WebSocketLink: Sendable {
         queue.add(.packets(packets), for: self)
     }
 
+    /// Sends a frame already made, shared with other connections.
+    func send(frame: ByteBuffer) {
+        queue.add(.frame(frame), for: self)
+    }
+
     /// Writes packets as whole frames, unflushed; on the event loop.
     func write(_ packets: [EnginePacket]) {
         let frames = frames.value
         for packet in packets { frames.write(NIOAny(packet.webSocketFrame(frames.channel.allocator)), promise: nil) }
+    }
+
+    /// Writes a whole frame, unflushed; on the event loop.
+    func write(frame: ByteBuffer) {
+        frames.value.write(NIOAny(frame), promise: nil)
     }
 
     /// Sends a close frame; a client that does not answer it is cut off after `closeTimeout`.
@@ -92,6 +102,8 @@ final class PerEventLoop<Value: Sendable>: Sendable {
 final class LoopWriteQueue: Sendable {
     enum Item: Sendable {
         case packets([EnginePacket])
+        /// A whole frame, made once for many connections.
+        case frame(ByteBuffer)
         /// The closing handshake's close frame, after what was sent before it.
         case close
     }
@@ -150,6 +162,8 @@ final class LoopWriteQueue: Sendable {
             switch item {
             case .packets(let packets):
                 link.write(packets)
+            case .frame(let frame):
+                link.write(frame: frame)
             case .close:
                 var code = link.channel.allocator.buffer(capacity: 2)
                 code.write(webSocketErrorCode: .normalClosure)
