@@ -9,6 +9,7 @@ import ParleyStore
 import Prometheus
 import ServiceLifecycle
 import SocketIO
+import Synchronization
 
 /// What the gateway's routes need, built once per process.
 public struct GatewayDependencies: Sendable {
@@ -121,6 +122,7 @@ struct PubSubDispatcher: Service {
     let hub: SocketHub
     let logger: Logger
 
+    private let recent = RecentUserEvent()
     private let emitted = Counter(label: "parley_socket_events_emitted_total")
     private let delivered = Counter(label: "parley_messages_delivered_total")
     /// From the gateway accepting a message (its UUIDv7 id carries the millisecond) to its
@@ -151,24 +153,55 @@ struct PubSubDispatcher: Service {
         if message.channel == bus.replyChannel {
             bus.deliver(message.payload)
         } else if let userId = Channels.userId(fromChannel: message.channel) {
-            // Forwarded as the worker wrote it, `[name, payload]` as it is: only the name is read.
-            guard let event = EventWire(message.payload) else {
+            guard let event = recent.prepared(message.payload) else {
                 logger.warning("malformed user event", metadata: ["channel": "\(message.channel)"])
                 return
             }
             let sockets = hub.sockets(of: userId)
             guard !sockets.isEmpty else { return }
             for socket in sockets {
-                socket.emit(rawEvent: message.payload)
+                socket.emit(event.shared)
             }
             emitted.increment(by: sockets.count)
-            if event.name == "message_received" {
+            if event.isMessage {
                 delivered.increment(by: sockets.count)
-                if let id = RawJSON.member("id", in: event.payload).flatMap(UUID.init(quotedUTF8:)) {
-                    let age = Date().timeIntervalSince(UUIDv7.timestamp(of: id))
+                if let accepted = event.acceptedAt {
+                    let age = Date().timeIntervalSince(accepted)
                     deliveryLatency.recordNanoseconds(Int64(max(0, age) * 1e9))
                 }
             }
         }
+    }
+}
+
+/// A user event read and made ready for sockets, kept for the channels that come next with the
+/// same event: a worker publishes one event to each member's channel in a row, so the members
+/// here share one packet and one WebSocket frame, read once.
+final class RecentUserEvent: Sendable {
+    struct Prepared: Sendable {
+        let payload: [UInt8]
+        let shared: BroadcastEvent
+        let isMessage: Bool
+        /// For a message: when the gateway accepted it (its UUIDv7 id carries the millisecond).
+        let acceptedAt: Date?
+    }
+
+    private let last = Mutex<Prepared?>(nil)
+
+    /// The event `payload` holds (`[name, payload]` as the worker wrote it, forwarded as it
+    /// is: only the name and a message's id are read); nil for anything else.
+    func prepared(_ payload: [UInt8]) -> Prepared? {
+        if let last = last.withLock({ $0 }), Self.same(last.payload, payload) { return last }
+        guard let event = EventWire(payload) else { return nil }
+        let isMessage = event.name == "message_received"
+        let prepared = Prepared(
+            payload: payload, shared: BroadcastEvent(rawEvent: payload), isMessage: isMessage,
+            acceptedAt: isMessage ? RawJSON.member("id", in: event.payload).flatMap(UUID.init(quotedUTF8:)).map(UUIDv7.timestamp(of:)) : nil)
+        last.withLock { $0 = prepared }
+        return prepared
+    }
+
+    private static func same(_ a: [UInt8], _ b: [UInt8]) -> Bool {
+        a.count == b.count && a.withUnsafeBytes { a in b.withUnsafeBytes { b in memcmp(a.baseAddress!, b.baseAddress!, a.count) == 0 } }
     }
 }
