@@ -32,6 +32,7 @@ public struct LoadTest: Sendable {
         let sockets = Locked<[Int: LoadSocket]>([:])
         let failedConnections = Locked(0)
         let runId = UUID().uuidString.prefix(8).lowercased()
+        let run = Array(runId.utf8)
         let text = String(repeating: "x", count: plan.messageSize)
         // A send's arguments but its key, per chat, made once (building each from a `JSONValue`
         // was a twentieth of the generator's CPU).
@@ -52,7 +53,7 @@ public struct LoadTest: Sendable {
                         let socket = try await LoadSocket.connect(to: url, token: account.token) { raw in
                             // Recorded where it is read, on the event loop: the generator's cost
                             // per delivery is part of what limits the rates it can drive.
-                            guard let key = Self.clientMessageId(in: raw) else { return }
+                            guard let key = MessageKey(inMessage: raw, run: run) else { return }
                             recorder.delivered(key, to: index, at: .now)
                         }
                         recorder.connected()
@@ -93,7 +94,7 @@ public struct LoadTest: Sendable {
                         recorder.sent(upload.key, recipients: upload.recipients, at: .now)
                         let seed = UInt64(images.withLock { $0 += 1; return $0 }) &* 0x9E37_79B9_7F4A_7C15
                         do {
-                            let status = try await client.upload(url, token: account.token, chatId: upload.chat.id, clientMessageId: upload.key, image: TinyPNG.make(side: 64, seed: seed))
+                            let status = try await client.upload(url, token: account.token, chatId: upload.chat.id, clientMessageId: upload.key.text(run: runId), image: TinyPNG.make(side: 64, seed: seed))
                             if status == 201 { recorder.acked(upload.key, upload: true, at: .now) } else { recorder.failed(upload.key, kind: "upload HTTP \(status)") }
                         } catch {
                             recorder.failed(upload.key, kind: "upload: \(type(of: error))")
@@ -121,26 +122,6 @@ public struct LoadTest: Sendable {
             stopSignal.fire()
             try await group.waitForAll()
             return report
-        }
-    }
-
-    private static let keyField = Array(#""clientMessageId":""#.utf8)
-
-    /// The `clientMessageId` of a message's JSON, found without decoding it (the text is ours and
-    /// never contains the field's name). Scanned by hand: Foundation's generic `firstRange(of:)`
-    /// was a seventh of the generator's CPU.
-    static func clientMessageId(in json: ArraySlice<UInt8>) -> String? {
-        json.withUnsafeBufferPointer { bytes -> String? in
-            keyField.withUnsafeBufferPointer { key -> String? in
-                guard bytes.count > key.count else { return nil }
-                for i in 0...(bytes.count - key.count) where bytes[i] == key[0]
-                    && memcmp(bytes.baseAddress! + i, key.baseAddress!, key.count) == 0 {
-                    let start = i + key.count
-                    guard let end = bytes[start...].firstIndex(of: UInt8(ascii: "\"")) else { return nil }
-                    return String(decoding: UnsafeBufferPointer(rebasing: bytes[start..<end]), as: UTF8.self)
-                }
-                return nil
-            }
         }
     }
 

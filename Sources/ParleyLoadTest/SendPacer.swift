@@ -8,7 +8,7 @@ import Synchronization
 final class SendPacer: Sendable {
     /// A message that goes as an image upload, over HTTP, which the caller runs as a task.
     struct Upload: Sendable {
-        let key: String
+        let key: MessageKey
         let sender: Int
         let chat: LoadAccounts.Chat
         let recipients: [Int]
@@ -16,7 +16,7 @@ final class SendPacer: Sendable {
 
     private struct SocketSend: Sendable {
         let socket: LoadSocket
-        let key: String
+        let key: MessageKey
         let recipients: [Int]
         let body: [UInt8]
     }
@@ -67,9 +67,7 @@ final class SendPacer: Sendable {
                 issued += 1
                 let chat = chats[n % chats.count]
                 let sender = chat.members[(n / chats.count) % chat.members.count]
-                // The sender rides in the key: its own sockets' copies are told apart even after
-                // the message is done.
-                let key = "\(runId)-\(n)-\(sender)"
+                let key = MessageKey(number: n, sender: sender)
                 let recipients = chat.members.filter { $0 != sender }
                 if plan.uploadShare > 0 && Int(Double(n + 1) * plan.uploadShare) > Int(Double(n) * plan.uploadShare) {
                     uploads.yield(Upload(key: key, sender: sender, chat: chat, recipients: recipients))
@@ -80,8 +78,7 @@ final class SendPacer: Sendable {
                     recorder.failed(key, kind: "sender not connected")
                     continue
                 }
-                // The key is letters, digits and dashes: nothing to escape.
-                let body = bodyStarts[n % chats.count] + Array("\"\(key)\"}".utf8)
+                let body = bodyStarts[n % chats.count] + Array("\"\(key.text(run: runId))\"}".utf8)
                 byLoop[ObjectIdentifier(socket.eventLoop), default: (socket.eventLoop, [])].sends
                     .append(SocketSend(socket: socket, key: key, recipients: recipients, body: body))
             }

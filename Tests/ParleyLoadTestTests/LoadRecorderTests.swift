@@ -6,12 +6,12 @@ final class LoadRecorderTests: XCTestCase {
 
     func testEachRecipientCountsOnceAndARepeatCannotHideAMissingCopy() {
         let recorder = LoadRecorder()
-        recorder.sent("run-1-0", recipients: [1, 2, 3], at: now)
-        recorder.delivered("run-1-0", to: 1, at: now)
-        recorder.delivered("run-1-0", to: 1, at: now)  // user 1 again; user 3 never gets it
-        recorder.delivered("run-1-0", to: 2, at: now)
-        recorder.delivered("run-1-0", to: 0, at: now)  // the sender's (user 0, last in the key) own copy is no delivery
-        recorder.acked("run-1-0", upload: false, at: now)
+        recorder.sent(MessageKey(number: 1, sender: 0), recipients: [1, 2, 3], at: now)
+        recorder.delivered(MessageKey(number: 1, sender: 0), to: 1, at: now)
+        recorder.delivered(MessageKey(number: 1, sender: 0), to: 1, at: now)  // user 1 again; user 3 never gets it
+        recorder.delivered(MessageKey(number: 1, sender: 0), to: 2, at: now)
+        recorder.delivered(MessageKey(number: 1, sender: 0), to: 0, at: now)  // the sender's (user 0) own copy is no delivery
+        recorder.acked(MessageKey(number: 1, sender: 0), upload: false, at: now)
         let report = Self.report(recorder)
         XCTAssertEqual(report.delivered, 2)
         XCTAssertEqual(report.missing, 1)
@@ -21,13 +21,13 @@ final class LoadRecorderTests: XCTestCase {
 
     func testCopiesAfterAMessageIsDoneAreRepeatsAndAfterAFailureLate() {
         let recorder = LoadRecorder()
-        recorder.sent("run-2-0", recipients: [1], at: now)
-        recorder.delivered("run-2-0", to: 1, at: now)  // before the ack: still awaited
-        recorder.acked("run-2-0", upload: false, at: now)
-        recorder.delivered("run-2-0", to: 1, at: now)
-        recorder.sent("run-3-0", recipients: [1, 2], at: now)
-        recorder.failed("run-3-0", kind: "ack: timeout")
-        recorder.delivered("run-3-0", to: 2, at: now)
+        recorder.sent(MessageKey(number: 2, sender: 0), recipients: [1], at: now)
+        recorder.delivered(MessageKey(number: 2, sender: 0), to: 1, at: now)  // before the ack: still awaited
+        recorder.acked(MessageKey(number: 2, sender: 0), upload: false, at: now)
+        recorder.delivered(MessageKey(number: 2, sender: 0), to: 1, at: now)
+        recorder.sent(MessageKey(number: 3, sender: 0), recipients: [1, 2], at: now)
+        recorder.failed(MessageKey(number: 3, sender: 0), kind: "ack: timeout")
+        recorder.delivered(MessageKey(number: 3, sender: 0), to: 2, at: now)
         let report = Self.report(recorder)
         XCTAssertEqual(report.expectedDeliveries, 1, "a failed send expects nothing")
         XCTAssertEqual(report.delivered, 1)
@@ -43,10 +43,25 @@ final class LoadRecorderTests: XCTestCase {
             state: recorder.state.withLock { $0 }, sendingSeconds: 1, connectionsFailed: 0, cpuSeconds: 0, eventLoops: 1)
     }
 
-    func testKeysAreReadForTheirNumberAndSenderAndNumbersAreKeptAsBits() {
-        XCTAssertEqual(LoadRecorder.parts(of: "1a2b3c4d-1234-56").map { [$0.number, $0.sender] }, [1234, 56])
-        XCTAssertNil(LoadRecorder.parts(of: "no-number-x"))
-        XCTAssertNil(LoadRecorder.parts(of: "plain"))
+    func testKeysAreReadFromTheRunsMessagesOnly() {
+        let run = Array("1a2b3c4d".utf8)
+        func key(_ json: String) -> MessageKey? { MessageKey(inMessage: Array(json.utf8)[...], run: run) }
+        XCTAssertEqual(key(#"{"id":"x","clientMessageId":"1a2b3c4d-1234-56","text":"hi"}"#), MessageKey(number: 1234, sender: 56))
+        XCTAssertEqual(key(#"{"clientMessageId":"1a2b3c4d-0-0"}"#), MessageKey(number: 0, sender: 0))
+        let written = MessageKey(number: 987_654, sender: 199)
+        XCTAssertEqual(key(#"{"clientMessageId":"\#(written.text(run: "1a2b3c4d"))"}"#), written)
+        // Another run's message, a key of no run, malformed and absent ones.
+        for json in [
+            #"{"clientMessageId":"9f9f9f9f-1234-56"}"#, #"{"clientMessageId":"1a2b3c4d5-1-2"}"#, #"{"clientMessageId":"1a2b3c4d"}"#,
+            #"{"clientMessageId":"1a2b3c4d-12x-5"}"#, #"{"clientMessageId":"1a2b3c4d--5"}"#, #"{"clientMessageId":"1a2b3c4d-12-"}"#,
+            #"{"clientMessageId":"1a2b3c4d-12-5"#, #"{"clientMessageId":"1a2b3c4d-1234567890123456789-5"}"#,
+            #"{"clientMessageId":null}"#, #"{"text":"1a2b3c4d-1-2"}"#, "",
+        ] {
+            XCTAssertNil(key(json), json)
+        }
+    }
+
+    func testMessageNumbersAreKeptAsBits() {
         var numbers = MessageNumbers()
         let inserted = [0, 63, 64, 1000, 100_000]
         for n in inserted { numbers.insert(n) }
