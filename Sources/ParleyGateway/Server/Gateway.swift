@@ -179,7 +179,7 @@ struct PubSubDispatcher: Service {
 /// here share one packet and one WebSocket frame, read once.
 final class RecentUserEvent: Sendable {
     struct Prepared: Sendable {
-        let payload: [UInt8]
+        /// The event as it came (`shared.rawEvent`), packet and frame.
         let shared: BroadcastEvent
         let isMessage: Bool
         /// For a message: when the gateway accepted it (its UUIDv7 id carries the millisecond).
@@ -191,11 +191,11 @@ final class RecentUserEvent: Sendable {
     /// The event `payload` holds (`[name, payload]` as the worker wrote it, forwarded as it
     /// is: only the name and a message's id are read); nil for anything else.
     func prepared(_ payload: [UInt8]) -> Prepared? {
-        if let last = last.withLock({ $0 }), Self.same(last.payload, payload) { return last }
+        if let last = last.withLock({ $0 }), Self.same(last.shared.rawEvent, payload) { return last }
         guard let event = EventWire(payload) else { return nil }
         let isMessage = event.name == "message_received"
         let prepared = Prepared(
-            payload: payload, shared: BroadcastEvent(rawEvent: payload), isMessage: isMessage,
+            shared: BroadcastEvent(rawEvent: payload), isMessage: isMessage,
             acceptedAt: isMessage ? RawJSON.member("id", in: event.payload).flatMap(UUID.init(quotedUTF8:)).map(UUIDv7.timestamp(of:)) : nil)
         last.withLock { $0 = prepared }
         return prepared

@@ -6,7 +6,8 @@ import NIOCore
 /// was the gateway's largest allocation per delivery.
 public struct BroadcastEvent: Sendable {
     let namespace: String
-    let rawEvent: [UInt8]
+    /// The `[name, ...arguments]` array as given.
+    public let rawEvent: [UInt8]
     /// The Socket.IO EVENT packet: an Engine.IO `message`'s data, as a polling client gets it.
     let packet: [UInt8]
     /// The Engine.IO `message` as a whole WebSocket text frame. Sockets share its storage: a

@@ -136,23 +136,36 @@ final class EngineSession: Sendable {
 
     /// Queues packets for the client on whichever transport is current.
     func send(_ packets: [EnginePacket]) {
-        send(packets, frame: nil)
+        send(.packets(packets))
     }
 
     /// Queues a packet whose WebSocket frame is already made (``BroadcastEvent``).
     func send(_ packet: EnginePacket, frame: ByteBuffer) {
-        send([packet], frame: frame)
+        send(.framed(packet, frame))
     }
 
-    /// - Parameter frame: `packets`' one packet as a WebSocket frame, if already made.
-    private func send(_ packets: [EnginePacket], frame: ByteBuffer?) {
+    private enum Outgoing {
+        case packets([EnginePacket])
+        /// One packet and its frame, shared with other sessions: no array of its own is made
+        /// for it unless it waits for a poll.
+        case framed(EnginePacket, ByteBuffer)
+    }
+
+    private func send(_ outgoing: Outgoing) {
         enum Outcome { case done, wake(CheckedContinuation<Void, Never>?), stalled }
         let outcome: Outcome = state.withLock { state in
             guard !state.closed else { return .done }
             if let link = state.webSocket {
                 guard link.isWritable else { return .stalled }
-                if let frame { link.send(frame: frame) } else { link.send(packets) }
+                switch outgoing {
+                case .packets(let packets): link.send(packets)
+                case .framed(_, let frame): link.send(frame: frame)
+                }
                 return .done
+            }
+            let packets = switch outgoing {
+            case .packets(let packets): packets
+            case .framed(let packet, _): [packet]
             }
             let size = packets.reduce(0) { $0 + $1.payloadCount }
             // A polling client that keeps up takes what is queued on each poll.
