@@ -61,6 +61,7 @@ public enum Gateway {
         let router = Router(context: GatewayContext.self)
         router.add(middleware: ErrorMiddleware())
         router.add(middleware: MetricsMiddleware())
+        router.add(middleware: ContinueMiddleware())
         OperationsController(database: deps.database, redis: deps.redis, publisher: deps.publisher, metrics: deps.metrics)
             .addRoutes(to: router)
 

@@ -7,12 +7,15 @@ public struct GatewayContext: RequestContext, RemoteAddressRequestContext {
     public var coreContext: CoreRequestContextStorage
     /// The client's address, recorded as its last login address by presence.
     public let remoteAddress: SocketAddress?
+    /// The request's connection, for an interim response (``ContinueMiddleware``).
+    let channel: any Channel
     /// Set by ``AuthMiddleware``; routes behind it read ``requireUser()``.
     public var userId: UUID?
 
     public init(source: ApplicationRequestContextSource) {
         coreContext = .init(source: source)
         remoteAddress = source.channel.remoteAddress
+        channel = source.channel
     }
 
     /// Request bodies are JSON and small; uploads stream through their own route.
