@@ -100,10 +100,7 @@ public final class MediaProcessor: Sendable {
         }
         var checked = CheckedMedia(mimeType: actual, path: path, rewritten: false)
         if actual == "text/plain" {
-            let valid = try await images.run { () throws(MediaError) -> Bool in
-                guard let data = FileManager.default.contents(atPath: path) else { throw MediaError.unreadable("cannot read \(path)") }
-                return String(validating: data, as: UTF8.self) != nil
-            }
+            let valid = try await images.run { () throws(MediaError) -> Bool in try UTF8File.isValid(fileAt: path) }
             guard valid else { throw MediaError.notUTF8 }
         } else if let encoding = Self.reencoded[actual] {
             let header = try await corruptIfFails { try await self.images.probe(fileAt: path) }
