@@ -30,6 +30,22 @@ final class OperationsTests: XCTestCase {
         }
     }
 
+    func testRequestMetricsCarryTheStatusTheClientGot() async throws {
+        try await GatewayRig.run { rig in
+            let refused = try await rig.request(.get, "/api/chats")
+            XCTAssertEqual(refused.status, .unauthorized)
+            let invalid = try await rig.request(.post, "/api/auth/signin", json: [:])
+            XCTAssertEqual(invalid.status, .badRequest)
+            let text = String(decoding: try await rig.request(.get, "/metrics").body, as: UTF8.self)
+            let requests = text.split(separator: "\n").filter { $0.hasPrefix("hb_requests{") }
+            for (route, method, status) in [("/api/chats", "GET", 401), ("/api/auth/signin", "POST", 400)] {
+                let counted = requests.filter { $0.contains(#"http_route="\#(route)""#) && $0.contains(#"http_request_method="\#(method)""#) }
+                XCTAssertTrue(counted.contains { $0.contains(#"http_response_status_code="\#(status)""#) }, "\(route): \(counted)")
+                XCTAssertFalse(counted.contains { $0.contains(#"http_response_status_code="500""#) }, "\(route): \(counted)")
+            }
+        }
+    }
+
     func testReadinessIs503WhenTheServicesAreUnreachable() async throws {
         let logger = TestServices.logger("down")
         let nowhere = ServiceURL("postgres://parley:parley@127.0.0.1:1/parley")!

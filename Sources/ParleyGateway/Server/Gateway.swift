@@ -59,8 +59,10 @@ public enum Gateway {
     /// Every route of `shared/api.md` this build serves, behind error mapping and metrics.
     public static func router(_ deps: GatewayDependencies) -> Router<GatewayContext> {
         let router = Router(context: GatewayContext.self)
-        router.add(middleware: ErrorMiddleware())
+        // Metrics outside the error mapping, so that they count the status the client got:
+        // inside, every error thrown was a 500 to them, a 401 or a 400 as well.
         router.add(middleware: MetricsMiddleware())
+        router.add(middleware: ErrorMiddleware())
         router.add(middleware: ContinueMiddleware())
         OperationsController(database: deps.database, redis: deps.redis, publisher: deps.publisher, metrics: deps.metrics)
             .addRoutes(to: router)
