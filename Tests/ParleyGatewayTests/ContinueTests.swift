@@ -1,6 +1,4 @@
 import Foundation
-import NIOCore
-import NIOPosix
 import ParleyTestSupport
 import XCTest
 
@@ -14,7 +12,7 @@ final class ContinueTests: XCTestCase {
             let body = "--\(boundary)\r\nContent-Disposition: form-data; name=\"chatId\"\r\n\r\n\(chatId)\r\n"
                 + "--\(boundary)\r\nContent-Disposition: form-data; name=\"file\"; filename=\"note.txt\"\r\nContent-Type: text/plain\r\n\r\n"
                 + "asked for, then sent\r\n--\(boundary)--\r\n"
-            try await HeldBackClient.withConnection(port: rig.client.port!) { client in
+            try await RawHTTPClient.withConnection(port: rig.client.port!) { client in
                 try await client.send(head: "POST /api/upload", headers: [
                     "Authorization: Bearer \(a.token)", "Content-Type: multipart/form-data; boundary=\(boundary)",
                     "Content-Length: \(body.utf8.count)", "Expect: 100-continue",
@@ -45,7 +43,7 @@ final class ContinueTests: XCTestCase {
         try await GatewayRig.run(.live, media: .init()) { rig in
             let (_, _, chatId) = try await rig.directChat()
             let stranger = try await rig.signup("Stranger")
-            try await HeldBackClient.withConnection(port: rig.client.port!) { client in
+            try await RawHTTPClient.withConnection(port: rig.client.port!) { client in
                 // No token: refused at once.
                 try await client.send(head: "POST /api/upload", headers: [
                     "Content-Type: multipart/form-data; boundary=b", "Content-Length: 100000", "Expect: 100-continue",
@@ -53,7 +51,7 @@ final class ContinueTests: XCTestCase {
                 let refused = try await client.response()
                 XCTAssertEqual(refused.status, "HTTP/1.1 401 Unauthorized", refused.body)
             }
-            try await HeldBackClient.withConnection(port: rig.client.port!) { client in
+            try await RawHTTPClient.withConnection(port: rig.client.port!) { client in
                 // Over the limit by its length: refused before a byte of it.
                 try await client.send(head: "POST /api/upload", headers: [
                     "Authorization: Bearer \(stranger.token)", "Content-Type: multipart/form-data; boundary=b",
@@ -62,7 +60,7 @@ final class ContinueTests: XCTestCase {
                 let refused = try await client.response()
                 XCTAssertTrue(refused.status.hasPrefix("HTTP/1.1 413 "), refused.status + refused.body)
             }
-            try await HeldBackClient.withConnection(port: rig.client.port!) { client in
+            try await RawHTTPClient.withConnection(port: rig.client.port!) { client in
                 // A stranger to the chat named first: refused at the file's first bytes, the rest never sent.
                 let start = "--b\r\nContent-Disposition: form-data; name=\"chatId\"\r\n\r\n\(chatId)\r\n"
                     + "--b\r\nContent-Disposition: form-data; name=\"file\"; filename=\"x.txt\"\r\n\r\nthe first bytes"
@@ -76,69 +74,6 @@ final class ContinueTests: XCTestCase {
                 let refused = try await client.response()
                 XCTAssertEqual(refused.status, "HTTP/1.1 403 Forbidden", refused.body)
             }
-        }
-    }
-}
-
-/// An HTTP/1.1 client on a plain connection that sends a request's head and body separately and
-/// reads responses one by one, interim ones included. A response that does not come within 5 s
-/// ends the connection (and the test, with an error).
-final class HeldBackClient {
-    struct Response {
-        var status: String
-        var body: String
-    }
-
-    struct ConnectionEnded: Error {}
-
-    private let outbound: NIOAsyncChannelOutboundWriter<ByteBuffer>
-    private var inbound: NIOAsyncChannelInboundStream<ByteBuffer>.AsyncIterator
-    private var buffer = ByteBuffer()
-    private let channel: any Channel
-
-    private init(_ channel: any Channel, inbound: NIOAsyncChannelInboundStream<ByteBuffer>, outbound: NIOAsyncChannelOutboundWriter<ByteBuffer>) {
-        self.channel = channel
-        self.inbound = inbound.makeAsyncIterator()
-        self.outbound = outbound
-    }
-
-    static func withConnection(port: Int, _ body: (HeldBackClient) async throws -> Void) async throws {
-        let connection = try await ClientBootstrap(group: MultiThreadedEventLoopGroup.singleton).connect(host: "127.0.0.1", port: port) { channel in
-            channel.eventLoop.makeCompletedFuture { try NIOAsyncChannel<ByteBuffer, ByteBuffer>(wrappingChannelSynchronously: channel) }
-        }
-        try await connection.executeThenClose { inbound, outbound in
-            try await body(HeldBackClient(connection.channel, inbound: inbound, outbound: outbound))
-        }
-    }
-
-    func send(head: String, headers: [String]) async throws {
-        try await send(([head + " HTTP/1.1", "Host: 127.0.0.1"] + headers).joined(separator: "\r\n") + "\r\n\r\n")
-    }
-
-    func send(_ text: String) async throws {
-        try await outbound.write(ByteBuffer(string: text))
-    }
-
-    /// The next response: its status line and, after a final one, its body (by `Content-Length`).
-    func response() async throws -> Response {
-        let channel = channel
-        let deadline = channel.eventLoop.scheduleTask(in: .seconds(5)) { channel.close(promise: nil) }
-        defer { deadline.cancel() }
-        let head = try await read { buffer in
-            buffer.readableBytesView.firstRange(of: Array("\r\n\r\n".utf8)).map { buffer.readString(length: $0.upperBound - buffer.readerIndex)! }
-        }
-        let lines = head.split(separator: "\r\n")
-        let length = lines.dropFirst().first { $0.lowercased().hasPrefix("content-length:") }
-            .flatMap { Int($0.split(separator: ":")[1].trimmingCharacters(in: .whitespaces)) } ?? 0
-        let body = try await read { buffer in buffer.readableBytes >= length ? buffer.readString(length: length) : nil }
-        return Response(status: String(lines.first ?? ""), body: body)
-    }
-
-    private func read(until parse: (inout ByteBuffer) -> String?) async throws -> String {
-        while true {
-            if let parsed = parse(&buffer) { return parsed }
-            guard var more = try await inbound.next() else { throw ConnectionEnded() }
-            buffer.writeBuffer(&more)
         }
     }
 }

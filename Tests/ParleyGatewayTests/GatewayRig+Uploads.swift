@@ -58,6 +58,14 @@ extension GatewayRig {
     var stagedFiles: [String] {
         (try? FileManager.default.contentsOfDirectory(atPath: dependencies.uploads.stagingDirectory)) ?? []
     }
+
+    /// Files this process holds open in staging: an upload being written there is not in the
+    /// folder until it is whole (NIO's file system writes a new file unnamed, then links it).
+    var filesOpenInStaging: [String] {
+        let descriptors = (try? FileManager.default.contentsOfDirectory(atPath: "/proc/self/fd")) ?? []
+        return descriptors.compactMap { try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/fd/\($0)") }
+            .filter { $0.hasPrefix(dependencies.uploads.stagingDirectory) }
+    }
 }
 
 extension GatewayRig.Reply {

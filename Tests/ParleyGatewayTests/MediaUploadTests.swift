@@ -156,6 +156,39 @@ final class MediaUploadTests: XCTestCase {
         }
     }
 
+    func testAnUploadCutOffMidwayLeavesNothingStagedAndIsCountedAsTheClientsFault() async throws {
+        try await GatewayRig.run(.live, media: .init()) { rig in
+            let (a, _, chatId) = try await rig.directChat()
+            let start = "--b\r\nContent-Disposition: form-data; name=\"chatId\"\r\n\r\n\(chatId)\r\n"
+                + "--b\r\nContent-Disposition: form-data; name=\"file\"; filename=\"cut.txt\"\r\n\r\n"
+                + String(repeating: "a line of a file that never ends\r\n", count: 1000)
+            try await RawHTTPClient.withConnection(port: rig.client.port!) { client in
+                try await client.send(head: "POST /api/upload", headers: [
+                    "Authorization: Bearer \(a.token)", "Content-Type: multipart/form-data; boundary=b", "Content-Length: 1000000",
+                ])
+                try await client.send(start)
+                try await Self.waitUntil("the upload is being staged") { !rig.filesOpenInStaging.isEmpty }
+            }
+            // The client went away: what it sent goes, and the failure is its own (a 400 nobody reads), not a 500.
+            try await Self.waitUntil("the staged part is let go") { rig.filesOpenInStaging.isEmpty }
+            XCTAssertEqual(rig.stagedFiles, [])
+            try await Self.waitUntil("the request is counted") {
+                let metrics = String(decoding: try await rig.request(.get, "/metrics").body, as: UTF8.self)
+                let upload = metrics.split(separator: "\n").filter { $0.hasPrefix(#"hb_requests{http_route="/api/upload""#) }
+                XCTAssertFalse(upload.contains { $0.contains(#"http_response_status_code="500""#) }, "\(upload)")
+                return upload.contains { $0.contains(#"http_response_status_code="400""#) }
+            }
+        }
+    }
+
+    static func waitUntil(_ what: String, _ condition: () async throws -> Bool) async throws {
+        let deadline = ContinuousClock.now + .seconds(10)
+        while try await !condition() {
+            guard ContinuousClock.now < deadline else { return XCTFail("not within 10 s: \(what)") }
+            try await Task.sleep(for: .milliseconds(20))
+        }
+    }
+
     func testMissingPartsAndStrangersAreRefusedBeforeAnythingIsQueued() async throws {
         try await GatewayRig.run(.live, media: .init()) { rig in
             let (a, _, chatId) = try await rig.directChat()

@@ -1,4 +1,5 @@
 import Hummingbird
+import NIOHTTP1
 import ParleyCore
 import ParleyPubSub
 import ParleyQueue
@@ -37,6 +38,10 @@ enum ParleyHTTPError {
             return .unavailable("The message queue is unavailable, try again")
         case is RedisError:
             return .unavailable("Real-time service is unavailable, try again")
+        case is HTTPParserError:
+            // Met while a route reads the body: the client sent a broken one or went away in
+            // the middle of it (the usual case, and then nobody reads the answer).
+            return .badRequest("The request body is malformed or was cut short")
         case let error as HTTPError:
             let code: ErrorCode = switch error.status.code {
             case 400: .badRequest
