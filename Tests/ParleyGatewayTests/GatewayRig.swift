@@ -17,6 +17,7 @@ import ParleyQueue
 import ParleyStore
 import ParleyTestSupport
 import Prometheus
+import SocketIO
 import XCTest
 
 /// A gateway and a message worker in this process, over the real services and the real
@@ -52,9 +53,10 @@ struct GatewayRig: Sendable {
     ///   - brokerDown: point the gateway and worker at a port where no RabbitMQ listens.
     ///   - media: also run a media worker, with uploads under a fresh temporary folder and
     ///     `maxFileSize`/`maxImagePixels` as given.
+    ///   - corsOrigins: `CORS_ORIGINS`.
     static func run(
         _ framework: TestingSetup = .router, presence presenceTTL: Duration? = nil, brokerDown: Bool = false,
-        media: MediaSettings? = nil,
+        media: MediaSettings? = nil, corsOrigins: [String] = [],
         _ body: @escaping @Sendable (GatewayRig) async throws -> Void
     ) async throws {
         // Before anything makes its counters: those made before the bootstrap count nowhere.
@@ -71,10 +73,12 @@ struct GatewayRig: Sendable {
             let worker = MessageWorker(consumer: consumer, publisher: publisher, database: database, redis: redis, logger: logger)
             let bus = CommandBus(publisher: publisher, nodeId: "test-gw-\(UUID().uuidString.prefix(8))", timeout: .seconds(10), logger: logger)
             let uploads = UploadStorage(root: NSTemporaryDirectory() + "parley-uploads-\(UUID().uuidString.prefix(8))")
+            var socketIO = SocketIOConfiguration()
+            socketIO.corsOrigins = corsOrigins
             let deps = GatewayDependencies(
                 database: database, redis: redis, subscriber: subscriber, publisher: publisher, bus: bus,
                 tokens: await TokenService(secret: secret, expiry: .seconds(3600)), hasher: PasswordHasher(cost: 4),
-                metrics: metrics, presenceTTL: presenceTTL ?? .seconds(15), uploads: uploads, maxFileSize: media?.maxFileSize ?? 10_485_760)
+                metrics: metrics, socketIO: socketIO, presenceTTL: presenceTTL ?? .seconds(15), uploads: uploads, maxFileSize: media?.maxFileSize ?? 10_485_760)
             let app = Gateway.application(deps, host: "127.0.0.1", port: 0, logger: logger)
             var services: [any Service] = [redis, subscriber, recorder, publisher, worker]
             if let presenceTTL {

@@ -62,6 +62,9 @@ public enum Gateway {
         // Metrics outside the error mapping, so that they count the status the client got:
         // inside, every error thrown was a 500 to them, a 401 or a 400 as well.
         router.add(middleware: MetricsMiddleware())
+        if let cors = APICORSMiddleware(origins: deps.socketIO.corsOrigins, socketIOPath: deps.socketIO.path) {
+            router.add(middleware: cors)
+        }
         router.add(middleware: ErrorMiddleware())
         router.add(middleware: ContinueMiddleware())
         OperationsController(database: deps.database, redis: deps.redis, publisher: deps.publisher, metrics: deps.metrics)

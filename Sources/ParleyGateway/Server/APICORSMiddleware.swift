@@ -1,0 +1,46 @@
+import HTTPTypes
+import Hummingbird
+
+/// CORS for the REST routes, for the origins of `CORS_ORIGINS` (`*` for any): a web client
+/// served from another origin calls the API as it opens its socket. Hummingbird's middleware does
+/// the work; the Socket.IO path is left to the Socket.IO server, which answers its own preflights
+/// with the same origins.
+///
+/// Tokens travel in `Authorization`, never in cookies, so allowing credentials grants nothing
+/// more; it is allowed, as on the socket, for clients that send `credentials: 'include'`.
+struct APICORSMiddleware: RouterMiddleware {
+    private let cors: CORSMiddleware<GatewayContext>
+    /// Nil for any origin.
+    private let origins: Set<String>?
+    private let socketIOPath: String
+
+    /// Nil when no origin is allowed: then no response carries CORS headers.
+    init?(origins: [String], socketIOPath: String) {
+        guard !origins.isEmpty else { return nil }
+        cors = CORSMiddleware(
+            // The request's own origin, once it is known to be allowed (below).
+            allowOrigin: .originBased,
+            allowHeaders: [.accept, .authorization, .contentType, .origin, .range, .ifRange, .ifNoneMatch],
+            allowMethods: [.get, .head, .post, .put, .patch, .delete, .options],
+            allowCredentials: true,
+            maxAge: .seconds(600))
+        self.origins = origins.contains("*") ? nil : Set(origins)
+        self.socketIOPath = socketIOPath
+    }
+
+    func handle(_ request: Request, context: GatewayContext, next: (Request, GatewayContext) async throws -> Response) async throws -> Response {
+        guard !request.uri.path.hasPrefix(socketIOPath), let origin = request.headers[.origin], origins?.contains(origin) ?? true else {
+            return try await next(request, context)
+        }
+        var response = try await cors.handle(request, context: context, next: next)
+        // Browsers read this from the response itself; Hummingbird's middleware puts it only on
+        // preflights.
+        if request.method != .options { response.headers[.accessControlExposeHeaders] = Self.exposed }
+        return response
+    }
+
+    /// What the API's clients read besides the body.
+    static let exposed = [
+        HTTPField.Name.retryAfter, .eTag, .contentRange, .acceptRanges, .contentDisposition, .contentLength, .idempotentReplayed,
+    ].map(\.rawName).joined(separator: ", ")
+}
