@@ -304,6 +304,18 @@ final class MediaUploadTests: XCTestCase {
             XCTAssertTrue(cached.body.isEmpty)
             let changed = try await rig.fetch(url, headers: [.ifNoneMatch: "\"other\""])
             XCTAssertEqual(changed.status, .ok)
+
+            // HEAD: what GET says, without the bytes.
+            let head = try await rig.client.execute(uri: url, method: .head, headers: [:], body: nil) { response in
+                GatewayRig.Reply(status: response.status, headers: response.headers, body: Data(response.body.readableBytesView))
+            }
+            XCTAssertEqual(head.status, .ok)
+            XCTAssertEqual(head.headers[.contentLength], String(pdf.count))
+            XCTAssertEqual(head.headers[.contentType], "application/pdf")
+            XCTAssertEqual(head.headers[.eTag], etag)
+            XCTAssertTrue(head.body.isEmpty)
+            let unsigned = try await rig.client.execute(uri: url.components(separatedBy: "?")[0], method: .head, headers: [:], body: nil) { $0.status }
+            XCTAssertEqual(unsigned, .unauthorized)
         }
     }
 

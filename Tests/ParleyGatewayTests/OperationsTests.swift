@@ -27,6 +27,14 @@ final class OperationsTests: XCTestCase {
             let missing = try await rig.request(.get, "/api/nothing-here")
             XCTAssertEqual(missing.status, .notFound)
             XCTAssertEqual(missing.code, "not_found")
+
+            let head = try await rig.client.execute(uri: "/healthz", method: .head, headers: [:], body: nil) { $0 }
+            XCTAssertEqual(head.status, .ok)
+            XCTAssertEqual(head.headers[.contentLength], String(health.body.count))
+            XCTAssertEqual(head.body.readableBytes, 0)
+            // Not on the Socket.IO path: a GET there opens a session, or takes a poller's packets.
+            let handshake = try await rig.client.execute(uri: "/socket.io/?EIO=4&transport=polling", method: .head, headers: [:], body: nil) { $0.status }
+            XCTAssertEqual(handshake, .notFound)
         }
     }
 

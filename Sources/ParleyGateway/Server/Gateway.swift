@@ -111,7 +111,7 @@ public enum Gateway {
         let httpRouter = router(deps)
         socketServer.addPollingRoutes(to: httpRouter)
         return Application(
-            router: httpRouter,
+            responder: HeadResponder(routes: httpRouter.buildResponder(), exceptUnder: deps.socketIO.path),
             server: .socketIO([socketServer]),
             configuration: .init(address: .hostname(host, port: port), serverName: "parley"),
             services: [PubSubDispatcher(subscriber: deps.subscriber, bus: deps.bus, hub: hub, logger: logger), reporter, socketServer],
