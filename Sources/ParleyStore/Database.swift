@@ -143,6 +143,12 @@ public struct StoreError: Error, Sendable, CustomStringConvertible {
 }
 
 extension PSQLError {
+    /// Whether PostgreSQL refused a value of the statement (SQLSTATE class 22, data exception:
+    /// a character it cannot store, a number out of range, ...).
+    var isDataException: Bool {
+        serverInfo?[.sqlState]?.hasPrefix("22") ?? false
+    }
+
     /// Whether this is the unique violation (23505) of the named constraint or index.
     func isUniqueViolation(of constraint: String? = nil) -> Bool {
         guard serverInfo?[.sqlState] == "23505" else { return false }

@@ -97,7 +97,8 @@ enum Rows {
 extension Database {
     /// Runs a store operation within ``operationTimeout``, turning driver errors and time-outs
     /// into ``StoreError`` (503 for callers) while letting ``ParleyError`` (bad input,
-    /// conflicts) through.
+    /// conflicts) through. A value PostgreSQL refuses (a data exception, such as text with a
+    /// NUL character) is bad input too: retried, it would fail the same way forever.
     func run<T: Sendable>(_ body: @escaping @Sendable () async throws -> T) async throws -> T {
         do {
             let timeout = operationTimeout
@@ -106,6 +107,9 @@ extension Database {
             throw error
         } catch let error as StoreError {
             throw error
+        } catch let error as PSQLError where error.isDataException {
+            logger.info("a value was refused", metadata: ["error": "\(error.serverInfo?[.message] ?? "")"])
+            throw ParleyError.badRequest("The request holds a value that cannot be stored, such as text with a NUL character")
         } catch {
             throw StoreError(error)
         }

@@ -168,6 +168,37 @@ final class MessageWorkerTests: XCTestCase {
         }
     }
 
+    func testAMessageTheDatabaseRefusesIsRefusedAloneAndTheRestOfItsBatchIsStored() async throws {
+        try await withWorker { rig in
+            let a = try await TestServices.makeUser(rig.database, name: "A")
+            let b = try await TestServices.makeUser(rig.database, name: "B")
+            let (chatId, _) = try await rig.database.chats.createDirect(chatId: UUIDv7.make(), between: a.id, and: b.id)
+            func create(_ text: String) -> Command {
+                Command(replyTo: rig.node, payload: .messageCreate(MessageCreate(
+                    messageId: UUIDv7.make(), chatId: chatId, senderId: a.id, messageType: .text, text: text, clientMessageId: nil)))
+            }
+            // PostgreSQL stores no NUL in text; the gateway refuses it too, but a worker cannot rely on that.
+            let commands = [create("before"), create("with a \u{0} inside"), create("after")]
+            let batch = CommandBatch.encode(try commands.map { [UInt8](try JSON.encode($0)) })
+            try await rig.publisher.publish(batch, routingKey: "\(rig.prefix).message.create")
+
+            guard case .failed(let refusal)? = await rig.reply(to: commands[1].id)?.outcome else {
+                return XCTFail("the message with a NUL was not refused")
+            }
+            XCTAssertEqual(refusal.code, .badRequest)
+            for command in [commands[0], commands[2]] {
+                guard case .message(_, created: true)? = await rig.reply(to: command.id)?.outcome else {
+                    return XCTFail("a message beside it was not stored")
+                }
+            }
+            let history = try await rig.database.messages.history(chatId: chatId, viewer: a.id, before: nil, after: nil, limit: 50)
+            XCTAssertEqual(Set(history.compactMap(\.content.text)), ["before", "after"])
+            // Answered, not parked.
+            let parked = await next(from: rig.consumerOfParked.deliveries, timeout: .milliseconds(500))
+            XCTAssertNil(parked)
+        }
+    }
+
     /// A message taken from the sender's socket says so, and its sender is online without asking
     /// presence; for any other, presence decides. All three go in one batch.
     func testTheSendersOnlineStatusComesFromTheirSocketOrFromPresence() async throws {

@@ -50,6 +50,34 @@ final class AuthTests: XCTestCase {
         }
     }
 
+    func testNULIsRefusedWhereverTextIsStoredOrComparedAndIsNeverAnOutage() async throws {
+        try await GatewayRig.run { rig in
+            let named = try await rig.request(.post, "/api/auth/signup", json: [
+                "firstName": "A\u{0}da", "lastName": "L", "email": TestServices.uniqueEmail(), "password": "pass\u{0}word123",
+            ])
+            XCTAssertEqual(named.status, .badRequest)
+            XCTAssertEqual(named.json["errors"] as? [String], [
+                "firstName must not contain the NUL character", "password must not contain the NUL character",
+            ])
+            // bcrypt compares a password up to its first NUL: "password123" plus anything after a NUL is not it.
+            let account = try await rig.signup()
+            let cut = try await rig.request(.post, "/api/auth/signin", json: ["email": account.email, "password": "password123\u{0}more"])
+            XCTAssertEqual(cut.status, .unauthorized)
+            let oddEmail = try await rig.request(.post, "/api/auth/signin", json: ["email": "a\u{0}@b.co", "password": "password123"])
+            XCTAssertEqual(oddEmail.status, .unauthorized)
+
+            let (a, _, chatId) = try await rig.directChat()
+            let message = try await rig.request(.post, "/api/messages", token: a.token, json: ["chatId": chatId, "text": "a\u{0}b"])
+            XCTAssertEqual(message.status, .badRequest)
+            XCTAssertEqual(message.json["errors"] as? [String], ["text must not contain the NUL character"])
+            let group = try await rig.request(.post, "/api/chats/group", token: a.token, json: ["chatName": "x\u{0}", "users": []])
+            XCTAssertTrue((group.json["errors"] as? [String] ?? []).contains("chatName must not contain the NUL character"), group.text)
+            // What no check names still reaches PostgreSQL, which refuses it: the client's fault, not a 503.
+            let search = try await rig.request(.get, "/api/users?search=a%00b", token: a.token)
+            XCTAssertEqual(search.status, .badRequest, search.text)
+        }
+    }
+
     func testTakenEmailIsAConflict() async throws {
         try await GatewayRig.run { rig in
             let account = try await rig.signup()

@@ -18,6 +18,29 @@ final class UserRepositoryTests: XCTestCase {
         }
     }
 
+    func testAValuePostgreSQLCannotStoreIsTheRequestsFaultNotAnOutage() async throws {
+        try await TestServices.withDatabase { database in
+            do {
+                _ = try await database.users.create(.init(
+                    id: UUIDv7.make(), firstName: "A\u{0}B", lastName: "C", email: TestServices.uniqueEmail(), passwordHash: "h", image: nil))
+                XCTFail("a NUL was stored")
+            } catch let error as ParleyError {
+                XCTAssertEqual(error.code, .badRequest)
+                XCTAssertTrue(error.blamesTheRequest)
+            }
+            let viewer = try await TestServices.makeUser(database)
+            do {
+                _ = try await database.users.search("a\u{0}", viewer: viewer.id, after: nil, limit: 10)
+                XCTFail("a NUL was searched for")
+            } catch let error as ParleyError {
+                XCTAssertEqual(error.code, .badRequest)
+            }
+            // The pool is fine afterwards.
+            let found = try await database.users.find(id: viewer.id, viewer: nil)
+            XCTAssertEqual(found?.id, viewer.id)
+        }
+    }
+
     func testTakenEmailIsAConflictWhateverItsCase() async throws {
         try await TestServices.withDatabase { database in
             let email = TestServices.uniqueEmail()

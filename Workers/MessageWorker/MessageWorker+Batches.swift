@@ -139,13 +139,20 @@ extension MessageWorker {
     }
 
     /// Commits the new messages of a batch, then publishes every event and reply at once. If
-    /// the store fails, each command is retried on its own.
+    /// the store fails, each command is retried on its own; if it refused a value, each is
+    /// applied on its own, so that only the message that holds it is refused.
     /// - Returns: what each command asks of its delivery.
     private func applyCreates(_ items: [NewMessage], from batch: [Delivery]) async -> [(delivery: Int, Disposition)] {
         let outcomes: [CreateOutcome]
         var outgoing: [(String, [UInt8])]
         do {
             (outcomes, outgoing) = try await store(items.map(\.create))
+        } catch let refusal as ParleyError where refusal.blamesTheRequest {
+            var dispositions: [(delivery: Int, Disposition)] = []
+            for item in items {
+                dispositions.append((item.delivery, await handle(item.command, from: batch[item.delivery])))
+            }
+            return dispositions
         } catch {
             var dispositions: [(delivery: Int, Disposition)] = []
             for item in items {

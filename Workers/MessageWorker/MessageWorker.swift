@@ -60,7 +60,14 @@ public final class MessageWorker: Service, Sendable {
     /// Applies one command of a delivery, then replies to the node that asked.
     /// - Returns: what the command asks of its delivery.
     func handle(_ command: Command, from delivery: Delivery) async -> Disposition {
-        let (disposition, reply) = await failed.attempt(command, from: delivery, apply)
+        let (disposition, reply) = await failed.attempt(command, from: delivery) { command in
+            do {
+                return try await apply(command)
+            } catch let refusal as ParleyError where refusal.blamesTheRequest {
+                // A value the database refused: the asker is told, nothing is retried.
+                return CommandReply(commandId: command.id, outcome: .failed(refusal))
+            }
+        }
         guard let reply else { return disposition }
         applied.increment()
         if let node = command.replyTo, let body = try? [UInt8](JSON.encode(reply)) {

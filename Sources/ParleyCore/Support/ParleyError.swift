@@ -37,6 +37,15 @@ public struct ParleyError: Error, Codable, Sendable, Equatable, CustomStringConv
 
     public var description: String { "\(code.rawValue): \(message)" }
 
+    /// Whether the request itself is at fault, so that trying it again cannot help; false for a
+    /// passing failure of the server (unavailable, timeout, internal).
+    public var blamesTheRequest: Bool {
+        switch code {
+        case .unavailable, .timeout, .internal: false
+        default: true
+        }
+    }
+
     public static func badRequest(_ message: String, errors: [String]? = nil) -> ParleyError {
         ParleyError(errors == nil ? .badRequest : .validationFailed, message, errors: errors)
     }

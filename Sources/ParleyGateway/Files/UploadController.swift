@@ -72,8 +72,10 @@ struct UploadController {
         v.check(fields["chatId"] != nil, "chatId is required")
         let text = fields["text"].flatMap { $0.trimmingCharacters(in: .whitespacesAndNewlines).isEmpty ? nil : $0 }
         if let text { v.check(text.count <= Limits.messageText, "text must be at most \(Limits.messageText) characters") }
+        v.withoutNUL(text, "text")
         if let key = fields["clientMessageId"] {
             v.check(!key.isEmpty && key.count <= Limits.clientMessageId, "clientMessageId must be 1 to \(Limits.clientMessageId) characters")
+            v.withoutNUL(key, "clientMessageId")
         }
         try v.validate()
         guard let file = staged, let rawChat = fields["chatId"] else { throw ParleyError.badRequest("file and chatId are required") }

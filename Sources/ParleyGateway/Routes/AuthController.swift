@@ -43,7 +43,9 @@ struct AuthController {
         v.check(Validator.isEmail(email) && email.count <= Limits.email, "email must be a valid email address")
         v.check(body.password.count >= Limits.minPassword, "password must be at least \(Limits.minPassword) characters")
         v.check(body.password.utf8.count <= Limits.maxPasswordBytes, "password must be at most \(Limits.maxPasswordBytes) bytes")
+        v.withoutNUL(body.password, "password")
         v.check((body.image?.count ?? 0) <= Limits.imageURL, "image must be at most \(Limits.imageURL) characters")
+        v.withoutNUL(body.image, "image")
         try v.validate()
 
         let hash = try await hasher.hash(body.password)
@@ -59,8 +61,9 @@ struct AuthController {
         let body = try await request.decodeJSON(SigninRequest.self, context: context)
         let email = body.email.trimmingCharacters(in: .whitespaces)
         let found = Validator.isEmail(email) ? try await users.credentials(email: email) : nil
-        // Unknown email and wrong password take the same time and get the same answer.
-        guard try await hasher.verify(body.password, against: found?.passwordHash), let user = found?.user else {
+        // Unknown email and wrong password take the same time and get the same answer. No
+        // password may hold a NUL (bcrypt would compare only what comes before it).
+        guard !body.password.utf8.contains(0), try await hasher.verify(body.password, against: found?.passwordHash), let user = found?.user else {
             throw ParleyError(.invalidCredentials, "Invalid email or password")
         }
         let token = try await tokens.issue(for: user.id)

@@ -62,6 +62,7 @@ struct MessageService: Sendable {
         v.messageText(request.text)
         if let key = request.clientMessageId {
             v.check(!key.isEmpty && key.count <= Limits.clientMessageId, "clientMessageId must be 1 to \(Limits.clientMessageId) characters")
+            v.withoutNUL(key, "clientMessageId")
         }
         try v.validate()
         // Membership is checked by the worker's insert itself (403, or 404 for no such chat):

@@ -53,6 +53,7 @@ struct UserController {
         let lastName = body.lastName.map { v.text($0, "lastName", max: Limits.name) }
         if case .some(.some(let image)) = body.image {
             v.check(image.count <= Limits.imageURL, "image must be at most \(Limits.imageURL) characters")
+            v.withoutNUL(image, "image")
         }
         try v.validate()
         let change = UserRepository.ProfileChange(

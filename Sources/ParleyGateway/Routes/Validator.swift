@@ -9,20 +9,29 @@ struct Validator {
         if !condition { errors.append(message()) }
     }
 
-    /// A required text field: trimmed, non-empty, at most `max` characters.
+    /// A required text field: trimmed, non-empty, at most `max` characters, no NUL.
     mutating func text(_ value: String, _ field: String, max: Int) -> String {
         let trimmed = value.trimmingCharacters(in: .whitespacesAndNewlines)
         check(!trimmed.isEmpty, "\(field) is required")
         check(trimmed.count <= max, "\(field) must be at most \(max) characters")
+        withoutNUL(trimmed, field)
         return trimmed
     }
 
-    /// A message's text: not blank, at most ``Limits/messageText`` characters, kept as sent.
+    /// A message's text: not blank, at most ``Limits/messageText`` characters, no NUL, kept as
+    /// sent.
     mutating func messageText(_ text: String) {
         // What `trimmingCharacters(in: .whitespacesAndNewlines)` would leave, without bridging
         // through NSString (5% of the gateway in 1:1 chats).
         check(text.unicodeScalars.contains { !$0.properties.isWhitespace }, "text is required")
         check(text.count <= Limits.messageText, "text must be at most \(Limits.messageText) characters")
+        withoutNUL(text, "text")
+    }
+
+    /// PostgreSQL cannot store U+0000 in text (a message holding it failed its whole batch),
+    /// and bcrypt stops reading a password at it.
+    mutating func withoutNUL(_ value: String?, _ field: String) {
+        check(!(value?.utf8.contains(0) ?? false), "\(field) must not contain the NUL character")
     }
 
     /// Throws a 400 `validation_failed` listing every problem found.
@@ -35,7 +44,8 @@ struct Validator {
         let parts = value.split(separator: "@", omittingEmptySubsequences: false)
         guard parts.count == 2, !parts[0].isEmpty, parts[1].contains("."),
               !parts[1].hasPrefix("."), !parts[1].hasSuffix("."),
-              !value.contains(where: { $0.isWhitespace })
+              !value.contains(where: { $0.isWhitespace }),
+              !value.unicodeScalars.contains(where: { $0.properties.generalCategory == .control })
         else { return false }
         return true
     }
