@@ -34,7 +34,7 @@ final class OperationsTests: XCTestCase {
             XCTAssertEqual(head.body.readableBytes, 0)
             // Not on the Socket.IO path: a GET there opens a session, or takes a poller's packets.
             let handshake = try await rig.client.execute(uri: "/socket.io/?EIO=4&transport=polling", method: .head, headers: [:], body: nil) { $0.status }
-            XCTAssertEqual(handshake, .notFound)
+            XCTAssertEqual(handshake, .badRequest)
         }
     }
 

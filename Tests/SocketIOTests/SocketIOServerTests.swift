@@ -257,6 +257,11 @@ final class SocketIOServerTests: XCTestCase {
                 XCTAssertEqual(status, .badRequest, query)
                 XCTAssertEqual(JSONValue.parse(Array(body.utf8))?["code"], .number(Double(code)), query)
             }
+            // Only GET and POST (and OPTIONS for CORS) are Engine.IO's; HEAD neither opens nor polls.
+            for method in [HTTPRequest.Method.head, .put, .delete, .patch] {
+                let status = try await client.execute(uri: "/socket.io/?EIO=4&transport=polling&sid=\(sid)", method: method) { $0.status }
+                XCTAssertEqual(status, .badRequest, "\(method)")
+            }
         }
     }
 }

@@ -58,7 +58,9 @@ public struct GatewayDependencies: Sendable {
 public enum Gateway {
     /// Every route of `shared/api.md` this build serves, behind error mapping and metrics.
     public static func router(_ deps: GatewayDependencies) -> Router<GatewayContext> {
-        let router = Router(context: GatewayContext.self)
+        // HEAD on every GET route, as Express answers it: the GET response's status and headers
+        // without its body (a file is not read).
+        let router = Router(context: GatewayContext.self, options: .autoGenerateHeadEndpoints)
         // Metrics outside the error mapping, so that they count the status the client got:
         // inside, every error thrown was a 500 to them, a 401 or a 400 as well.
         router.add(middleware: MetricsMiddleware())
@@ -111,7 +113,7 @@ public enum Gateway {
         let httpRouter = router(deps)
         socketServer.addPollingRoutes(to: httpRouter)
         return Application(
-            responder: HeadResponder(routes: httpRouter.buildResponder(), exceptUnder: deps.socketIO.path),
+            router: httpRouter,
             server: .socketIO([socketServer]),
             configuration: .init(address: .hostname(host, port: port), serverName: "parley"),
             services: [PubSubDispatcher(subscriber: deps.subscriber, bus: deps.bus, hub: hub, logger: logger), reporter, socketServer],

@@ -180,7 +180,9 @@ public final class SocketIOServer: Service, Sendable {
         router.get(path) { request, context in try await self.pollingGet(request, remoteAddress: Self.remoteAddress(of: context)) }
         router.post(path) { request, context in try await self.pollingPost(request, maxSize: self.configuration.maxPayload) }
         router.on(path, method: .options) { request, _ in self.withCORS(Response(status: .noContent), request: request) }
-        for method in [HTTPRequest.Method.put, .delete, .patch] {
+        // HEAD too: a router that answers HEAD with its GET routes would otherwise open a
+        // session, or take a poller's packets, for nobody to read.
+        for method in [HTTPRequest.Method.head, .put, .delete, .patch] {
             router.on(path, method: method) { request, _ in self.withCORS(Self.protocolError(2, "Bad handshake method"), request: request) }
         }
     }
