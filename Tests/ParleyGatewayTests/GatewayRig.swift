@@ -34,7 +34,9 @@ struct GatewayRig: Sendable {
     /// Bootstrapped once per process so that `/metrics` has something to show.
     static let metrics: PrometheusCollectorRegistry = {
         let registry = PrometheusCollectorRegistry()
-        MetricsSystem.bootstrap(PrometheusMetricsFactory(registry: registry))
+        var factory = PrometheusMetricsFactory(registry: registry)
+        factory.nameAndLabelSanitizer = HTTPMetricNames.prometheus
+        MetricsSystem.bootstrap(factory)
         return registry
     }()
 

@@ -174,7 +174,7 @@ final class MediaUploadTests: XCTestCase {
             XCTAssertEqual(rig.stagedFiles, [])
             try await Self.waitUntil("the request is counted") {
                 let metrics = String(decoding: try await rig.request(.get, "/metrics").body, as: UTF8.self)
-                let upload = metrics.split(separator: "\n").filter { $0.hasPrefix(#"hb_requests{http_route="/api/upload""#) }
+                let upload = metrics.split(separator: "\n").filter { $0.hasPrefix(#"parley_http_requests_total{http_route="/api/upload""#) }
                 XCTAssertFalse(upload.contains { $0.contains(#"http_response_status_code="500""#) }, "\(upload)")
                 return upload.contains { $0.contains(#"http_response_status_code="400""#) }
             }

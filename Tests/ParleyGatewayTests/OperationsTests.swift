@@ -23,7 +23,7 @@ final class OperationsTests: XCTestCase {
             let metrics = try await rig.request(.get, "/metrics")
             XCTAssertEqual(metrics.status, .ok)
             XCTAssertTrue(metrics.headers[.contentType]?.hasPrefix("text/plain") ?? false)
-            XCTAssertTrue(String(decoding: metrics.body, as: UTF8.self).contains("http_server_request_duration"))
+            XCTAssertTrue(String(decoding: metrics.body, as: UTF8.self).contains("parley_http_request_duration_seconds"))
             let missing = try await rig.request(.get, "/api/nothing-here")
             XCTAssertEqual(missing.status, .notFound)
             XCTAssertEqual(missing.code, "not_found")
@@ -45,7 +45,7 @@ final class OperationsTests: XCTestCase {
             let invalid = try await rig.request(.post, "/api/auth/signin", json: [:])
             XCTAssertEqual(invalid.status, .badRequest)
             let text = String(decoding: try await rig.request(.get, "/metrics").body, as: UTF8.self)
-            let requests = text.split(separator: "\n").filter { $0.hasPrefix("hb_requests{") }
+            let requests = text.split(separator: "\n").filter { $0.hasPrefix("parley_http_requests_total{") }
             for (route, method, status) in [("/api/chats", "GET", 401), ("/api/auth/signin", "POST", 400)] {
                 let counted = requests.filter { $0.contains(#"http_route="\#(route)""#) && $0.contains(#"http_request_method="\#(method)""#) }
                 XCTAssertTrue(counted.contains { $0.contains(#"http_response_status_code="\#(status)""#) }, "\(route): \(counted)")
