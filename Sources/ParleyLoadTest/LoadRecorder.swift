@@ -26,8 +26,11 @@ final class LoadRecorder: Sendable {
     }
 
     struct State {
-        var ack = Histogram<UInt64>(lowestDiscernibleValue: 1, highestTrackableValue: 60_000_000, numberOfSignificantValueDigits: .three)
-        var delivery = Histogram<UInt64>(lowestDiscernibleValue: 1, highestTrackableValue: 60_000_000, numberOfSignificantValueDigits: .three)
+        /// Socket sends to their acks.
+        var ack = LoadRecorder.histogram()
+        /// Uploads to their 201: a file's trip through the media worker, apart from the sends'.
+        var upload = LoadRecorder.histogram()
+        var delivery = LoadRecorder.histogram()
         var sent = 0
         var acked = 0
         var uploads = 0
@@ -63,8 +66,12 @@ final class LoadRecorder: Sendable {
         state.withLock {
             guard let pending = $0.pending[key.number], !pending.acked else { return }
             $0.acked += 1
-            if upload { $0.uploads += 1 }
-            _ = $0.ack.record(Self.micros(instant - pending.sentAt))
+            if upload {
+                $0.uploads += 1
+                _ = $0.upload.record(Self.micros(instant - pending.sentAt))
+            } else {
+                _ = $0.ack.record(Self.micros(instant - pending.sentAt))
+            }
             pending.acked = true
             $0.finishIfDone(key.number, pending)
         }
@@ -110,6 +117,10 @@ final class LoadRecorder: Sendable {
 
     func disconnected() {
         state.withLock { $0.connections -= 1 }
+    }
+
+    static func histogram() -> Histogram<UInt64> {
+        Histogram(lowestDiscernibleValue: 1, highestTrackableValue: 60_000_000, numberOfSignificantValueDigits: .three)
     }
 
     static func micros(_ duration: Duration) -> UInt64 {

@@ -47,7 +47,10 @@ public struct LoadReport: Codable, Sendable {
     public var connectionsFailed: Int
     public var sentPerSecond: Double
     public var deliveredPerSecond: Double
+    /// Socket sends to their acks.
     public var ack: Latency
+    /// Uploads to their 201 (none without `--upload-share`).
+    public var upload: Latency
     public var delivery: Latency
     /// CPU the load generator itself used while sending and draining.
     public var generatorCPUSeconds: Double
@@ -73,6 +76,7 @@ public struct LoadReport: Codable, Sendable {
         sentPerSecond = sendingSeconds > 0 ? Double(state.sent) / sendingSeconds : 0
         deliveredPerSecond = sendingSeconds > 0 ? Double(state.delivered) / sendingSeconds : 0
         ack = Latency(state.ack)
+        upload = Latency(state.upload)
         delivery = Latency(state.delivery)
         generatorCPUSeconds = cpuSeconds
         generatorEventLoops = eventLoops
@@ -90,6 +94,9 @@ public struct LoadReport: Codable, Sendable {
             "",
             "latency (ms)         p50       p90       p99     p99.9       max     count",
             row("send → ack", ack),
+        ]
+        if upload.count > 0 { lines.append(row("upload → 201", upload)) }
+        lines += [
             row("send → delivery", delivery),
             "",
             String(format: "sent %d (%.0f/s), acked %d (%d uploads), delivered %d of %d (%.0f/s), missing %d, repeated %d, late %d",
@@ -122,7 +129,10 @@ public enum LatencyChart {
         let (width, height, left, bottom, top, right) = (760.0, 420.0, 70.0, 50.0, 40.0, 20.0)
         let plotWidth = width - left - right
         let plotHeight = height - top - bottom
-        let series = [("send → ack", report.ack.curve, "#1f77b4"), ("send → delivery", report.delivery.curve, "#d62728")]
+        let series = [
+            ("send → ack", report.ack.curve, "#1f77b4"), ("upload → 201", report.upload.curve, "#2ca02c"),
+            ("send → delivery", report.delivery.curve, "#d62728"),
+        ].filter { !$0.1.isEmpty }
         let maxMs = max(1, series.flatMap { $0.1.map { $0[1] } }.max() ?? 1) * 1.1
         func x(_ percentile: Double) -> Double { left + plotWidth * min(5, log10(100 / max(1e-3, 100 - percentile))) / 5 }
         func y(_ ms: Double) -> Double { top + plotHeight * (1 - ms / maxMs) }

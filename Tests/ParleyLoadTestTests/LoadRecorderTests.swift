@@ -37,6 +37,25 @@ final class LoadRecorderTests: XCTestCase {
         XCTAssertEqual(report.errors, ["ack: timeout": 1])
     }
 
+    func testUploadsAreTimedApartFromSocketSends() {
+        let recorder = LoadRecorder()
+        recorder.sent(MessageKey(number: 4, sender: 0), recipients: [1], at: now)
+        recorder.sent(MessageKey(number: 5, sender: 0), recipients: [1], at: now)
+        recorder.acked(MessageKey(number: 4, sender: 0), upload: false, at: now + .milliseconds(2))
+        recorder.acked(MessageKey(number: 5, sender: 0), upload: true, at: now + .milliseconds(300))
+        let report = Self.report(recorder)
+        XCTAssertEqual(report.acked, 2)
+        XCTAssertEqual(report.uploads, 1)
+        XCTAssertEqual(report.ack.count, 1)
+        XCTAssertEqual(report.ack.max, 2, accuracy: 0.01)
+        XCTAssertEqual(report.upload.count, 1)
+        XCTAssertEqual(report.upload.max, 300, accuracy: 0.5)
+        XCTAssertTrue(report.table.contains("upload → 201"), report.table)
+        XCTAssertTrue(LatencyChart.svg(report).contains("upload → 201"))
+        // Without uploads the table has no such row.
+        XCTAssertFalse(Self.report(LoadRecorder()).table.contains("upload → 201"))
+    }
+
     static func report(_ recorder: LoadRecorder) -> LoadReport {
         LoadReport(
             plan: LoadTestPlan(urls: ["http://127.0.0.1:1"], users: 4, chatSize: 4, rate: 1, duration: 1, rampUp: 0, messageSize: 1, uploadShare: 0),

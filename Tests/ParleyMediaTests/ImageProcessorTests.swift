@@ -33,6 +33,19 @@ final class ImageProcessorTests: XCTestCase {
         }
     }
 
+    func testAnImageSmallerThanTheBoxIsNotEnlarged() async throws {
+        let processor = try Self.processor.get()
+        let small = temporary(".png")
+        let out = temporary(".webp")
+        defer { for path in [small, out] { try? FileManager.default.removeItem(atPath: path) } }
+        try await processor.writeThumbnail(ofFileAt: try fixture("photo.jpg"), to: small, fitting: 64)
+        let made = try await processor.probe(fileAt: small)
+        XCTAssertEqual([made.width, made.height], [64, 48])
+        try await processor.writeThumbnail(ofFileAt: small, to: out)
+        let thumbnail = try await processor.probe(fileAt: out)
+        XCTAssertEqual([thumbnail.width, thumbnail.height], [64, 48])
+    }
+
     func testTruncatedImageIsAnError() async throws {
         let processor = try Self.processor.get()
         let bytes = try Data(contentsOf: URL(fileURLWithPath: try fixture("photo.jpg")))
