@@ -59,7 +59,6 @@ struct Runtime {
         }
         let registry = PrometheusCollectorRegistry()
         var factory = PrometheusMetricsFactory(registry: registry)
-        factory.nameAndLabelSanitizer = HTTPMetricNames.prometheus
         // The default buckets start at 5 ms, more than most deliveries and requests take: a
         // p99 target of 10 ms needs finer ones below it.
         factory.defaultDurationHistogramBuckets = [

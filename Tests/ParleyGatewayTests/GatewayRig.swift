@@ -34,9 +34,7 @@ struct GatewayRig: Sendable {
     /// Bootstrapped once per process so that `/metrics` has something to show.
     static let metrics: PrometheusCollectorRegistry = {
         let registry = PrometheusCollectorRegistry()
-        var factory = PrometheusMetricsFactory(registry: registry)
-        factory.nameAndLabelSanitizer = HTTPMetricNames.prometheus
-        MetricsSystem.bootstrap(factory)
+        MetricsSystem.bootstrap(PrometheusMetricsFactory(registry: registry))
         return registry
     }()
 

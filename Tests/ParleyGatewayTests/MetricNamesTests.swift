@@ -1,5 +1,4 @@
 import Foundation
-import ParleyGateway
 import ParleyTestSupport
 import XCTest
 
@@ -12,8 +11,7 @@ final class MetricNamesTests: XCTestCase {
         let guide = try String(contentsOf: TestServices.root.appendingPathComponent("docs/operations.md"), encoding: .utf8)
         let listed = Set(Self.matches(of: #"`(parley_[a-z0-9_]+)"#, in: guide).map { $0[0] })
 
-        // Hummingbird's, under the names they are exported as (checked below).
-        let names = Set(recorded.map(\.name)).union(HTTPMetricNames.renamed.values)
+        let names = Set(recorded.map(\.name))
         XCTAssertEqual(names.subtracting(listed).sorted(), [], "recorded but not in docs/operations.md")
         XCTAssertEqual(listed.subtracting(names).sorted(), [], "in docs/operations.md but recorded nowhere")
 
@@ -24,22 +22,6 @@ final class MetricNamesTests: XCTestCase {
             case "Timer": XCTAssertTrue(name.hasSuffix("_seconds"), "timer \(name) should end in _seconds (its base unit)")
             default: XCTAssertFalse(name.hasSuffix("_total"), "\(kind) \(name) must not end in _total, which marks counters")
             }
-        }
-    }
-
-    func testHummingbirdsRequestMetricsAreExportedUnderParleysNames() async throws {
-        try await GatewayRig.run { rig in
-            _ = try await rig.request(.get, "/healthz")
-            let text = String(decoding: try await rig.request(.get, "/metrics").body, as: UTF8.self)
-            var types: [String: String] = [:]
-            for line in text.split(separator: "\n") where line.hasPrefix("# TYPE ") {
-                let parts = line.split(separator: " ")
-                if parts.count == 4 { types[String(parts[2])] = String(parts[3]) }
-            }
-            XCTAssertEqual(types["parley_http_requests_total"], "counter")
-            XCTAssertEqual(types["parley_http_request_duration_seconds"], "histogram")
-            XCTAssertEqual(types["parley_http_active_requests"], "gauge")
-            XCTAssertEqual(types.keys.filter { !$0.hasPrefix("parley_") }.sorted(), [], "exported outside parley_")
         }
     }
 

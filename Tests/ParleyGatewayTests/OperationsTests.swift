@@ -38,13 +38,19 @@ final class OperationsTests: XCTestCase {
         }
     }
 
-    func testRequestMetricsCarryTheStatusTheClientGot() async throws {
+    func testRequestMetricsCarryTheStatusTheClientGotHEADIncluded() async throws {
         try await GatewayRig.run { rig in
             let refused = try await rig.request(.get, "/api/chats")
             XCTAssertEqual(refused.status, .unauthorized)
             let invalid = try await rig.request(.post, "/api/auth/signin", json: [:])
             XCTAssertEqual(invalid.status, .badRequest)
+            for _ in 0..<3 { _ = try await rig.client.execute(uri: "/api/openapi.yaml", method: .head, headers: [:], body: nil) { $0.status } }
             let text = String(decoding: try await rig.request(.get, "/metrics").body, as: UTF8.self)
+            let heads = text.split(separator: "\n").first { $0.hasPrefix(#"parley_http_requests_total{http_route="/api/openapi.yaml",http_request_method="HEAD""#) }
+            XCTAssertTrue(heads?.hasSuffix(" 3") ?? false, "HEAD requests not counted: \(heads ?? "none")")
+            // The HEAD requests are over, not in progress for ever.
+            let active = text.split(separator: "\n").first { $0.hasPrefix(#"parley_http_active_requests{http_request_method="HEAD"}"#) }
+            XCTAssertEqual(active?.split(separator: " ").last, "0.0")
             let requests = text.split(separator: "\n").filter { $0.hasPrefix("parley_http_requests_total{") }
             for (route, method, status) in [("/api/chats", "GET", 401), ("/api/auth/signin", "POST", 400)] {
                 let counted = requests.filter { $0.contains(#"http_route="\#(route)""#) && $0.contains(#"http_request_method="\#(method)""#) }

@@ -63,7 +63,7 @@ public enum Gateway {
         let router = Router(context: GatewayContext.self, options: .autoGenerateHeadEndpoints)
         // Metrics outside the error mapping, so that they count the status the client got:
         // inside, every error thrown was a 500 to them, a 401 or a 400 as well.
-        router.add(middleware: MetricsMiddleware())
+        router.add(middleware: RequestMetricsMiddleware())
         if let cors = APICORSMiddleware(origins: deps.socketIO.corsOrigins, socketIOPath: deps.socketIO.path) {
             router.add(middleware: cors)
         }
