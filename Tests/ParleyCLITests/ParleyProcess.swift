@@ -30,7 +30,8 @@ enum ParleyProcess {
         process.executableURL = executable
         process.arguments = arguments
         process.currentDirectoryURL = TestServices.root
-        process.environment = ProcessInfo.processInfo.environment.merging(environment) { $1 }
+        process.environment = ProcessInfo.processInfo.environment.merging(["AMQP_URL": TestServices.amqpURL]) { $1 }
+            .merging(environment) { $1 }
         let output = Pipe()
         if let log {
             let dir = TestServices.root.appendingPathComponent(".run/logs")

@@ -32,7 +32,19 @@ public enum TestServices {
     public static let secret = "test-secret-0123456789abcdef-0123456789"
     public static let fileLinks = FileLinks(secret: secret, lifetime: .seconds(3600))
 
-    public static var amqp: AMQPEndpoint { AMQPEndpoint(url: config.amqpURL) }
+    /// RabbitMQ, on the virtual host `make services-up` makes for the tests: their queues have
+    /// the real names, and a `make run` or a benchmark beside them would consume from the same.
+    public static var amqp: AMQPEndpoint {
+        var endpoint = AMQPEndpoint(url: config.amqpURL)
+        endpoint.vhost = "parley-test"
+        return endpoint
+    }
+
+    /// ``amqp`` as `AMQP_URL`, for the processes tests start.
+    public static var amqpURL: String {
+        let endpoint = amqp
+        return "amqp://\(endpoint.user):\(endpoint.password)@\(endpoint.host):\(endpoint.port)/\(endpoint.vhost)"
+    }
     public static var redis: RedisEndpoint { RedisEndpoint(url: config.redisURL) }
 
     /// A running database pool with the schema migrated, for the duration of `body`.
