@@ -66,11 +66,12 @@ final class LoadRecorder: Sendable {
         state.withLock {
             guard let pending = $0.pending[key.number], !pending.acked else { return }
             $0.acked += 1
+            let latency = Self.micros(instant - pending.sentAt)
             if upload {
                 $0.uploads += 1
-                _ = $0.upload.record(Self.micros(instant - pending.sentAt))
+                _ = $0.upload.record(latency)
             } else {
-                _ = $0.ack.record(Self.micros(instant - pending.sentAt))
+                _ = $0.ack.record(latency)
             }
             pending.acked = true
             $0.finishIfDone(key.number, pending)

@@ -147,16 +147,15 @@ extension MessageWorker {
         var outgoing: [(String, [UInt8])]
         do {
             (outcomes, outgoing) = try await store(items.map(\.create))
-        } catch let refusal as ParleyError where refusal.blamesTheRequest {
-            var dispositions: [(delivery: Int, Disposition)] = []
-            for item in items {
-                dispositions.append((item.delivery, await handle(item.command, from: batch[item.delivery])))
-            }
-            return dispositions
         } catch {
+            let refused = (error as? ParleyError)?.blamesTheRequest ?? false
             var dispositions: [(delivery: Int, Disposition)] = []
             for item in items {
-                dispositions.append((item.delivery, await failed.retry(item.command, from: batch[item.delivery], error: error)))
+                let delivery = batch[item.delivery]
+                let disposition = refused
+                    ? await handle(item.command, from: delivery)
+                    : await failed.retry(item.command, from: delivery, error: error)
+                dispositions.append((item.delivery, disposition))
             }
             return dispositions
         }

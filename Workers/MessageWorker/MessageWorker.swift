@@ -64,7 +64,8 @@ public final class MessageWorker: Service, Sendable {
             do {
                 return try await apply(command)
             } catch let refusal as ParleyError where refusal.blamesTheRequest {
-                // A value the database refused: the asker is told, nothing is retried.
+                // The request's own fault (a value the database cannot store): the asker is
+                // told, nothing is retried.
                 return CommandReply(commandId: command.id, outcome: .failed(refusal))
             }
         }
