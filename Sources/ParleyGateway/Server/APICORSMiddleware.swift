@@ -1,5 +1,6 @@
 import HTTPTypes
 import Hummingbird
+import SocketIO
 
 /// CORS for the REST routes, for the origins of `CORS_ORIGINS` (`*` for any): a web client
 /// served from another origin calls the API as it opens its socket. Hummingbird's middleware does
@@ -10,13 +11,12 @@ import Hummingbird
 /// more; it is allowed, as on the socket, for clients that send `credentials: 'include'`.
 struct APICORSMiddleware: RouterMiddleware {
     private let cors: CORSMiddleware<GatewayContext>
-    /// Nil for any origin.
-    private let origins: Set<String>?
-    private let socketIOPath: String
+    /// Its origins and its path.
+    private let socketIO: SocketIOConfiguration
 
     /// Nil when no origin is allowed: then no response carries CORS headers.
-    init?(origins: [String], socketIOPath: String) {
-        guard !origins.isEmpty else { return nil }
+    init?(socketIO: SocketIOConfiguration) {
+        guard !socketIO.corsOrigins.isEmpty else { return nil }
         cors = CORSMiddleware(
             // The request's own origin, once it is known to be allowed (below).
             allowOrigin: .originBased,
@@ -24,12 +24,11 @@ struct APICORSMiddleware: RouterMiddleware {
             allowMethods: [.get, .head, .post, .put, .patch, .delete, .options],
             allowCredentials: true,
             maxAge: .seconds(600))
-        self.origins = origins.contains("*") ? nil : Set(origins)
-        self.socketIOPath = socketIOPath
+        self.socketIO = socketIO
     }
 
     func handle(_ request: Request, context: GatewayContext, next: (Request, GatewayContext) async throws -> Response) async throws -> Response {
-        guard !request.uri.path.hasPrefix(socketIOPath), let origin = request.headers[.origin], origins?.contains(origin) ?? true else {
+        guard !request.uri.path.hasPrefix(socketIO.path), let origin = request.headers[.origin], socketIO.allowsOrigin(origin) else {
             return try await next(request, context)
         }
         var response = try await cors.handle(request, context: context, next: next)

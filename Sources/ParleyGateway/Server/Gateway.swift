@@ -64,7 +64,7 @@ public enum Gateway {
         // Metrics outside the error mapping, so that they count the status the client got:
         // inside, every error thrown was a 500 to them, a 401 or a 400 as well.
         router.add(middleware: RequestMetricsMiddleware())
-        if let cors = APICORSMiddleware(origins: deps.socketIO.corsOrigins, socketIOPath: deps.socketIO.path) {
+        if let cors = APICORSMiddleware(socketIO: deps.socketIO) {
             router.add(middleware: cors)
         }
         router.add(middleware: ErrorMiddleware())

@@ -12,6 +12,11 @@ public struct SocketIOConfiguration: Sendable {
     public var connectTimeout: Duration = .seconds(45)
     /// Origins allowed to poll cross-origin (`*` for any); empty: no CORS headers.
     public var corsOrigins: [String] = []
+
+    /// Whether a page of `origin` may be answered cross-origin.
+    public func allowsOrigin(_ origin: String) -> Bool {
+        corsOrigins.contains("*") || corsOrigins.contains(origin)
+    }
     /// Most events of one connection handled at once; past it a WebSocket is read no further
     /// until some finish.
     public var concurrentEventsPerConnection: Int = 32

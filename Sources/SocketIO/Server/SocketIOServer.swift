@@ -253,7 +253,7 @@ public final class SocketIOServer: Service, Sendable {
         let origin = request.headers[.origin]
         if configuration.corsOrigins.contains("*") && origin == nil {
             response.headers[.accessControlAllowOrigin] = "*"
-        } else if let origin, configuration.corsOrigins.contains("*") || configuration.corsOrigins.contains(origin) {
+        } else if let origin, configuration.allowsOrigin(origin) {
             response.headers[.accessControlAllowOrigin] = origin
             response.headers[.accessControlAllowCredentials] = "true"
             response.headers[.vary] = "Origin"
