@@ -63,7 +63,7 @@ struct AuthController {
         let found = Validator.isEmail(email) ? try await users.credentials(email: email) : nil
         // Unknown email and wrong password take the same time and get the same answer. No
         // password may hold a NUL (bcrypt would compare only what comes before it).
-        guard !body.password.utf8.contains(0), try await hasher.verify(body.password, against: found?.passwordHash), let user = found?.user else {
+        guard !Validator.containsNUL(body.password), try await hasher.verify(body.password, against: found?.passwordHash), let user = found?.user else {
             throw ParleyError(.invalidCredentials, "Invalid email or password")
         }
         let token = try await tokens.issue(for: user.id)

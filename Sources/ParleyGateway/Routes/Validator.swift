@@ -31,7 +31,11 @@ struct Validator {
     /// PostgreSQL cannot store U+0000 in text (a message holding it failed its whole batch),
     /// and bcrypt stops reading a password at it.
     mutating func withoutNUL(_ value: String?, _ field: String) {
-        check(!(value?.utf8.contains(0) ?? false), "\(field) must not contain the NUL character")
+        check(!(value.map(Self.containsNUL) ?? false), "\(field) must not contain the NUL character")
+    }
+
+    static func containsNUL(_ value: String) -> Bool {
+        value.utf8.contains(0)
     }
 
     /// Throws a 400 `validation_failed` listing every problem found.

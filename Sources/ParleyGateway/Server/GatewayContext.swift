@@ -5,16 +5,15 @@ import NIOCore
 /// Per-request state: the authenticated user, once ``AuthMiddleware`` has checked the token.
 public struct GatewayContext: RequestContext, RemoteAddressRequestContext {
     public var coreContext: CoreRequestContextStorage
-    /// The client's address, recorded as its last login address by presence.
-    public let remoteAddress: SocketAddress?
     /// The request's connection, for an interim response (``ContinueMiddleware``).
     let channel: any Channel
+    /// The client's address, recorded as its last login address by presence.
+    public var remoteAddress: SocketAddress? { channel.remoteAddress }
     /// Set by ``AuthMiddleware``; routes behind it read ``requireUser()``.
     public var userId: UUID?
 
     public init(source: ApplicationRequestContextSource) {
         coreContext = .init(source: source)
-        remoteAddress = source.channel.remoteAddress
         channel = source.channel
     }
 
