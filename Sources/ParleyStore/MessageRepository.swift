@@ -105,6 +105,9 @@ public struct MessageRepository: Sendable {
     /// Optional texts travel as a value and a flag: PostgreSQL arrays of NULLs are not something
     /// the driver binds.
     struct InsertMessages: PostgresPreparedStatement {
+        /// The driver's default name is `String(reflecting:)` of the type, made anew for every
+        /// execution.
+        static let name = "parley_insert_messages"
         static let sql = """
             WITH v AS (
                 SELECT * FROM unnest($1::uuid[], $2::uuid[], $3::uuid[], $4::text[], $5::text[], $6::bool[],
@@ -146,7 +149,7 @@ public struct MessageRepository: Sendable {
 
         func decodeRow(_ row: PostgresRow) throws -> Row {
             var cells = row.makeIterator()
-            return (try Rows.messageRow(&cells), try Rows.next([UUID].self, &cells))
+            return (try Rows.messageRow(&cells), try Rows.uuids(&cells))
         }
     }
 

@@ -1,4 +1,5 @@
 import Foundation
+import NIOFoundationEssentialsCompat
 import ParleyCore
 import PostgresNIO
 
@@ -88,6 +89,29 @@ enum Rows {
     static func next<T: PostgresDecodable>(_ type: T.Type, _ cells: inout PostgresRow.Iterator) throws -> T {
         guard let cell = cells.next() else { throw MissingColumn() }
         return try cell.decode(T.self)
+    }
+
+    /// The next cell of a row, a `uuid[]` of one dimension without NULLs (the members of a chat,
+    /// with every row of the message worker's batch insert), read from its binary form here:
+    /// the driver's generic array decoding looked up each element's type at run time. Any
+    /// other array goes to the driver, which refuses what it cannot read.
+    static func uuids(_ cells: inout PostgresRow.Iterator) throws -> [UUID] {
+        guard let cell = cells.next() else { throw MissingColumn() }
+        guard cell.format == .binary, cell.dataType == .uuidArray, var bytes = cell.bytes,
+              let dimensions = bytes.readInteger(as: Int32.self),
+              let hasNulls = bytes.readInteger(as: Int32.self),
+              bytes.readInteger(as: UInt32.self) == PostgresDataType.uuid.rawValue, hasNulls == 0
+        else { return try cell.decode([UUID].self) }
+        guard dimensions == 1 else { return dimensions == 0 ? [] : try cell.decode([UUID].self) }
+        guard let count = bytes.readInteger(as: Int32.self), count >= 0, bytes.readInteger(as: Int32.self) == 1
+        else { return try cell.decode([UUID].self) }
+        var ids: [UUID] = []
+        ids.reserveCapacity(Int(count))
+        for _ in 0..<count {
+            guard bytes.readInteger(as: Int32.self) == 16, let id = bytes.readUUIDBytes() else { return try cell.decode([UUID].self) }
+            ids.append(id)
+        }
+        return ids
     }
 
     /// A row with fewer columns than its query names: a query and its decoding out of step.

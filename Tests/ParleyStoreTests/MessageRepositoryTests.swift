@@ -1,5 +1,5 @@
 import ParleyCore
-import ParleyStore
+@testable import ParleyStore
 import ParleyTestSupport
 import PostgresNIO
 import XCTest
@@ -155,6 +155,37 @@ final class MessageRepositoryTests: XCTestCase {
         try await TestServices.withDatabase(genericPlans: true) { database in
             for try await mode in try await database.client.query("SHOW plan_cache_mode").decode(String.self) {
                 XCTAssertEqual(mode, "force_generic_plan")
+            }
+        }
+    }
+
+    /// The batch insert's member lists, read by hand from PostgreSQL's binary arrays, read as
+    /// the driver reads them: the same ids, or the same refusal (NULLs, two dimensions, a lower
+    /// bound other than 1).
+    func testMemberArraysReadAsTheDriverReadsThem() async throws {
+        let ids = (0..<12).map { _ in UUIDv7.make() }
+        let arrays: [(String, PostgresQuery)] = [
+            ("empty", "SELECT ARRAY[]::uuid[]"),
+            ("one", "SELECT ARRAY[\(ids[0])]::uuid[]"),
+            ("twelve", "SELECT \(ids)::uuid[]"),
+            ("lower bound 3", "SELECT ('[3:4]={' || \(ids[1].uuidString) || ',' || \(ids[2].uuidString) || '}')::uuid[]"),
+            ("a NULL", "SELECT ARRAY[\(ids[0]), NULL]::uuid[]"),
+            ("two dimensions", "SELECT ARRAY[ARRAY[\(ids[0]), \(ids[1])], ARRAY[\(ids[2]), \(ids[3])]]::uuid[]"),
+        ]
+        try await TestServices.withDatabase { database in
+            for (name, query) in arrays {
+                for try await row in try await database.client.query(query, logger: TestServices.logger("t")) {
+                    var cells = row.makeIterator()
+                    let byHand = Result { try Rows.uuids(&cells) }
+                    let byDriver = Result { try row.decode([UUID].self) }
+                    switch (byHand, byDriver) {
+                    case (.success(let a), .success(let b)): XCTAssertEqual(a, b, name)
+                    case (.failure, .failure): break
+                    default: XCTFail("\(name): by hand \(byHand), by the driver \(byDriver)")
+                    }
+                    if name == "twelve" { XCTAssertEqual(try byHand.get(), ids) }
+                    if ["a NULL", "two dimensions", "lower bound 3"].contains(name) { XCTAssertThrowsError(try byHand.get(), name) }
+                }
             }
         }
     }
