@@ -186,8 +186,12 @@ final class ConformanceTests: XCTestCase {
     }
 
     func testHeartbeatOverPolling() async throws {
-        let configuration = Self.pollingHeartbeat
-        try await Self.withServer(configuration: configuration) { _, client in
+        // Answered pings keep a session: with a timeout long enough that a stall of this
+        // machine between a poll's ping and its pong (seen once in a cold CI run: the session
+        // closed, the poll answered `noop`) does not end it.
+        var patient = Self.pollingHeartbeat
+        patient.pingTimeout = .seconds(10)
+        try await Self.withServer(configuration: patient) { _, client in
             for path in ["engine.io", "socket.io"] {
                 let sid = try await Self.pollingSession(client, path)
                 for _ in 0..<3 {
@@ -197,6 +201,12 @@ final class ConformanceTests: XCTestCase {
                     let (pongStatus, _) = try await Self.post(client, "/\(path)/?EIO=4&transport=polling&sid=\(sid)", "3")
                     XCTAssertEqual(pongStatus, 200)
                 }
+            }
+        }
+        // An unanswered one ends it.
+        let configuration = Self.pollingHeartbeat
+        try await Self.withServer(configuration: configuration) { _, client in
+            for path in ["engine.io", "socket.io"] {
                 let silent = try await Self.pollingSession(client, path)
                 try await Task.sleep(for: configuration.pingInterval + configuration.pingTimeout + .milliseconds(300))
                 let (status, _) = try await Self.get(client, "/\(path)/?EIO=4&transport=polling&sid=\(silent)")
@@ -206,7 +216,11 @@ final class ConformanceTests: XCTestCase {
     }
 
     func testHeartbeatOverWebSocket() async throws {
-        try await Self.withServer { host, _ in
+        // As over polling: answered pings with room for a stall of the machine, then the
+        // conformance suite's 200 ms for one that goes unanswered.
+        var patient = ConformanceServer.configuration
+        patient.pingTimeout = .seconds(10)
+        try await Self.withServer(configuration: patient) { host, _ in
             for path in ["engine.io", "socket.io"] {
                 try await RawSocket.with("ws://\(host)/\(path)/?EIO=4&transport=websocket") { socket in
                     _ = await socket.next()
@@ -215,6 +229,10 @@ final class ConformanceTests: XCTestCase {
                         socket.send("3")
                     }
                 }
+            }
+        }
+        try await Self.withServer { host, _ in
+            for path in ["engine.io", "socket.io"] {
                 try await RawSocket.with("ws://\(host)/\(path)/?EIO=4&transport=websocket") { socket in
                     _ = await socket.next()
                     await assertCloses(socket, "no pong, yet the session stayed")
