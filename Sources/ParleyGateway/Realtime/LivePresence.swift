@@ -7,18 +7,20 @@ import ParleyStore
 
 /// Presence as the gateway reads it: live `isOnline` in every user shape it answers with, and
 /// statuses by id. Reading presence never fails a request: if Redis does not answer, users show
-/// as offline and a warning is logged.
+/// as offline and a warning is logged (now and then, not for every request).
 struct LivePresence: Sendable {
     let store: PresenceStore
     let users: UserRepository
     let logger: Logger
+    /// While Redis is down every answer with a user in it would log; now and then is enough.
+    let outages: ThrottledLog
 
     /// `value` with every user's live `isOnline`.
     func live<T: UserShaped>(_ value: T) async -> T {
         do {
             return try await store.withLiveStatus(value)
         } catch {
-            logger.warning("presence unavailable, users shown offline", metadata: ["error": "\(error)"])
+            outages.log(logger, level: .warning, "presence unavailable, users shown offline", kind: "presence", metadata: ["error": "\(error)"])
             return value
         }
     }

@@ -28,6 +28,8 @@ public struct GatewayDependencies: Sendable {
     public var uploads: UploadStorage
     /// Largest file an upload may carry (`MAX_FILE_SIZE`).
     public var maxFileSize: Int
+    /// Warnings of failing backing services, shared by the routes and sockets of this node.
+    let outages = ThrottledLog()
 
     public init(
         database: Database, redis: RedisClient, subscriber: RedisSubscriber, publisher: QueuePublisher,
@@ -50,7 +52,7 @@ public struct GatewayDependencies: Sendable {
 
     /// Presence as routes read it.
     var presence: LivePresence {
-        LivePresence(store: PresenceStore(redis: redis), users: database.users, logger: Logger(label: "parley.presence"))
+        LivePresence(store: PresenceStore(redis: redis), users: database.users, logger: Logger(label: "parley.presence"), outages: outages)
     }
 }
 
@@ -67,7 +69,7 @@ public enum Gateway {
         if let cors = APICORSMiddleware(socketIO: deps.socketIO) {
             router.add(middleware: cors)
         }
-        router.add(middleware: ErrorMiddleware())
+        router.add(middleware: ErrorMiddleware(outages: deps.outages))
         router.add(middleware: ContinueMiddleware())
         OperationsController(database: deps.database, redis: deps.redis, publisher: deps.publisher, metrics: deps.metrics)
             .addRoutes(to: router)
