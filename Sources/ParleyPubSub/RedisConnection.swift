@@ -96,14 +96,35 @@ final class RedisConnection {
 
     /// A reply already read into the buffer, if a whole one is there.
     func bufferedReply() throws(RedisError) -> RedisValue? {
+        try withBufferedReply { RedisValue($0) }
+    }
+
+    /// `body` over the next reply already read into the buffer, if a whole one is there; the
+    /// reply is freed when `body` returns. For the subscriber's hot path, which reads a message
+    /// in place rather than through a ``RedisValue`` tree (an array and a byte array per part).
+    func withBufferedReply<T>(_ body: (redisReply) -> T) throws(RedisError) -> T? {
         var reply: UnsafeMutablePointer<redisReply>?
         let got = parley_redis_next_buffered_reply(context, &reply)
         if got < 0 { throw .unavailable(errorText) }
         guard got == 1, let reply else { return nil }
         defer { freeReplyObject(reply) }
-        return RedisValue(reply.pointee)
+        return body(reply.pointee)
     }
 
+}
+
+extension redisReply {
+    /// The bytes of a string or status reply, valid while the reply is.
+    var bytes: UnsafeRawBufferPointer? {
+        guard type == REDIS_REPLY_STRING || type == REDIS_REPLY_STATUS, let str else { return nil }
+        return UnsafeRawBufferPointer(start: str, count: Int(len))
+    }
+
+    /// The `index`th element of an array reply.
+    func element(_ index: Int) -> redisReply? {
+        guard type == REDIS_REPLY_ARRAY, index < Int(elements) else { return nil }
+        return self.element[index]?.pointee
+    }
 }
 
 extension RedisValue {

@@ -148,17 +148,21 @@ public final class RedisSubscriber: IOThreadService, Sendable {
             let polled = parley_redis_poll_read(connection.context, thread.wakeFD, 1000)
             if polled < 0 { throw .unavailable(connection.errorText.isEmpty ? "connection closed" : connection.errorText) }
             let receiver = receiver.withLock { $0 }
-            while let reply = try connection.bufferedReply() { handle(reply, receiver: receiver) }
+            while try connection.withBufferedReply({ handle($0, receiver: receiver) }) != nil {}
         }
     }
 
-    private func handle(_ reply: RedisValue, receiver: Receiver?) {
-        guard case .array(let parts) = reply, parts.count >= 3, let kind = parts[0].text, let channel = parts[1].text else { return }
-        switch kind {
-        case "message":
-            if case .string(let payload) = parts[2] {
-                receiver?.receive(PubSubMessage(channel: channel, payload: payload))
+    /// A pub/sub reply, `[kind, channel, payload or count]`, read in place.
+    private func handle(_ reply: redisReply, receiver: Receiver?) {
+        guard let kind = reply.element(0)?.bytes, let channelBytes = reply.element(1)?.bytes, let third = reply.element(2) else { return }
+        let channel = String(decoding: channelBytes, as: UTF8.self)
+        if kind.elementsEqual("message".utf8) {
+            if third.type == REDIS_REPLY_STRING, let payload = third.bytes {
+                receiver?.receive(PubSubMessage(channel: channel, payload: [UInt8](payload)))
             }
+            return
+        }
+        switch String(decoding: kind, as: UTF8.self) {
         case "subscribe":
             let waiters = state.withLock { state in
                 state.confirmed.insert(channel)

@@ -75,5 +75,14 @@ final class RedisTests: XCTestCase {
         XCTAssertEqual(second?.channel, b)
         XCTAssertEqual(second.map { String(decoding: $0.payload, as: UTF8.self) }, "two")
         XCTAssertEqual(subscriber.channels, [b])
+
+        // Payloads are bytes of a length, not C strings: NULs, any byte, nothing at all.
+        let binary: [UInt8] = [0, 255, 0x0D, 0x0A, 0, 42]
+        try await redis.publish([(channel: b, message: binary), (channel: b, message: [])])
+        let third = await next(from: messages)
+        let fourth = await next(from: messages)
+        XCTAssertEqual(third?.payload, binary)
+        XCTAssertEqual(fourth?.payload, [])
+        XCTAssertEqual(fourth?.channel, b)
     }
 }
