@@ -94,14 +94,9 @@ final class RedisConnection {
         return RedisValue(reply.pointee)
     }
 
-    /// A reply already read into the buffer, if a whole one is there.
-    func bufferedReply() throws(RedisError) -> RedisValue? {
-        try withBufferedReply { RedisValue($0) }
-    }
-
     /// `body` over the next reply already read into the buffer, if a whole one is there; the
-    /// reply is freed when `body` returns. For the subscriber's hot path, which reads a message
-    /// in place rather than through a ``RedisValue`` tree (an array and a byte array per part).
+    /// reply is freed when `body` returns. The subscriber reads its messages in place so, rather
+    /// than through a ``RedisValue`` tree (an array and a byte array per part).
     func withBufferedReply<T>(_ body: (redisReply) -> T) throws(RedisError) -> T? {
         var reply: UnsafeMutablePointer<redisReply>?
         let got = parley_redis_next_buffered_reply(context, &reply)
@@ -110,7 +105,6 @@ final class RedisConnection {
         defer { freeReplyObject(reply) }
         return body(reply.pointee)
     }
-
 }
 
 extension redisReply {
