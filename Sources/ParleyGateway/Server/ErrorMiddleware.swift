@@ -8,10 +8,6 @@ struct ErrorMiddleware<Context: RequestContext>: RouterMiddleware {
     /// 503s, one line per kind of outage now and then rather than one per request.
     let outages: ThrottledLog
 
-    init(outages: ThrottledLog = ThrottledLog()) {
-        self.outages = outages
-    }
-
     func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
         do {
             return try await next(request, context)
