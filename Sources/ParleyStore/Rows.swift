@@ -97,18 +97,25 @@ enum Rows {
     /// other array goes to the driver, which refuses what it cannot read.
     static func uuids(_ cells: inout PostgresRow.Iterator) throws -> [UUID] {
         guard let cell = cells.next() else { throw MissingColumn() }
-        guard cell.format == .binary, cell.dataType == .uuidArray, var bytes = cell.bytes,
-              let dimensions = bytes.readInteger(as: Int32.self),
-              let hasNulls = bytes.readInteger(as: Int32.self),
-              bytes.readInteger(as: UInt32.self) == PostgresDataType.uuid.rawValue, hasNulls == 0
-        else { return try cell.decode([UUID].self) }
-        guard dimensions == 1 else { return dimensions == 0 ? [] : try cell.decode([UUID].self) }
-        guard let count = bytes.readInteger(as: Int32.self), count >= 0, bytes.readInteger(as: Int32.self) == 1
-        else { return try cell.decode([UUID].self) }
+        if cell.format == .binary, cell.dataType == .uuidArray, var bytes = cell.bytes, let ids = plainUUIDArray(&bytes) {
+            return ids
+        }
+        return try cell.decode([UUID].self)
+    }
+
+    /// The ids of a binary `uuid[]` of at most one dimension, lower bound 1 and no NULLs; nil for
+    /// anything else.
+    private static func plainUUIDArray(_ bytes: inout ByteBuffer) -> [UUID]? {
+        guard let dimensions = bytes.readInteger(as: Int32.self), bytes.readInteger(as: Int32.self) == 0,
+              bytes.readInteger(as: UInt32.self) == PostgresDataType.uuid.rawValue
+        else { return nil }
+        if dimensions == 0 { return [] }
+        guard dimensions == 1, let count = bytes.readInteger(as: Int32.self), count >= 0, bytes.readInteger(as: Int32.self) == 1
+        else { return nil }
         var ids: [UUID] = []
         ids.reserveCapacity(Int(count))
         for _ in 0..<count {
-            guard bytes.readInteger(as: Int32.self) == 16, let id = bytes.readUUIDBytes() else { return try cell.decode([UUID].self) }
+            guard bytes.readInteger(as: Int32.self) == 16, let id = bytes.readUUIDBytes() else { return nil }
             ids.append(id)
         }
         return ids
