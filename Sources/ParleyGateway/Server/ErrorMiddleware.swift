@@ -14,13 +14,15 @@ struct ErrorMiddleware<Context: RequestContext>: RouterMiddleware {
         } catch {
             let parleyError = ParleyHTTPError.parleyError(from: error)
             let status = ParleyHTTPError.status(of: parleyError.code)
-            let metadata: Logger.Metadata = ["path": "\(request.uri.path)", "error": "\(error)"]
-            if status == .serviceUnavailable {
-                // A backing service being down is expected operation (503, retried by clients).
-                outages.log(context.logger, level: .warning, "request failed", kind: parleyError.message, metadata: metadata)
-            } else if status.code >= 500 {
-                // Anything else at 5xx is a bug: every one is logged.
-                context.logger.error("request failed", metadata: metadata)
+            if status.code >= 500 {
+                let metadata: Logger.Metadata = ["path": "\(request.uri.path)", "error": "\(error)"]
+                if status == .serviceUnavailable {
+                    // A backing service being down is expected operation (503, retried by clients).
+                    outages.log(context.logger, level: .warning, "request failed", kind: parleyError.message, metadata: metadata)
+                } else {
+                    // Anything else at 5xx is a bug: every one is logged.
+                    context.logger.error("request failed", metadata: metadata)
+                }
             }
             var response = JSONResponse.make(status: status, body: parleyError)
             if status == .serviceUnavailable {

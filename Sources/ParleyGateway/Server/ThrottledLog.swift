@@ -23,7 +23,10 @@ final class ThrottledLog: Sendable {
 
     /// Logs `message` unless a line of the same `kind` went out less than `interval` ago; the
     /// line that goes out carries `heldBack`, the count of those not logged since the last one.
-    func log(_ logger: Logger, level: Logger.Level, _ message: Logger.Message, kind: String, metadata: Logger.Metadata = [:]) {
+    /// `metadata` is made only for a line that goes out.
+    func log(
+        _ logger: Logger, level: Logger.Level, _ message: Logger.Message, kind: String, metadata: @autoclosure () -> Logger.Metadata = [:]
+    ) {
         guard logger.logLevel <= level else { return }
         let now = ContinuousClock.now
         let heldBack: Int? = kinds.withLock { kinds in
@@ -38,7 +41,7 @@ final class ThrottledLog: Sendable {
             return heldBack
         }
         guard let heldBack else { return }
-        var metadata = metadata
+        var metadata = metadata()
         if heldBack > 0 { metadata["heldBack"] = "\(heldBack)" }
         logger.log(level: level, message, metadata: metadata)
     }
