@@ -209,6 +209,14 @@ final class MediaUploadTests: XCTestCase {
             XCTAssertEqual(reply.status, .unauthorized, reply.text)
             let plain = try await rig.request(.post, "/api/upload", token: a.token, json: ["chatId": chatId])
             XCTAssertEqual(plain.status, .badRequest, plain.text)
+            // A caption is held to a message's text: its length, no NUL.
+            let long = String(repeating: "é", count: Limits.messageText + 1)
+            reply = try await rig.upload(text, name: "a.txt", type: "text/plain", chatId: chatId, token: a.token, text: long)
+            XCTAssertEqual(reply.status, .badRequest, reply.text)
+            XCTAssertTrue(reply.text.contains("text must be at most"), reply.text)
+            reply = try await rig.upload(text, name: "a.txt", type: "text/plain", chatId: chatId, token: a.token, text: "a\u{0}b")
+            XCTAssertEqual(reply.status, .badRequest, reply.text)
+            XCTAssertTrue(reply.text.contains("text must not contain the NUL character"), reply.text)
             XCTAssertTrue(rig.stagedFiles.isEmpty, "\(rig.stagedFiles)")
         }
     }

@@ -71,8 +71,8 @@ struct UploadController {
         v.check(staged != nil, "file is required")
         v.check(fields["chatId"] != nil, "chatId is required")
         let text = fields["text"].flatMap { $0.trimmingCharacters(in: .whitespacesAndNewlines).isEmpty ? nil : $0 }
-        if let text { v.check(text.count <= Limits.messageText, "text must be at most \(Limits.messageText) characters") }
-        v.withoutNUL(text, "text")
+        // A caption that is not blank is checked as a message's text is.
+        if let text { v.messageText(text) }
         if let key = fields["clientMessageId"] {
             v.check(!key.isEmpty && key.count <= Limits.clientMessageId, "clientMessageId must be 1 to \(Limits.clientMessageId) characters")
             v.withoutNUL(key, "clientMessageId")
