@@ -71,7 +71,8 @@ public final class RedisSubscriber: IOThreadService, Sendable {
             await withCheckedContinuation { (waiter: CheckedContinuation<Void, Never>) in
                 let done = state.withLock { state -> Bool in
                     state.wanted.insert(channel)
-                    if state.confirmed.contains(channel) || Task.isCancelled { return true }
+                    // After a stop no thread is left to confirm it, nor to let the waiter go.
+                    if state.confirmed.contains(channel) || thread.isStopped || Task.isCancelled { return true }
                     state.waiters[channel, default: []].append((waiterId, waiter))
                     return false
                 }

@@ -85,4 +85,49 @@ final class RedisTests: XCTestCase {
         XCTAssertEqual(fourth?.payload, [])
         XCTAssertEqual(fourth?.channel, b)
     }
+
+    func testSubscriberSubscribesAgainAfterItsConnectionIsCut() async throws {
+        let redis = client()
+        let subscriber = RedisSubscriber(endpoint: TestServices.redis, logger: TestServices.logger("sub"))
+        let (messages, received) = AsyncStream.makeStream(of: PubSubMessage.self)
+        subscriber.receive { received.yield($0) }
+        subscriber.start()
+        defer {
+            redis.stop()
+            subscriber.stop()
+        }
+        let channel = "test:chan:\(UUID())"
+        await subscriber.subscribe(channel)
+        // Every subscriber's connection goes: any other one of this process comes back the same way.
+        let cut = try await redis.command(["CLIENT", "KILL", "TYPE", "pubsub"])
+        guard case .integer(let count) = cut, count >= 1 else { return XCTFail("no subscriber connection was cut: \(cut)") }
+        try await eventually("the subscriber never subscribed again") { try await redis.publish(Array("after".utf8), to: channel) == 1 }
+        let after = await next(from: messages) { String(decoding: $0.payload, as: UTF8.self) == "after" }
+        XCTAssertEqual(after?.channel, channel)
+        XCTAssertEqual(subscriber.channels, [channel])
+    }
+
+    func testStoppingLetsGoOfSubscribesWaitingForRedis() async throws {
+        var nowhere = TestServices.redis
+        nowhere.port = 1
+        let subscriber = RedisSubscriber(endpoint: nowhere, logger: TestServices.logger("sub"))
+        subscriber.start()
+        let (ended, end) = AsyncStream.makeStream(of: String.self)
+        @Sendable func subscribe(_ channel: String) {
+            Task {
+                await subscriber.subscribe(channel)
+                end.yield(channel)
+            }
+        }
+        subscribe("test:a")
+        subscribe("test:b")
+        try await Task.sleep(for: .milliseconds(300))
+        subscriber.stop()
+        let first = await next(from: ended)
+        let second = await next(from: ended)
+        XCTAssertEqual(Set([first, second].compactMap { $0 }), ["test:a", "test:b"], "a subscribe still waits after the stop")
+        subscribe("test:c")
+        let late = await next(from: ended)
+        XCTAssertEqual(late, "test:c", "a subscribe asked after the stop waits for nothing to come")
+    }
 }
