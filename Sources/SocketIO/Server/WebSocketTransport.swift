@@ -54,6 +54,14 @@ final class WebSocketLink: Sendable {
         frames.value.write(NIOAny(frame), promise: nil)
     }
 
+    /// Flushes what was written, on the event loop. From where frames enter, next to the
+    /// socket: flushed from the pipeline's tail, the flush passed through every handler on the
+    /// way, a retain and a release each (2.5% of the gateway's CPU in groups of 10); none of
+    /// them holds writes back.
+    func flush() {
+        frames.value.flush()
+    }
+
     /// Sends a close frame; a client that does not answer it is cut off after `closeTimeout`.
     /// With `cutOff` the connection is closed at once.
     func close(cutOff: Bool) {
@@ -143,7 +151,7 @@ final class LoopWriteQueue: Sendable {
         loop.execute { [written] in
             var all = written
             self.write(self.take(finishing: true), into: &all)
-            for link in all.values { link.channel.flush() }
+            for link in all.values { link.flush() }
         }
     }
 
