@@ -60,4 +60,20 @@ final class UUIDv7Tests: XCTestCase {
             XCTAssertNil(UUID(uuidString: text), "Foundation agrees: \(text)")
         }
     }
+
+    func testEveryByteInEveryPlaceIsReadOrRefused() {
+        let id = Array(UUID().uuidString.utf8)
+        let hex = Set("0123456789abcdefABCDEF".utf8)
+        for position in id.indices {
+            let dash = [8, 13, 18, 23].contains(position)
+            for byte in UInt8.min...UInt8.max {
+                var text = id
+                text[position] = byte
+                // Foundation reads the valid forms alike (it lets some others through, as spaces).
+                let valid = dash ? byte == UInt8(ascii: "-") : hex.contains(byte)
+                let expected = valid ? UUID(uuidString: String(decoding: text, as: UTF8.self)) : nil
+                XCTAssertEqual(UUID(text: String(decoding: text, as: UTF8.self)), expected, "byte \(byte) at \(position)")
+            }
+        }
+    }
 }
