@@ -18,7 +18,8 @@ final class TextFormsTests: XCTestCase {
         }
         XCTAssertEqual(Channels.userId(fromChannel: Channels.user(id)), id)
         XCTAssertEqual(Channels.userId(fromChannel: "parley:user:" + id.uppercased), id)
-        for channel in [Channels.node("gw-1"), "parley:user:", "parley:user:" + id.lowercased + "x", "parley:usér:" + id.lowercased, "parley:user:" + id.lowercased.dropLast() + "g"] {
+        for channel in [Channels.node("gw-1"), "parley:user:", "parley:user:" + id.lowercased + "x", "parley:usér:" + id.lowercased, "parley:user:" + id.lowercased.dropLast() + "g",
+            "Parley:user:" + id.lowercased, "parley:user;" + id.lowercased, "xparley:user:" + id.lowercased.dropLast()] {
             XCTAssertNil(Channels.userId(fromChannel: channel), channel)
         }
     }

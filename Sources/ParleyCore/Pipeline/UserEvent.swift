@@ -136,14 +136,19 @@ public enum Channels {
     }
     /// The user a `parley:user:{id}` channel belongs to.
     public static func userId(fromChannel channel: String) -> UUID? {
-        // As bytes: `hasPrefix` and `dropFirst` on the string walk characters, which showed in
-        // the gateway's profile (it asks for every event it routes).
-        let bytes = channel.utf8
-        guard bytes.starts(with: userPrefix.utf8) else { return nil }
-        return UUID(utf8: bytes.dropFirst(userPrefix.utf8.count))
+        // On the bytes in place: `hasPrefix` and `dropFirst` on the string walk characters, and
+        // `starts(with:)` on its UTF-8 view steps through both views one index at a time (each
+        // showed in the gateway's profile, which asks for every event it routes).
+        var channel = channel
+        return channel.withUTF8 { bytes in
+            let prefix = userPrefixBytes.count
+            guard bytes.count == prefix + 36, memcmp(bytes.baseAddress!, userPrefixBytes, prefix) == 0 else { return nil }
+            return UUID(utf8: UnsafeBufferPointer(rebasing: bytes[prefix...]))
+        }
     }
 
     private static let userPrefix = "parley:user:"
+    private static let userPrefixBytes = Array(userPrefix.utf8)
 
     /// Replies for one gateway node.
     public static func node(_ id: String) -> String { "parley:node:\(id)" }
