@@ -12,6 +12,15 @@ final class RedisTests: XCTestCase {
         return client
     }
 
+    /// A subscriber of the test Redis, started, and what it receives.
+    func startedSubscriber() -> (RedisSubscriber, AsyncStream<PubSubMessage>) {
+        let subscriber = RedisSubscriber(endpoint: TestServices.redis, logger: TestServices.logger("sub"))
+        let (messages, received) = AsyncStream.makeStream(of: PubSubMessage.self)
+        subscriber.receive { received.yield($0) }
+        subscriber.start()
+        return (subscriber, messages)
+    }
+
     func testCommandsAndPipelinesReturnRepliesInOrder() async throws {
         let redis = client()
         defer { redis.stop() }
@@ -49,10 +58,7 @@ final class RedisTests: XCTestCase {
 
     func testSubscriberReceivesOnlyChannelsItHolds() async throws {
         let redis = client()
-        let subscriber = RedisSubscriber(endpoint: TestServices.redis, logger: TestServices.logger("sub"))
-        let (messages, received) = AsyncStream.makeStream(of: PubSubMessage.self)
-        subscriber.receive { received.yield($0) }
-        subscriber.start()
+        let (subscriber, messages) = startedSubscriber()
         defer {
             redis.stop()
             subscriber.stop()
@@ -88,10 +94,7 @@ final class RedisTests: XCTestCase {
 
     func testSubscriberSubscribesAgainAfterItsConnectionIsCut() async throws {
         let redis = client()
-        let subscriber = RedisSubscriber(endpoint: TestServices.redis, logger: TestServices.logger("sub"))
-        let (messages, received) = AsyncStream.makeStream(of: PubSubMessage.self)
-        subscriber.receive { received.yield($0) }
-        subscriber.start()
+        let (subscriber, messages) = startedSubscriber()
         defer {
             redis.stop()
             subscriber.stop()
