@@ -133,7 +133,7 @@ public struct ChatRepository: Sendable {
         /// `activity.chatId`, opaque to clients.
         public init?(_ text: String) {
             let parts = text.split(separator: ".", maxSplits: 1)
-            guard parts.count == 2, let activity = Int64(parts[0]), let id = UUID(uuidString: String(parts[1])) else { return nil }
+            guard parts.count == 2, let activity = Int64(parts[0]), let id = UUID(text: parts[1]) else { return nil }
             self.init(activity: activity, chatId: id)
         }
 

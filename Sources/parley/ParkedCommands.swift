@@ -45,7 +45,7 @@ struct ParkedReplay: AsyncParsableCommand {
     func run() async throws {
         let runtime = Runtime.start(label: "parked")
         let only = try id.map { raw in
-            guard let id = UUID(uuidString: raw) else { throw ValidationError("--id must be a command id (a UUID)") }
+            guard let id = UUID(text: raw) else { throw ValidationError("--id must be a command id (a UUID)") }
             return id
         }
         let publisher = runtime.publisher

@@ -108,8 +108,10 @@ extension UUID {
 }
 
 extension UUID {
-    /// Reads the 36-character text form, in either case. Foundation's `UUID(uuidString:)` goes
-    /// through `sscanf`, which cost a few percent of a gateway that reads ids from every event.
+    /// Reads the 36-character text form, in either case, and nothing else. Foundation's
+    /// `UUID(uuidString:)` goes through `sscanf`, which cost a few percent of a gateway that
+    /// reads ids from every event, and takes spaces and signs inside the digits on Linux
+    /// (`-5705507-…` reads as `FB705507-…`).
     public init?(text: some StringProtocol) {
         self.init(utf8: text.utf8)
     }

@@ -45,6 +45,6 @@ public struct TokenService: Sendable {
     /// expired or not HS256.
     public func verify(_ token: String) async -> UUID? {
         guard let claims = try? await keys.verify(token, as: Claims.self) else { return nil }
-        return UUID(uuidString: claims.sub.value)
+        return UUID(text: claims.sub.value)
     }
 }
