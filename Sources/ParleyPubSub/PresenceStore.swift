@@ -58,7 +58,7 @@ public struct PresenceStore: Sendable {
         var offline: [UUID] = []
         for node in nodes.compactMap(\.text) {
             guard case .array(let users) = try await Self.reapScript.run(on: redis, [node, String(tombstoneTTL)]) else { continue }
-            offline += users.compactMap { $0.text.flatMap(UUID.init(uuidString:)) }
+            offline += users.compactMap { $0.text.flatMap { UUID(text: $0) } }
         }
         return offline
     }
