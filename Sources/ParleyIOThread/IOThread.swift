@@ -84,6 +84,22 @@ public final class IOThread: Sendable {
     }
 }
 
+/// When an item put in an ``Inbox`` wakes its thread.
+public struct WakeUp: Sendable {
+    let schedule: @Sendable (@escaping @Sendable () -> Void) -> Void
+
+    /// At once.
+    public static let now = WakeUp { $0() }
+
+    /// Once `schedule` runs it: after the work already queued on an event loop, say, so that
+    /// the items put meanwhile (by the other jobs of the loop's turn) share one wake-up. Each
+    /// wake-up costs the thread a switch, and the thread putting often one more: the woken
+    /// thread preempts it.
+    public static func deferred(_ schedule: @escaping @Sendable (@escaping @Sendable () -> Void) -> Void) -> WakeUp {
+        WakeUp(schedule: schedule)
+    }
+}
+
 /// A queue of work for an ``IOThread``, filled from any thread and drained by the loop.
 public final class Inbox<Item: Sendable>: Sendable {
     private let items = Mutex<[Item]>([])
@@ -91,13 +107,14 @@ public final class Inbox<Item: Sendable>: Sendable {
     public init() {}
 
     /// Queues `item` for `thread`, which takes the whole inbox each time it wakes: only an item
-    /// that finds the inbox empty wakes it (the others of a burst ride on that wake-up).
-    public func put(_ item: Item, waking thread: IOThread) {
+    /// that finds the inbox empty wakes it (the others of a burst ride on that wake-up), `when`
+    /// says.
+    public func put(_ item: Item, waking thread: IOThread, when: WakeUp = .now) {
         let wasEmpty = items.withLock { items in
             defer { items.append(item) }
             return items.isEmpty
         }
-        if wasEmpty { thread.wake() }
+        if wasEmpty { when.schedule { thread.wake() } }
     }
 
     /// Everything queued so far, oldest first.

@@ -99,13 +99,15 @@ public final class QueuePublisher: IOThreadService, Sendable {
     ///     same routing key (``CommandBatch``); its consumer must take batches apart.
     /// - Throws: ``QueueError`` when not connected, on nack or return, or if the connection drops
     ///   before the confirm.
-    public func publish(_ body: [UInt8], routingKey: String, messageId: String? = nil, exchange: String? = nil, batchable: Bool = false) async throws {
+    public func publish(
+        _ body: [UInt8], routingKey: String, messageId: String? = nil, exchange: String? = nil, batchable: Bool = false, wakeUp: WakeUp = .now
+    ) async throws {
         do {
             guard isConnected, !thread.isStopped else { throw QueueError.unavailable("not connected to RabbitMQ") }
             try await withCheckedThrowingContinuation { continuation in
                 inbox.put(Request(
                     body: body, exchange: exchange ?? topology.exchange, routingKey: routingKey, messageId: messageId,
-                    batchable: batchable, continuation: continuation), waking: thread)
+                    batchable: batchable, continuation: continuation), waking: thread, when: wakeUp)
             }
             published.increment()
         } catch {

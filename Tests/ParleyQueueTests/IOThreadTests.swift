@@ -1,4 +1,5 @@
 @testable import ParleyIOThread
+import Synchronization
 import XCTest
 
 /// The waits the queue's connection threads are built on.
@@ -33,5 +34,26 @@ final class IOThreadTests: XCTestCase {
         var byte: UInt8 = 1
         XCTAssertEqual(write(fds[1], &byte, 1), 1)
         XCTAssertTrue(thread.wait(readable: fds[0], timeout: .seconds(5)))
+    }
+
+    func testItemsPutBeforeADeferredWakeUpShareItAndNoneIsLost() {
+        let thread = IOThread(name: "test")
+        let inbox = Inbox<Int>()
+        let owed = Mutex<[@Sendable () -> Void]>([])
+        let later = WakeUp.deferred { wake in owed.withLock { $0.append(wake) } }
+        let clock = ContinuousClock()
+
+        for item in 0..<3 { inbox.put(item, waking: thread, when: later) }
+        XCTAssertEqual(owed.withLock { $0.count }, 1, "only the item that found the inbox empty owes a wake-up")
+        XCTAssertGreaterThanOrEqual(clock.measure { thread.wait(timeout: .milliseconds(20)) }, .milliseconds(20), "woken before its time")
+
+        for wake in owed.withLock({ $0 }) { wake() }
+        XCTAssertLessThan(clock.measure { thread.wait(timeout: .seconds(5)) }, .seconds(1), "the deferred wake-up never came")
+        XCTAssertEqual(inbox.takeAll(), [0, 1, 2])
+
+        inbox.put(3, waking: thread, when: later)
+        XCTAssertEqual(owed.withLock { $0.count }, 2, "an item put after the inbox was taken owes a wake-up of its own")
+        inbox.put(4, waking: thread)
+        XCTAssertEqual(inbox.takeAll(), [3, 4])
     }
 }
