@@ -97,6 +97,8 @@ public final class QueuePublisher: IOThreadService, Sendable {
     ///   - messageId: the AMQP `message-id` property (the command id); a batch has none.
     ///   - batchable: whether `body` is a command that may share a message with others for the
     ///     same routing key (``CommandBatch``); its consumer must take batches apart.
+    ///   - wakeUp: when the publisher's thread is woken for it, if it finds nothing queued
+    ///     before it; deferred, the publishes of a caller's burst share one wake-up.
     /// - Throws: ``QueueError`` when not connected, on nack or return, or if the connection drops
     ///   before the confirm.
     public func publish(
