@@ -95,8 +95,8 @@ final class RedisConnection {
     }
 
     /// `body` over the next reply already read into the buffer, if a whole one is there; the
-    /// reply is freed when `body` returns. The subscriber reads its messages in place so, rather
-    /// than through a ``RedisValue`` tree (an array and a byte array per part).
+    /// reply is freed when `body` returns. The subscriber reads its messages in place this way
+    /// rather than through a ``RedisValue`` tree (an array and a byte array per part).
     func withBufferedReply<T>(_ body: (redisReply) -> T) throws(RedisError) -> T? {
         var reply: UnsafeMutablePointer<redisReply>?
         let got = parley_redis_next_buffered_reply(context, &reply)
