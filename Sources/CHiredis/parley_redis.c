@@ -3,6 +3,7 @@
 #include <errno.h>
 #include <poll.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/time.h>
 #include <unistd.h>
@@ -56,10 +57,102 @@ int parley_redis_poll_read(redisContext *c, int wake_fd, int timeout_ms) {
     return result;
 }
 
-int parley_redis_next_buffered_reply(redisContext *c, redisReply **reply) {
+/* The part a read task fills, or NULL for one the flat form does not keep. A new reply starts
+ * with its top-level task, which empties the buffer. */
+static parley_flat_part *flat_part(const redisReadTask *task, int type) {
+    parley_flat_reply *reply = task->privdata;
+    if (task->parent == NULL) {
+        reply->type = type;
+        reply->elements = 0;
+        reply->unreadable = 0;
+        reply->used = 0;
+        return &reply->part[0];
+    }
+    if (task->parent->parent != NULL || task->idx >= PARLEY_FLAT_PARTS) {
+        reply->unreadable = 1;
+        return NULL;
+    }
+    return &reply->part[task->idx];
+}
+
+static void *flat_string(const redisReadTask *task, char *str, size_t len) {
+    parley_flat_reply *reply = task->privdata;
+    parley_flat_part *part = flat_part(task, task->type);
+    if (part == NULL) return reply;
+    if (reply->used + len > reply->capacity) {
+        size_t capacity = reply->capacity * 2 > reply->used + len ? reply->capacity * 2 : reply->used + len;
+        char *bytes = realloc(reply->bytes, capacity);
+        if (bytes == NULL) return NULL; /* hiredis: out of memory, the connection fails */
+        reply->bytes = bytes;
+        reply->capacity = capacity;
+    }
+    memcpy(reply->bytes + reply->used, str, len);
+    *part = (parley_flat_part){.type = task->type, .offset = reply->used, .len = len};
+    reply->used += len;
+    return reply;
+}
+
+static void *flat_array(const redisReadTask *task, int elements) {
+    parley_flat_reply *reply = task->privdata;
+    flat_part(task, REDIS_REPLY_ARRAY);
+    if (task->parent != NULL || elements > PARLEY_FLAT_PARTS) reply->unreadable = 1;
+    if (task->parent == NULL) reply->elements = elements;
+    return reply;
+}
+
+static void *flat_integer(const redisReadTask *task, long long value) {
+    parley_flat_reply *reply = task->privdata;
+    parley_flat_part *part = flat_part(task, REDIS_REPLY_INTEGER);
+    if (part != NULL) *part = (parley_flat_part){.type = REDIS_REPLY_INTEGER, .integer = value};
+    return reply;
+}
+
+static void *flat_nil(const redisReadTask *task) {
+    parley_flat_reply *reply = task->privdata;
+    parley_flat_part *part = flat_part(task, REDIS_REPLY_NIL);
+    if (part != NULL) *part = (parley_flat_part){.type = REDIS_REPLY_NIL};
+    return reply;
+}
+
+/* The buffer outlives every reply: nothing to free per reply. */
+static void flat_free(void *reply) { (void)reply; }
+
+static redisReplyObjectFunctions flat_functions = {
+    .createString = flat_string,
+    .createArray = flat_array,
+    .createInteger = flat_integer,
+    .createNil = flat_nil,
+    .freeObject = flat_free,
+};
+
+parley_flat_reply *parley_flat_replies(redisReader *reader) {
+    parley_flat_reply *reply = calloc(1, sizeof *reply);
+    if (reply == NULL) return NULL;
+    reply->capacity = 4096;
+    reply->bytes = malloc(reply->capacity);
+    if (reply->bytes == NULL) {
+        free(reply);
+        return NULL;
+    }
+    reader->fn = &flat_functions;
+    reader->privdata = reply;
+    return reply;
+}
+
+void parley_flat_reply_free(parley_flat_reply *reply) {
+    if (reply == NULL) return;
+    free(reply->bytes);
+    free(reply);
+}
+
+int parley_redis_next_flat_reply(redisContext *c) {
     void *r = NULL;
     if (redisGetReplyFromReader(c, &r) != REDIS_OK) return -1;
-    if (r == NULL) return 0;
-    *reply = (redisReply *)r;
-    return 1;
+    return r == NULL ? 0 : 1;
+}
+
+const parley_flat_part *parley_flat_part_at(const parley_flat_reply *reply, int index) { return &reply->part[index]; }
+
+const char *parley_flat_bytes(const parley_flat_reply *reply, int index) {
+    return reply->bytes + reply->part[index].offset;
 }

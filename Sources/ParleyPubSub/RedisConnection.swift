@@ -15,7 +15,13 @@ final class RedisConnection {
         self.context = context
     }
 
-    deinit { redisFree(context) }
+    /// Set once replies are read in place (``withBufferedReply(_:)``); freed after the reader.
+    private var flat: FlatReplies?
+
+    deinit {
+        redisFree(context)
+        flat = nil
+    }
 
     var errorText: String { String(cString: parley_redis_errstr(context)) }
 
@@ -87,6 +93,7 @@ final class RedisConnection {
 
     /// Reads the next reply, blocking up to the connection's timeout.
     func readReply() throws(RedisError) -> RedisValue {
+        precondition(flat == nil, "the connection's replies are read in place")
         var raw: UnsafeMutableRawPointer?
         guard redisGetReply(context, &raw) == REDIS_OK, let raw else { throw .unavailable(errorText) }
         let reply = raw.assumingMemoryBound(to: redisReply.self)
@@ -94,30 +101,56 @@ final class RedisConnection {
         return RedisValue(reply.pointee)
     }
 
-    /// `body` over the next reply already read into the buffer, if a whole one is there; the
-    /// reply is freed when `body` returns. The subscriber reads its messages in place this way
-    /// rather than through a ``RedisValue`` tree (an array and a byte array per part).
-    func withBufferedReply<T>(_ body: (redisReply) -> T) throws(RedisError) -> T? {
-        var reply: UnsafeMutablePointer<redisReply>?
-        let got = parley_redis_next_buffered_reply(context, &reply)
+    /// `body` over the next reply already read into the buffer, if a whole one is there. The
+    /// subscriber reads its messages this way, in place, rather than through a ``RedisValue``
+    /// tree (an array and a byte array per part), and hiredis reads them into one buffer the
+    /// connection keeps (``FlatReplies``) rather than into objects of its own.
+    func withBufferedReply<T>(_ body: (FlatReply) -> T) throws(RedisError) -> T? {
+        if flat == nil {
+            flat = FlatReplies(context.pointee.reader)
+            guard flat != nil else { throw .unavailable("out of memory") }
+        }
+        let got = parley_redis_next_flat_reply(context)
         if got < 0 { throw .unavailable(errorText) }
-        guard got == 1, let reply else { return nil }
-        defer { freeReplyObject(reply) }
-        return body(reply.pointee)
+        guard got == 1, let flat else { return nil }
+        return body(FlatReply(flat.reply))
     }
 }
 
-extension redisReply {
-    /// The bytes of a string or status reply, valid while the reply is.
-    var bytes: UnsafeRawBufferPointer? {
-        guard type == REDIS_REPLY_STRING || type == REDIS_REPLY_STATUS, let str else { return nil }
-        return UnsafeRawBufferPointer(start: str, count: Int(len))
+/// The buffer hiredis reads a connection's replies into once ``RedisConnection/withBufferedReply(_:)``
+/// has been used on it; ``RedisConnection/readReply()`` is no longer possible there.
+final class FlatReplies {
+    let reply: UnsafeMutablePointer<parley_flat_reply>
+
+    init?(_ reader: UnsafeMutablePointer<redisReader>) {
+        guard let reply = parley_flat_replies(reader) else { return nil }
+        self.reply = reply
     }
 
-    /// The `index`th element of an array reply.
-    func element(_ index: Int) -> redisReply? {
-        guard type == REDIS_REPLY_ARRAY, index < Int(elements) else { return nil }
-        return self.element[index]?.pointee
+    deinit { parley_flat_reply_free(reply) }
+}
+
+/// A reply of one level read by hiredis into a connection's buffer, valid until the next is read.
+struct FlatReply {
+    private let raw: UnsafeMutablePointer<parley_flat_reply>
+
+    init(_ raw: UnsafeMutablePointer<parley_flat_reply>) { self.raw = raw }
+
+    /// The elements of an array that holds no arrays; nil for any other reply.
+    var count: Int? {
+        raw.pointee.type == REDIS_REPLY_ARRAY && raw.pointee.unreadable == 0 ? Int(raw.pointee.elements) : nil
+    }
+
+    /// The `index`th element's type (`REDIS_REPLY_STRING`, …); nil past the end.
+    func type(_ index: Int) -> Int32? {
+        guard let count, index < count else { return nil }
+        return parley_flat_part_at(raw, Int32(index)).pointee.type
+    }
+
+    /// The bytes of the `index`th element, a string or status, valid while the reply is.
+    func bytes(_ index: Int) -> UnsafeRawBufferPointer? {
+        guard let type = type(index), type == REDIS_REPLY_STRING || type == REDIS_REPLY_STATUS else { return nil }
+        return UnsafeRawBufferPointer(start: parley_flat_bytes(raw, Int32(index)), count: parley_flat_part_at(raw, Int32(index)).pointee.len)
     }
 }
 

@@ -10,6 +10,24 @@ public struct PubSubMessage: Sendable {
     public let payload: [UInt8]
 }
 
+/// A message as it lies in the subscriber's read buffer, valid only while the receiver runs: a
+/// receiver copies what it keeps (``copied``) and reads the rest in place. The gateway routes
+/// every message of every member's channel, and most of them repeat the event before them.
+public struct ReceivedPubSubMessage {
+    public let channel: UnsafeRawBufferPointer
+    public let payload: UnsafeRawBufferPointer
+
+    public init(channel: UnsafeRawBufferPointer, payload: UnsafeRawBufferPointer) {
+        self.channel = channel
+        self.payload = payload
+    }
+
+    /// The message copied out of the buffer, to keep.
+    public var copied: PubSubMessage {
+        PubSubMessage(channel: String(decoding: channel, as: UTF8.self), payload: [UInt8](payload))
+    }
+}
+
 /// Redis pub/sub on a dedicated connection and thread: channels can be subscribed and
 /// unsubscribed at run time, and messages go to the receiver set with ``receive(with:)``.
 ///
@@ -33,8 +51,8 @@ public final class RedisSubscriber: IOThreadService, Sendable {
     /// every `withLock` (an inout access) wrapped in more reabstraction thunks, so calls grew
     /// slower until they took half the gateway's CPU (perf); a class reference is not rewrapped.
     private final class Receiver: Sendable {
-        let receive: @Sendable (PubSubMessage) -> Void
-        init(_ receive: @escaping @Sendable (PubSubMessage) -> Void) { self.receive = receive }
+        let receive: @Sendable (ReceivedPubSubMessage) -> Void
+        init(_ receive: @escaping @Sendable (ReceivedPubSubMessage) -> Void) { self.receive = receive }
     }
 
     private let receiver = Mutex<Receiver?>(nil)
@@ -58,7 +76,7 @@ public final class RedisSubscriber: IOThreadService, Sendable {
     /// order messages arrive, so it must hand work on rather than block. Called right there,
     /// the thread-to-task hop a stream would cost per message is saved. Set it before
     /// subscribing: messages that arrive without a receiver are dropped.
-    public func receive(with receiver: @escaping @Sendable (PubSubMessage) -> Void) {
+    public func receive(with receiver: @escaping @Sendable (ReceivedPubSubMessage) -> Void) {
         self.receiver.withLock { $0 = Receiver(receiver) }
     }
 
@@ -154,15 +172,15 @@ public final class RedisSubscriber: IOThreadService, Sendable {
     }
 
     /// A pub/sub reply, `[kind, channel, payload or count]`, read in place.
-    private func handle(_ reply: redisReply, receiver: Receiver?) {
-        guard let kind = reply.element(0)?.bytes, let channelBytes = reply.element(1)?.bytes, let third = reply.element(2) else { return }
-        let channel = String(decoding: channelBytes, as: UTF8.self)
+    private func handle(_ reply: FlatReply, receiver: Receiver?) {
+        guard let count = reply.count, count >= 3, let kind = reply.bytes(0), let channelBytes = reply.bytes(1) else { return }
         if kind.elementsEqual("message".utf8) {
-            if third.type == REDIS_REPLY_STRING, let payload = third.bytes {
-                receiver?.receive(PubSubMessage(channel: channel, payload: [UInt8](payload)))
+            if reply.type(2) == REDIS_REPLY_STRING, let payload = reply.bytes(2) {
+                receiver?.receive(ReceivedPubSubMessage(channel: channelBytes, payload: payload))
             }
             return
         }
+        let channel = String(decoding: channelBytes, as: UTF8.self)
         switch String(decoding: kind, as: UTF8.self) {
         case "subscribe":
             let waiters = state.withLock { state in

@@ -16,7 +16,7 @@ final class RedisTests: XCTestCase {
     func startedSubscriber() -> (RedisSubscriber, AsyncStream<PubSubMessage>) {
         let subscriber = RedisSubscriber(endpoint: TestServices.redis, logger: TestServices.logger("sub"))
         let (messages, received) = AsyncStream.makeStream(of: PubSubMessage.self)
-        subscriber.receive { received.yield($0) }
+        subscriber.receive { received.yield($0.copied) }
         subscriber.start()
         return (subscriber, messages)
     }

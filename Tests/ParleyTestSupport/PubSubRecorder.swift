@@ -15,7 +15,7 @@ public final class PubSubRecorder: Service, Sendable {
     }
 
     public func run() async throws {
-        subscriber.receive { [self] message in received.withLock { $0.append(message) } }
+        subscriber.receive { [self] message in received.withLock { $0.append(message.copied) } }
         subscriber.start()
         await withGracefulShutdownHandler {
             try? await gracefulShutdown()

@@ -21,7 +21,42 @@ int parley_redis_flush(redisContext *c);
  * -1 on error (connection lost). A pending wake byte is drained. */
 int parley_redis_poll_read(redisContext *c, int wake_fd, int timeout_ms);
 
-/* Takes one parsed reply out of the buffer: 1 with *reply set, 0 when none is complete, -1 on error. */
-int parley_redis_next_buffered_reply(redisContext *c, redisReply **reply);
+/* Flat replies: hiredis' parser reading into one buffer that is kept and reused, instead of its
+ * own reply objects (an allocation for every element and for every string, freed again after
+ * each reply: about eight for each pub/sub message). A flat reply holds one level: a string, an
+ * integer, a nil, or an array of those, which is all pub/sub sends. */
+
+#define PARLEY_FLAT_PARTS 4
+
+typedef struct {
+    int type;           /* REDIS_REPLY_STRING, _STATUS, _ERROR, _INTEGER or _NIL */
+    long long integer;
+    size_t offset;      /* of a string's bytes in the reply's buffer */
+    size_t len;
+} parley_flat_part;
+
+typedef struct {
+    int type;           /* the reply's: REDIS_REPLY_ARRAY, or that of its one part */
+    int elements;       /* an array's, as sent */
+    int unreadable;     /* an array inside the array, or more than PARLEY_FLAT_PARTS elements */
+    parley_flat_part part[PARLEY_FLAT_PARTS];  /* an array's elements; a single value at [0] */
+    char *bytes;
+    size_t used;
+    size_t capacity;
+} parley_flat_reply;
+
+/* Makes reader build flat replies into the buffer returned (NULL when out of memory), which the
+ * caller frees with parley_flat_reply_free after the reader. Only for readers whose replies are
+ * read with parley_redis_next_flat_reply: its objects are not redisReply. */
+parley_flat_reply *parley_flat_replies(redisReader *reader);
+void parley_flat_reply_free(parley_flat_reply *reply);
+
+/* Takes one parsed reply out of the buffer, on a context whose reader builds flat replies: 1 when
+ * one is complete (valid until the next call), 0 when none is, -1 on error. */
+int parley_redis_next_flat_reply(redisContext *c);
+
+/* The reply's part `index` (below PARLEY_FLAT_PARTS), and where its bytes begin. */
+const parley_flat_part *parley_flat_part_at(const parley_flat_reply *reply, int index);
+const char *parley_flat_bytes(const parley_flat_reply *reply, int index);
 
 #endif

@@ -136,15 +136,18 @@ public enum Channels {
     }
     /// The user a `parley:user:{id}` channel belongs to.
     public static func userId(fromChannel channel: String) -> UUID? {
-        // On the bytes in place: `hasPrefix` and `dropFirst` on the string walk characters, and
+        var channel = channel
+        return channel.withUTF8 { userId(fromChannel: UnsafeRawBufferPointer($0)) }
+    }
+
+    /// The user a `parley:user:{id}` channel's name, as bytes, belongs to.
+    public static func userId(fromChannel bytes: UnsafeRawBufferPointer) -> UUID? {
+        // On the bytes in place: `hasPrefix` and `dropFirst` on a string walk characters, and
         // `starts(with:)` on its UTF-8 view steps through both views one index at a time (each
         // showed in the gateway's profile, which asks for every event it routes).
-        var channel = channel
-        return channel.withUTF8 { bytes in
-            let prefix = userPrefixBytes.count
-            guard bytes.count == prefix + 36, memcmp(bytes.baseAddress!, userPrefixBytes, prefix) == 0 else { return nil }
-            return UUID(utf8: UnsafeBufferPointer(rebasing: bytes[prefix...]))
-        }
+        let prefix = userPrefixBytes.count
+        guard bytes.count == prefix + 36, memcmp(bytes.baseAddress!, userPrefixBytes, prefix) == 0 else { return nil }
+        return UUID(utf8: UnsafeBufferPointer(rebasing: bytes.assumingMemoryBound(to: UInt8.self)[prefix...]))
     }
 
     private static let userPrefix = "parley:user:"

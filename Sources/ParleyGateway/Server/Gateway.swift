@@ -133,6 +133,8 @@ struct PubSubDispatcher: Service {
     let logger: Logger
 
     private let recent = RecentUserEvent()
+    /// The node's reply channel, to compare with each message's channel in place.
+    private let replyChannel: [UInt8]
     private let emitted = Counter(label: "parley_socket_events_emitted_total")
     private let delivered = Counter(label: "parley_messages_delivered_total")
     /// From the gateway accepting a message (its UUIDv7 id carries the millisecond) to its
@@ -144,6 +146,7 @@ struct PubSubDispatcher: Service {
         self.bus = bus
         self.hub = hub
         self.logger = logger
+        replyChannel = Array(bus.replyChannel.utf8)
         // Before anything runs, so that no socket's channel is subscribed without a receiver.
         subscriber.receive { [self] message in route(message) }
     }
@@ -159,9 +162,9 @@ struct PubSubDispatcher: Service {
 
     /// Runs on the subscriber's thread: every step hands work on (a continuation resumed,
     /// frames queued to the sockets' event loops).
-    private func route(_ message: PubSubMessage) {
-        if message.channel == bus.replyChannel {
-            bus.deliver(message.payload)
+    private func route(_ message: ReceivedPubSubMessage) {
+        if RecentUserEvent.same(message.channel, replyChannel) {
+            bus.deliver([UInt8](message.payload))
         } else if let userId = Channels.userId(fromChannel: message.channel) {
             guard let event = recent.prepared(message.payload) else {
                 logger.warning("malformed user event", metadata: ["channel": "\(message.channel)"])
@@ -207,9 +210,11 @@ final class RecentUserEvent: Sendable {
     private let last = Mutex<Prepared?>(nil)
 
     /// The event `payload` holds (`[name, payload]` as the worker wrote it, forwarded as it
-    /// is: only the name and a message's id are read); nil for anything else.
-    func prepared(_ payload: [UInt8]) -> Prepared? {
-        if let last = last.withLock({ $0 }), Self.same(last.shared.rawEvent, payload) { return last }
+    /// is: only the name and a message's id are read); nil for anything else. The bytes are
+    /// copied only when they are not the last event's.
+    func prepared(_ bytes: UnsafeRawBufferPointer) -> Prepared? {
+        if let last = last.withLock({ $0 }), Self.same(bytes, last.shared.rawEvent) { return last }
+        let payload = [UInt8](bytes)
         guard let event = EventWire(payload) else { return nil }
         let isMessage = event.name == "message_received"
         let prepared = Prepared(
@@ -219,7 +224,7 @@ final class RecentUserEvent: Sendable {
         return prepared
     }
 
-    private static func same(_ a: [UInt8], _ b: [UInt8]) -> Bool {
-        a.count == b.count && a.withUnsafeBytes { a in b.withUnsafeBytes { b in memcmp(a.baseAddress!, b.baseAddress!, a.count) == 0 } }
+    static func same(_ a: UnsafeRawBufferPointer, _ b: [UInt8]) -> Bool {
+        a.count == b.count && (a.isEmpty || b.withUnsafeBytes { b in memcmp(a.baseAddress!, b.baseAddress!, a.count) == 0 })
     }
 }
