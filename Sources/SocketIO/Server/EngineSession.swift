@@ -156,7 +156,7 @@ final class EngineSession: Sendable {
         let outcome: Outcome = state.withLock { state in
             guard !state.closed else { return .done }
             if let link = state.webSocket {
-                guard link.isWritable else { return .stalled }
+                // A client that does not keep up is found where its frames are written.
                 switch outgoing {
                 case .packets(let packets): link.send(packets)
                 case .framed(_, let frame): link.send(frame: frame)
