@@ -17,11 +17,6 @@ public struct ReceivedPubSubMessage {
     public let channel: UnsafeRawBufferPointer
     public let payload: UnsafeRawBufferPointer
 
-    public init(channel: UnsafeRawBufferPointer, payload: UnsafeRawBufferPointer) {
-        self.channel = channel
-        self.payload = payload
-    }
-
     /// The message copied out of the buffer, to keep.
     public var copied: PubSubMessage {
         PubSubMessage(channel: String(decoding: channel, as: UTF8.self), payload: [UInt8](payload))

@@ -163,11 +163,11 @@ struct PubSubDispatcher: Service {
     /// Runs on the subscriber's thread: every step hands work on (a continuation resumed,
     /// frames queued to the sockets' event loops).
     private func route(_ message: ReceivedPubSubMessage) {
-        if RecentUserEvent.same(message.channel, replyChannel) {
+        if message.channel.holds(replyChannel) {
             bus.deliver([UInt8](message.payload))
         } else if let userId = Channels.userId(fromChannel: message.channel) {
             guard let event = recent.prepared(message.payload) else {
-                logger.warning("malformed user event", metadata: ["channel": "\(message.channel)"])
+                logger.warning("malformed user event", metadata: ["channel": "\(String(decoding: message.channel, as: UTF8.self))"])
                 return
             }
             let sockets = hub.sockets(of: userId)
@@ -213,7 +213,7 @@ final class RecentUserEvent: Sendable {
     /// is: only the name and a message's id are read); nil for anything else. The bytes are
     /// copied only when they are not the last event's.
     func prepared(_ bytes: UnsafeRawBufferPointer) -> Prepared? {
-        if let last = last.withLock({ $0 }), Self.same(bytes, last.shared.rawEvent) { return last }
+        if let last = last.withLock({ $0 }), bytes.holds(last.shared.rawEvent) { return last }
         let payload = [UInt8](bytes)
         guard let event = EventWire(payload) else { return nil }
         let isMessage = event.name == "message_received"
@@ -223,8 +223,11 @@ final class RecentUserEvent: Sendable {
         last.withLock { $0 = prepared }
         return prepared
     }
+}
 
-    static func same(_ a: UnsafeRawBufferPointer, _ b: [UInt8]) -> Bool {
-        a.count == b.count && (a.isEmpty || b.withUnsafeBytes { b in memcmp(a.baseAddress!, b.baseAddress!, a.count) == 0 })
+extension UnsafeRawBufferPointer {
+    /// Whether these are the bytes of `other`, compared with `memcmp`.
+    fileprivate func holds(_ other: [UInt8]) -> Bool {
+        count == other.count && (isEmpty || other.withUnsafeBytes { memcmp(baseAddress!, $0.baseAddress!, count) == 0 })
     }
 }
