@@ -359,6 +359,9 @@ final class ConformanceTests: XCTestCase {
                 _ = await socket.next()
                 socket.send("42[\"message\",1,\"2\",{\"3\":[true]}]")
                 await assertNext(socket, .text("42[\"message-back\",1,\"2\",{\"3\":[true]}]"))
+                // A plain event has no attachments: what looks like a placeholder is an object.
+                socket.send("42[\"message\",{\"_placeholder\":true,\"num\":0}]")
+                await assertNext(socket, .text("42[\"message-back\",{\"_placeholder\":true,\"num\":0}]"))
 
                 socket.send("452-[\"message\",{\"_placeholder\":true,\"num\":0},{\"_placeholder\":true,\"num\":1}]")
                 socket.send(binary: [1, 2, 3])

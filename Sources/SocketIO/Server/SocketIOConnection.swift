@@ -79,8 +79,11 @@ final class SocketIOConnection: Sendable {
             }
         case .event, .binaryEvent:
             guard let socket = state.withLock({ $0.sockets[packet.namespace] }) else { return .none }
-            guard let data = packet.data?.fillingPlaceholders(with: attachments),
-                  case .array(let items) = data, case .string(let name)? = items.first
+            // Only a binary event has attachments to put back: a plain event's arguments are
+            // taken as they are, as socket.io's parser takes them (and not rebuilt, a copy of
+            // every array and object of every event).
+            let data = packet.kind == .binaryEvent ? packet.data?.fillingPlaceholders(with: attachments) : packet.data
+            guard let data, case .array(let items) = data, case .string(let name)? = items.first
             else { return .violation("malformed event") }
             if Self.reservedEvents.contains(name) { return .violation("reserved event name '\(name)'") }
             let ack = packet.id.map { id in self.ack(for: socket, id: id) }
