@@ -44,10 +44,17 @@ public final class SocketHub: Sendable {
         return last
     }
 
-    /// The values of the user's dictionary, not an array of them: a copy of the dictionary's
-    /// storage is shared, not made, and routing asks once per event.
-    func sockets(of user: UUID) -> Dictionary<String, SocketIOSocket>.Values {
-        sockets.withLock { ($0.byUser[user] ?? [:]).values }
+    /// Emits `event` to each of the user's sockets here; returns how many. Under the lock, so
+    /// that neither the user's sockets nor their dictionary are taken out of it: each was a
+    /// retain and a release per event, on objects the sockets' event loop retains too (the
+    /// emit only queues the frame for the loop).
+    func emit(_ event: BroadcastEvent, to user: UUID) -> Int {
+        sockets.withLock { state in
+            guard let index = state.byUser.index(forKey: user) else { return 0 }
+            let sockets = state.byUser.values[index]
+            for socket in sockets.values { socket.emit(event) }
+            return sockets.count
+        }
     }
 
     /// How many users have at least one socket here.

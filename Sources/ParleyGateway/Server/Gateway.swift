@@ -170,14 +170,11 @@ struct PubSubDispatcher: Service {
                 logger.warning("malformed user event", metadata: ["channel": "\(String(decoding: message.channel, as: UTF8.self))"])
                 return
             }
-            let sockets = hub.sockets(of: userId)
-            guard !sockets.isEmpty else { return }
-            for socket in sockets {
-                socket.emit(event.shared)
-            }
-            emitted.increment(by: sockets.count)
+            let count = hub.emit(event.shared, to: userId)
+            guard count > 0 else { return }
+            emitted.increment(by: count)
             if event.isMessage {
-                delivered.increment(by: sockets.count)
+                delivered.increment(by: count)
                 if let accepted = event.acceptedAt {
                     let age = Date().timeIntervalSince(accepted)
                     deliveryLatency.recordNanoseconds(Int64(max(0, age) * 1e9))
