@@ -4,7 +4,13 @@ import CHiredis
 final class RedisConnection {
     let context: UnsafeMutablePointer<redisContext>
 
-    init(_ endpoint: RedisEndpoint) throws(RedisError) {
+    /// Where hiredis reads replies on a connection that reads them in place; freed after the
+    /// reader (stored properties go after `deinit`'s body).
+    private let flat: FlatReplies?
+
+    /// - Parameter readsInPlace: replies are read with ``withBufferedReply(_:)``, into one
+    ///   buffer the connection keeps, and not with ``readReply()`` (the subscriber's).
+    init(_ endpoint: RedisEndpoint, readsInPlace: Bool = false) throws(RedisError) {
         var err = [CChar](repeating: 0, count: 256)
         guard let context = parley_redis_connect(
             endpoint.host, Int32(endpoint.port), Int32(endpoint.connectTimeoutMilliseconds),
@@ -13,15 +19,18 @@ final class RedisConnection {
             throw .unavailable(String(decoding: err.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self))
         }
         self.context = context
+        if readsInPlace {
+            guard let flat = FlatReplies(context.pointee.reader) else {
+                redisFree(context)
+                throw .unavailable("out of memory")
+            }
+            self.flat = flat
+        } else {
+            flat = nil
+        }
     }
 
-    /// Set once replies are read in place (``withBufferedReply(_:)``); freed after the reader.
-    private var flat: FlatReplies?
-
-    deinit {
-        redisFree(context)
-        flat = nil
-    }
+    deinit { redisFree(context) }
 
     var errorText: String { String(cString: parley_redis_errstr(context)) }
 
@@ -93,7 +102,7 @@ final class RedisConnection {
 
     /// Reads the next reply, blocking up to the connection's timeout.
     func readReply() throws(RedisError) -> RedisValue {
-        precondition(flat == nil, "the connection's replies are read in place")
+        precondition(flat == nil, "the connection's replies are read in place, with withBufferedReply")
         var raw: UnsafeMutableRawPointer?
         guard redisGetReply(context, &raw) == REDIS_OK, let raw else { throw .unavailable(errorText) }
         let reply = raw.assumingMemoryBound(to: redisReply.self)
@@ -106,19 +115,15 @@ final class RedisConnection {
     /// tree (an array and a byte array per part), and hiredis reads them into one buffer the
     /// connection keeps (``FlatReplies``) rather than into objects of its own.
     func withBufferedReply<T>(_ body: (FlatReply) -> T) throws(RedisError) -> T? {
-        if flat == nil {
-            flat = FlatReplies(context.pointee.reader)
-            guard flat != nil else { throw .unavailable("out of memory") }
-        }
+        guard let flat else { preconditionFailure("the connection's replies are read with readReply()") }
         let got = parley_redis_next_flat_reply(context)
         if got < 0 { throw .unavailable(errorText) }
-        guard got == 1, let flat else { return nil }
-        return body(FlatReply(flat.reply))
+        return got == 1 ? body(FlatReply(flat.reply)) : nil
     }
 }
 
-/// The buffer hiredis reads a connection's replies into once ``RedisConnection/withBufferedReply(_:)``
-/// has been used on it; ``RedisConnection/readReply()`` is no longer possible there.
+/// The buffer hiredis reads a connection's replies into when they are read in place
+/// (``RedisConnection/withBufferedReply(_:)``), instead of objects of its own.
 final class FlatReplies {
     let reply: UnsafeMutablePointer<parley_flat_reply>
 

@@ -123,7 +123,7 @@ public final class RedisSubscriber: IOThreadService, Sendable {
                 // It blocks in poll, not in reads, so it has no read timeout.
                 var subscriberEndpoint = endpoint
                 subscriberEndpoint.timeoutMilliseconds = 0
-                let connection = try RedisConnection(subscriberEndpoint)
+                let connection = try RedisConnection(subscriberEndpoint, readsInPlace: true)
                 backoff.reset()
                 _ = changes.takeAll()  // the full wanted set is sent below
                 let wanted = state.withLock { $0.wanted }
