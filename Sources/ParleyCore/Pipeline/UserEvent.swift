@@ -134,12 +134,6 @@ public enum Channels {
             id.writeText(uppercase: false, into: buffer, at: buffer.initialize(fromContentsOf: userPrefix.utf8))
         }
     }
-    /// The user a `parley:user:{id}` channel belongs to.
-    public static func userId(fromChannel channel: String) -> UUID? {
-        var channel = channel
-        return channel.withUTF8 { userId(fromChannel: UnsafeRawBufferPointer($0)) }
-    }
-
     /// The user a `parley:user:{id}` channel's name, as bytes, belongs to.
     public static func userId(fromChannel bytes: UnsafeRawBufferPointer) -> UUID? {
         // On the bytes in place: `hasPrefix` and `dropFirst` on a string walk characters, and
