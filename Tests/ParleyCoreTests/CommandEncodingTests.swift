@@ -1,5 +1,5 @@
 import Foundation
-import ParleyCore
+@testable import ParleyCore
 import XCTest
 
 final class CommandEncodingTests: XCTestCase {
@@ -57,6 +57,35 @@ final class CommandEncodingTests: XCTestCase {
             let written = try message.encoded()
             XCTAssertEqual(String(decoding: written, as: UTF8.self), String(decoding: expected, as: UTF8.self))
             if written != expected { return }
+        }
+    }
+
+    /// The longest commands and messages of plain text fit the room reserved for them: written
+    /// without growing (each growth copies what was written; with the room too small for the
+    /// names, ids and times, every message the gateway sent grew once).
+    func testTheLongestPlainCommandsAndMessagesFitTheirRoom() throws {
+        func plain() -> String { String(repeating: "x", count: Int.random(in: 0...300)) }
+        let latest = Date(timeIntervalSince1970: 4_000_000_000)
+        for _ in 0..<100 {
+            let create = MessageCreate(
+                messageId: UUIDv7.make(), chatId: UUID(), senderId: UUIDv7.make(), messageType: .image, text: plain(),
+                clientMessageId: plain(), fileId: UUID(), senderOnline: false)
+            var command = Command(issuedAt: latest, replyTo: plain(), payload: .messageCreate(create))
+            command.attempt = 999
+            XCTAssertLessThanOrEqual(try command.encoded().count, Command.room(for: create, replyTo: command.replyTo))
+
+            let sender = User(
+                id: UUIDv7.make(), firstName: plain(), lastName: plain(), email: plain(), image: Bool.random() ? plain() : nil,
+                isOnline: false, lastSeen: latest, createdAt: latest, updatedAt: latest)
+            var content = MessageContent(text: plain())
+            (content.fileUrl, content.fileName, content.originalName) = (plain(), plain(), plain())
+            (content.mimeType, content.thumbnail) = (plain(), plain())
+            content.fileSize = 999_999_999_999
+            content.dimensions = MessageContent.Dimensions(width: 99_999, height: 99_999)
+            let message = Message(
+                id: UUIDv7.make(), chatId: UUIDv7.make(), sender: sender, messageType: .image, content: content, isEdited: false,
+                editedAt: latest, isDeleted: false, deletedAt: latest, clientMessageId: plain(), createdAt: latest, updatedAt: latest)
+            XCTAssertLessThanOrEqual(try message.encoded().count, message.encodedRoom)
         }
     }
 

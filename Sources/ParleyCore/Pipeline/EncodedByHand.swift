@@ -7,7 +7,7 @@ extension Command {
     public func encoded() throws -> [UInt8] {
         guard case .messageCreate(let create) = payload else { return [UInt8](try JSON.encode(self)) }
         // Members in the encoder's sorted order; absent optionals left out, as it leaves them.
-        var json = JSONObjectWriter(capacity: 320 + (create.text?.utf8.count ?? 0))
+        var json = JSONObjectWriter(capacity: Self.room(for: create, replyTo: replyTo))
         if attempt > 0 { json.int("attempt", attempt) }
         json.id("id", id)
         json.date("issuedAt", issuedAt)
@@ -25,6 +25,14 @@ extension Command {
         json.string("type", type.rawValue)
         return json.finished()
     }
+
+    /// Bytes reserved for a `message.create`'s JSON, so that it is written without growing (each
+    /// growth a copy): the strings as they are, and 432 for the rest (names, ids, times,
+    /// punctuation), more than the most it takes. Escaped characters take more; such a command
+    /// grows once.
+    static func room(for create: MessageCreate, replyTo: String?) -> Int {
+        432 + create.text.utf8Count + create.clientMessageId.utf8Count + replyTo.utf8Count
+    }
 }
 
 extension Message {
@@ -36,7 +44,7 @@ extension Message {
         guard content.duration == nil else { return [UInt8](try JSON.encode(self)) }
         // Members in the encoder's sorted order; Parley's shapes write ids in lower case and
         // some optionals as `null`.
-        var json = JSONObjectWriter(capacity: 640 + (content.text?.utf8.count ?? 0))
+        var json = JSONObjectWriter(capacity: encodedRoom)
         json.id("chatId", chatId, lowercase: true)
         json.string("clientMessageId", ifPresent: clientMessageId)
         json.object("content") { content in
@@ -75,6 +83,19 @@ extension Message {
         json.date("updatedAt", updatedAt)
         return json.finished()
     }
+
+    /// Bytes reserved for the message's JSON, as for a command (``Command/room(for:replyTo:)``):
+    /// its strings, and 768 for the rest, sizes of up to twelve digits included.
+    var encodedRoom: Int {
+        768 + content.text.utf8Count + content.fileName.utf8Count + content.fileUrl.utf8Count + content.mimeType.utf8Count
+            + content.originalName.utf8Count + content.thumbnail.utf8Count + clientMessageId.utf8Count
+            + sender.email.utf8.count + sender.firstName.utf8.count + sender.lastName.utf8.count + sender.image.utf8Count
+    }
+}
+
+extension String? {
+    /// The length of the text as written, escapes aside; none is 0.
+    fileprivate var utf8Count: Int { self?.utf8.count ?? 0 }
 }
 
 /// One JSON object written straight into bytes, its members in the order they are given, each
@@ -89,15 +110,19 @@ struct JSONObjectWriter {
     }
 
     /// An object nested in `bytes`, which it takes over until ``finished()``.
-    private init(continuing bytes: consuming [UInt8]) {
-        self.bytes = bytes
+    private init(nestedIn bytes: inout [UInt8]) {
+        swap(&self.bytes, &bytes)
         self.bytes.append(UInt8(ascii: "{"))
     }
 
-    /// The object, closed.
-    consuming func finished() -> [UInt8] {
+    /// The object, closed; the writer is left empty. The buffer is swapped out, never shared:
+    /// held by two owners at once, its next byte copied it whole (as a consuming method and
+    /// an initializer taking it by value did, three copies of every command the gateway sent).
+    mutating func finished() -> [UInt8] {
         bytes.append(UInt8(ascii: "}"))
-        return bytes
+        var done: [UInt8] = []
+        swap(&done, &bytes)
+        return done
     }
 
     mutating func string(_ name: String, _ value: String) {
@@ -148,8 +173,7 @@ struct JSONObjectWriter {
 
     mutating func object(_ name: String, _ members: (inout JSONObjectWriter) -> Void) {
         key(name)
-        var child = JSONObjectWriter(continuing: bytes)
-        bytes = []
+        var child = JSONObjectWriter(nestedIn: &bytes)
         members(&child)
         bytes = child.finished()
     }
