@@ -43,8 +43,20 @@ public final class IOThread: Sendable {
     public var isStopped: Bool { stopped.load(ordering: .acquiring) }
 
     /// Runs `body` on a new thread; `body` is the connection's whole life and returns on stop.
+    /// The thread carries `name` where the system shows threads (`top -H`, `perf`, `/proc`): its
+    /// first 15 bytes, as many as Linux keeps.
     public func start(_ body: @escaping @Sendable () -> Void) {
-        let thread = Thread(block: body)
+        let systemName = Array(name.utf8.prefix(15))
+        let thread = Thread {
+            // `pthread_setname_np` is not in Swift's view of the C library; the kernel takes the
+            // name here as well, for the thread that writes it.
+            let fd = open("/proc/thread-self/comm", O_WRONLY)
+            if fd >= 0 {
+                _ = systemName.withUnsafeBytes { write(fd, $0.baseAddress, $0.count) }
+                close(fd)
+            }
+            body()
+        }
         thread.name = name
         thread.start()
     }

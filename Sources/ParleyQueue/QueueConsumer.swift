@@ -68,7 +68,8 @@ public final class QueueConsumer: IOThreadService, Sendable {
         self.delivered = Counter(label: "parley_queue_delivered_total", dimensions: [("queue", queue)])
         self.redelivered = Counter(label: "parley_queue_redelivered_total", dimensions: [("queue", queue)])
         self.logger = logger
-        self.thread = IOThread(name: "amqp-consumer-\(queue)")
+        // The queue's own part first: the system keeps 15 bytes of a thread's name.
+        self.thread = IOThread(name: "amqp-\(queue.replacingOccurrences(of: "parley.", with: ""))-consumer")
     }
 
     public var isConnected: Bool { connected.load(ordering: .acquiring) }

@@ -1,3 +1,4 @@
+import Foundation
 @testable import ParleyIOThread
 import Synchronization
 import XCTest
@@ -34,6 +35,21 @@ final class IOThreadTests: XCTestCase {
         var byte: UInt8 = 1
         XCTAssertEqual(write(fds[1], &byte, 1), 1)
         XCTAssertTrue(thread.wait(readable: fds[0], timeout: .seconds(5)))
+    }
+
+    /// Profiles and `top -H` show which connection's thread is which (they showed the name of
+    /// the thread that started it, a dispatch worker's).
+    func testTheThreadCarriesItsNameForTheSystem() {
+        let thread = IOThread(name: "redis-subscriber")
+        let seen = Mutex<String?>(nil)
+        let done = expectation(description: "the thread ran")
+        thread.start {
+            let name = try? String(contentsOfFile: "/proc/thread-self/comm", encoding: .utf8)
+            seen.withLock { $0 = name?.trimmingCharacters(in: .newlines) }
+            done.fulfill()
+        }
+        wait(for: [done], timeout: 5)
+        XCTAssertEqual(seen.withLock { $0 }, "redis-subscribe")
     }
 
     func testItemsPutBeforeADeferredWakeUpShareItAndNoneIsLost() {
