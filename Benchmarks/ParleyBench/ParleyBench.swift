@@ -37,9 +37,12 @@ struct PresenceFanout: AsyncParsableCommand {
 
             let audienceTimes = try await Self.time(rounds) { _ = try await database.users.presenceAudience(of: user) }
             let payload = [UInt8](try JSON.encode(UserEvent.userStatusChange(UserStatus(userId: user, isOnline: true, lastSeen: nil))))
-            let channels = (0..<contacts).map { _ in Channels.user(UUIDv7.make()) }
+            let users = (0..<contacts).map { _ in UUIDv7.make() }
+            let channels = users.map(Channels.user)
             let batchTimes = try await Self.time(rounds) {
-                try await redis.publish(channels.map { (channel: $0, message: payload) })
+                var batch = PublishBatch()
+                batch.add(payload, toUsers: users)
+                try await redis.publish(batch)
             }
             let oneByOneTimes = try await Self.time(max(1, rounds / 10)) {
                 for channel in channels { try await redis.publish(payload, to: channel) }

@@ -67,7 +67,9 @@ struct RawLimits: AsyncParsableCommand {
             let channels = (0..<1000).map { _ in Channels.user(UUIDv7.make()) }
             let pipelined = try await rate(count) {
                 for start in stride(from: 0, to: count, by: 1000) {
-                    try await redis.publish((start..<min(count, start + 1000)).map { (channel: channels[$0 % 1000], message: body) })
+                    var batch = PublishBatch()
+                    for i in start..<min(count, start + 1000) { batch.add(body, to: channels[i % 1000]) }
+                    try await redis.publish(batch)
                 }
             }
             print(String(format: "  Redis PUBLISHes, pipelined 1,000 at a time                   %9.0f /s", pipelined))

@@ -9,7 +9,10 @@ import ParleyIOThread
 /// use and again after a failure, so a Redis restart costs the commands in flight, nothing more.
 public final class RedisClient: IOThreadService, Sendable {
     private struct Request: Sendable {
-        let commands: [[[UInt8]]]
+        /// The commands, in RESP, written by the caller.
+        let resp: [UInt8]
+        /// How many replies they get.
+        let replies: Int
         let continuation: CheckedContinuation<[RedisValue], any Error>
     }
 
@@ -36,28 +39,35 @@ public final class RedisClient: IOThreadService, Sendable {
     /// Sends several commands back to back and returns their replies in order.
     public func pipeline(_ commands: [[[UInt8]]]) async throws -> [RedisValue] {
         guard !commands.isEmpty else { return [] }
-        guard !thread.isStopped else { throw RedisError.unavailable("client stopped") }
-        return try await withCheckedThrowingContinuation { continuation in
-            inbox.put(Request(commands: commands, continuation: continuation), waking: thread)
-        }
+        var resp: [UInt8] = []
+        resp.reserveCapacity(commands.reduce(0) { $0 + RedisConnection.size(of: $1) })
+        for arguments in commands { RedisConnection.write(arguments, into: &resp) }
+        return try await send(resp, replies: commands.count)
     }
-
-    /// Shared by every PUBLISH rather than made for each (a worker makes ten per group message).
-    private static let publishName = Array("PUBLISH".utf8)
 
     /// Publishes `message` on `channel`; returns how many subscribers received it.
     @discardableResult
     public func publish(_ message: [UInt8], to channel: String) async throws -> Int {
-        let reply = try await pipeline([[Self.publishName, Array(channel.utf8), message]])[0]
+        var batch = PublishBatch()
+        batch.add(message, to: channel)
+        let reply = try await send(batch.resp, replies: 1)[0]
         if case .integer(let n) = reply { return n }
         throw RedisError.reply("\(reply)")
     }
 
-    /// Publishes many messages in one pipelined batch.
-    public func publish(_ messages: [(channel: String, message: [UInt8])]) async throws {
-        let replies = try await pipeline(messages.map { [Self.publishName, Array($0.channel.utf8), $0.message] })
+    /// Publishes every message of `batch` in one pipelined piece, in the order added.
+    public func publish(_ batch: PublishBatch) async throws {
+        guard !batch.isEmpty else { return }
+        let replies = try await send(batch.resp, replies: batch.count)
         if let failure = replies.first(where: { if case .error = $0 { true } else { false } }) {
             throw RedisError.reply("\(failure)")
+        }
+    }
+
+    private func send(_ resp: [UInt8], replies: Int) async throws -> [RedisValue] {
+        guard !thread.isStopped else { throw RedisError.unavailable("client stopped") }
+        return try await withCheckedThrowingContinuation { continuation in
+            inbox.put(Request(resp: resp, replies: replies, continuation: continuation), waking: thread)
         }
     }
 
@@ -95,14 +105,14 @@ public final class RedisClient: IOThreadService, Sendable {
     /// Answers every request, with its replies or the error; returns the error that broke the
     /// connection, if one did.
     private func execute(_ requests: [Request], on connection: RedisConnection) -> RedisError? {
-        connection.append(commands: requests.flatMap { $0.commands })
+        for request in requests { connection.append(formatted: request.resp) }
         var answered = 0
         do {
             try connection.flush()
             for request in requests {
                 var replies: [RedisValue] = []
-                replies.reserveCapacity(request.commands.count)
-                for _ in request.commands { replies.append(try connection.readReply()) }
+                replies.reserveCapacity(request.replies)
+                for _ in 0..<request.replies { replies.append(try connection.readReply()) }
                 request.continuation.resume(returning: replies)
                 answered += 1
             }

@@ -36,18 +36,17 @@ final class RedisConnection {
 
     /// Queues a command in the output buffer; nothing is sent before ``flush()``.
     func append(_ arguments: [[UInt8]]) {
-        append(commands: CollectionOfOne(arguments))
+        var resp: [UInt8] = []
+        resp.reserveCapacity(Self.size(of: arguments))
+        Self.write(arguments, into: &resp)
+        append(formatted: resp)
     }
 
-    /// Queues commands in the output buffer, written in the protocol's own form here and handed
-    /// to hiredis in one piece: through `redisAppendCommandArgv` each command's arguments were
-    /// first laid end to end in a buffer of ours, then formatted again by hiredis (`sdscatfmt`),
-    /// a tenth of the message worker's CPU in its PUBLISHes.
-    func append(commands: some Collection<[[UInt8]]>) {
-        var resp: [UInt8] = []
-        // Sized once: a batch of PUBLISHes otherwise grows the buffer (and copies it) many times.
-        resp.reserveCapacity(commands.reduce(0) { $0 + Self.size(of: $1) })
-        for arguments in commands { Self.write(arguments, into: &resp) }
+    /// Queues commands written in the protocol's own form (``write(_:into:)``,
+    /// ``PublishBatch``), handed to hiredis in one piece: through `redisAppendCommandArgv` each
+    /// command's arguments were first laid end to end in a buffer of ours, then formatted again
+    /// by hiredis (`sdscatfmt`), a tenth of the message worker's CPU in its PUBLISHes.
+    func append(formatted resp: [UInt8]) {
         guard !resp.isEmpty else { return }
         // hiredis copies the command into its buffer during the call.
         resp.withUnsafeBufferPointer { buffer in
@@ -60,17 +59,27 @@ final class RedisConnection {
         out.append(UInt8(ascii: "*"))
         writeDecimal(arguments.count, into: &out)
         for argument in arguments {
-            out.append(UInt8(ascii: "$"))
-            writeDecimal(argument.count, into: &out)
-            out.append(contentsOf: argument)
-            out.append(0x0D)
-            out.append(0x0A)
+            argument.withUnsafeBytes { writeBulk($0, into: &out) }
         }
+    }
+
+    /// One bulk string: `$`, its length, CRLF, the bytes, CRLF.
+    static func writeBulk(_ bytes: UnsafeRawBufferPointer, into out: inout [UInt8]) {
+        out.append(UInt8(ascii: "$"))
+        writeDecimal(bytes.count, into: &out)
+        out.append(contentsOf: bytes)
+        out.append(0x0D)
+        out.append(0x0A)
     }
 
     /// How many bytes ``write(_:into:)`` writes for `arguments`.
     static func size(of arguments: [[UInt8]]) -> Int {
-        arguments.reduce(1 + digits(arguments.count) + 2) { $0 + 1 + digits($1.count) + 2 + $1.count + 2 }
+        arguments.reduce(1 + digits(arguments.count) + 2) { $0 + bulkSize($1.count) }
+    }
+
+    /// How many bytes ``writeBulk(_:into:)`` writes for `count` bytes.
+    static func bulkSize(_ count: Int) -> Int {
+        1 + digits(count) + 2 + count + 2
     }
 
     /// `n` in decimal and a CRLF, without a `String` between.

@@ -1,4 +1,6 @@
 import CHiredis
+import Foundation
+import ParleyCore
 import XCTest
 
 @testable import ParleyPubSub
@@ -26,6 +28,32 @@ final class RESPTests: XCTestCase {
             XCTAssertEqual(ours, try hiredisFormat(arguments), "\(arguments.map(\.count))")
             XCTAssertEqual(RedisConnection.size(of: arguments), ours.count)
         }
+    }
+
+    /// A batch of PUBLISHes is, byte for byte, each PUBLISH written as a command alone (which
+    /// the test above holds to hiredis' formatting), in the order added: to channels by name
+    /// and to users' channels, of payloads of any bytes and lengths.
+    func testABatchOfPublishesIsEachPublishAsACommand() {
+        var batch = PublishBatch()
+        var expected: [UInt8] = []
+        var added = 0
+        for round in 0..<200 {
+            let payload = (0..<Int.random(in: 0...(round % 20 == 0 ? 20_000 : 300))).map { _ in UInt8.random(in: 0...255) }
+            if Bool.random() {
+                let channel = "test:chan:\(round):" + String(repeating: "x", count: Int.random(in: 0...120))
+                batch.add(payload, to: channel)
+                RedisConnection.write([Array("PUBLISH".utf8), Array(channel.utf8), payload], into: &expected)
+                added += 1
+            } else {
+                let users = (0..<Int.random(in: 0...12)).map { _ in UUID() }
+                batch.add(payload, toUsers: users)
+                for user in users { RedisConnection.write([Array("PUBLISH".utf8), Array(Channels.user(user).utf8), payload], into: &expected) }
+                added += users.count
+            }
+        }
+        XCTAssertEqual(batch.count, added)
+        XCTAssertEqual(batch.resp.count, expected.count)
+        XCTAssertTrue(batch.resp == expected, "the batch's bytes differ from the commands'")
     }
 
     /// A reply read into the connection's flat buffer holds what hiredis' own objects hold, for

@@ -75,7 +75,10 @@ final class RedisTests: XCTestCase {
 
         subscriber.unsubscribe(a)
         try await eventually("unsubscribe never reached Redis") { try await redis.publish(Array("gone".utf8), to: a) == 0 }
-        try await redis.publish([(channel: a, message: Array("ignored".utf8)), (channel: b, message: Array("two".utf8))])
+        var batch = PublishBatch()
+        batch.add(Array("ignored".utf8), to: a)
+        batch.add(Array("two".utf8), to: b)
+        try await redis.publish(batch)
         // Probes published while the unsubscribe was on its way may still be queued: skip them.
         let second = await next(from: messages) { String(decoding: $0.payload, as: UTF8.self) != "gone" }
         XCTAssertEqual(second?.channel, b)
@@ -84,7 +87,10 @@ final class RedisTests: XCTestCase {
 
         // Payloads are bytes of a length, not C strings: NULs, any byte, nothing at all.
         let binary: [UInt8] = [0, 255, 0x0D, 0x0A, 0, 42]
-        try await redis.publish([(channel: b, message: binary), (channel: b, message: [])])
+        batch = PublishBatch()
+        batch.add(binary, to: b)
+        batch.add([], to: b)
+        try await redis.publish(batch)
         let third = await next(from: messages)
         let fourth = await next(from: messages)
         XCTAssertEqual(third?.payload, binary)

@@ -88,7 +88,7 @@ extension MessageWorker {
     /// Stores new messages with one statement.
     /// - Returns: each command's outcome, and the `message_received` events for the members of
     ///   the chats that got a message.
-    func store(_ creates: [MessageCreate]) async throws -> (outcomes: [CreateOutcome], events: [(String, [UInt8])]) {
+    func store(_ creates: [MessageCreate]) async throws -> (outcomes: [CreateOutcome], events: PublishBatch) {
         // A sender who sent over a live socket is online. The others' presence is read while
         // the insert runs (both are on the batch's path); a sender Redis cannot tell of stays
         // as stored, offline.
@@ -119,7 +119,7 @@ extension MessageWorker {
             default: .forbidden("You are not a member of this chat")
             }
         }
-        var events: [(String, [UInt8])] = []
+        var events = PublishBatch()
         let outcomes = try batch.outcomes.enumerated().map { index, outcome -> CreateOutcome in
             switch outcome {
             case .created(let message):
@@ -127,7 +127,7 @@ extension MessageWorker {
                 persisted.increment()
                 let json = try message.encoded()
                 let event = UserEvent.encodedMessageReceived(messageJSON: json)
-                events += (batch.members[message.chatId] ?? []).map { (Channels.user($0), event) }
+                events.add(event, toUsers: batch.members[message.chatId] ?? [])
                 return .message(json: json, created: true)
             case .existing(let message):
                 return .message(json: try (byId[message.id] ?? message).encoded(), created: false)
@@ -144,7 +144,7 @@ extension MessageWorker {
     /// - Returns: what each command asks of its delivery.
     private func applyCreates(_ items: [NewMessage], from batch: [Delivery]) async -> [(delivery: Int, Disposition)] {
         let outcomes: [CreateOutcome]
-        var outgoing: [(String, [UInt8])]
+        var outgoing: PublishBatch
         do {
             (outcomes, outgoing) = try await store(items.map(\.create))
         } catch {
@@ -162,7 +162,7 @@ extension MessageWorker {
         for (item, outcome) in zip(items, outcomes) {
             applied.increment()
             if let node = item.command.replyTo, let body = try? outcome.reply(to: item.command.id) {
-                outgoing.append((Channels.node(node), body))
+                outgoing.add(body, to: Channels.node(node))
             }
         }
         await publish(outgoing)

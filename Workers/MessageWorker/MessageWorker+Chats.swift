@@ -1,5 +1,6 @@
 import Foundation
 import ParleyCore
+import ParleyPubSub
 import ParleyStore
 
 extension MessageWorker {
@@ -16,9 +17,9 @@ extension MessageWorker {
             }
             // One presence lookup for all views: they show the same users.
             views = await live(views.map(\.chat)).enumerated().map { (views[$0.offset].userId, $0.element) }
-            var events: [(String, [UInt8])] = []
+            var events = PublishBatch()
             for (userId, view) in views {
-                events.append((Channels.user(userId), [UInt8](try JSON.encode(UserEvent.chatUpdated(view)))))
+                events.add([UInt8](try JSON.encode(UserEvent.chatUpdated(view))), toUser: userId)
             }
             let actorView = views.first { $0.userId == actor }?.chat
             await publish(events)
@@ -44,7 +45,7 @@ extension MessageWorker {
               let stored = try await database.chats.chat(id: clear.chatId, viewer: clear.userId)
         else { return failure(command, .forbidden("You are not a member of this chat")) }
         let view = await live(stored)
-        await publish([(Channels.user(clear.userId), [UInt8](try JSON.encode(UserEvent.chatUpdated(view))))])
+        await publish([UInt8](try JSON.encode(UserEvent.chatUpdated(view))), toUsers: [clear.userId])
         return CommandReply(commandId: command.id, outcome: .chat(view, created: false))
     }
 

@@ -72,7 +72,9 @@ public final class MessageWorker: Service, Sendable {
         guard let reply else { return disposition }
         applied.increment()
         if let node = command.replyTo, let body = try? [UInt8](JSON.encode(reply)) {
-            await publish([(Channels.node(node), body)])
+            var reply = PublishBatch()
+            reply.add(body, to: Channels.node(node))
+            await publish(reply)
         }
         return disposition
     }
@@ -102,8 +104,7 @@ public final class MessageWorker: Service, Sendable {
             let readMark = ReadMark(chatId: read.chatId, userId: read.userId, messageId: mark)
             if mark == read.messageId {
                 let payload = [UInt8](try JSON.encode(UserEvent.messagesRead(readMark)))
-                let members = try await database.chats.memberIds(chatId: read.chatId)
-                await publish(members.map { (Channels.user($0), payload) })
+                await publish(payload, toUsers: try await database.chats.memberIds(chatId: read.chatId))
             }
             return CommandReply(commandId: command.id, outcome: .read(readMark))
 
@@ -133,8 +134,7 @@ public final class MessageWorker: Service, Sendable {
         case .changed(let stored):
             let message = await live(stored)
             let payload = [UInt8](try JSON.encode(event(message)))
-            let members = try await database.chats.memberIds(chatId: message.chatId)
-            await publish(members.map { (Channels.user($0), payload) })
+            await publish(payload, toUsers: try await database.chats.memberIds(chatId: message.chatId))
             return CommandReply(commandId: command.id, outcome: .message(message, created: true))
         case .unchanged(let message):
             return CommandReply(commandId: command.id, outcome: .message(message, created: false))
@@ -154,12 +154,19 @@ public final class MessageWorker: Service, Sendable {
     }
 
     /// Real-time delivery is best effort: a Redis failure is logged, clients resync on reconnect.
-    func publish(_ messages: [(String, [UInt8])]) async {
-        guard !messages.isEmpty else { return }
+    func publish(_ batch: PublishBatch) async {
+        guard !batch.isEmpty else { return }
         do {
-            try await redis.publish(messages.map { (channel: $0.0, message: $0.1) })
+            try await redis.publish(batch)
         } catch {
-            logger.warning("cannot publish events", metadata: ["count": "\(messages.count)", "error": "\(error)"])
+            logger.warning("cannot publish events", metadata: ["count": "\(batch.count)", "error": "\(error)"])
         }
+    }
+
+    /// `payload` for every socket of each of `users`.
+    func publish(_ payload: [UInt8], toUsers users: [UUID]) async {
+        var batch = PublishBatch()
+        batch.add(payload, toUsers: users)
+        await publish(batch)
     }
 }

@@ -135,6 +135,8 @@ public final class PresenceWorker: Service, Sendable {
     private func announce(_ status: UserStatus, to contacts: [UUID]) async throws {
         guard !contacts.isEmpty else { return }
         let payload = [UInt8](try JSON.encode(UserEvent.userStatusChange(status)))
-        try await redis.publish(contacts.map { (channel: Channels.user($0), message: payload) })
+        var batch = PublishBatch()
+        batch.add(payload, toUsers: contacts)
+        try await redis.publish(batch)
     }
 }

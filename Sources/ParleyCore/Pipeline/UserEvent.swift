@@ -128,12 +128,22 @@ extension UserEvent {
 public enum Channels {
     /// Events for every socket of one user.
     public static func user(_ id: UUID) -> String {
-        // Written in place: the message worker names a channel for every member of every
-        // message's chat, and interpolation made the id's text and then the name (3% of it).
-        String(unsafeUninitializedCapacity: userPrefix.utf8.count + 36) { buffer in
-            id.writeText(uppercase: false, into: buffer, at: buffer.initialize(fromContentsOf: userPrefix.utf8))
+        // Written in place: interpolation made the id's text and then the name.
+        String(unsafeUninitializedCapacity: userNameLength) { writeUser(id, into: $0) }
+    }
+
+    /// `body` over the bytes of ``user(_:)``, written on the stack: the message worker names a
+    /// channel for every member of every message's chat, and a `String` each was an allocation.
+    public static func withUser<R>(_ id: UUID, _ body: (UnsafeRawBufferPointer) throws -> R) rethrows -> R {
+        try withUnsafeTemporaryAllocation(of: UInt8.self, capacity: userNameLength) { buffer in
+            try body(UnsafeRawBufferPointer(UnsafeBufferPointer(rebasing: buffer[..<writeUser(id, into: buffer)])))
         }
     }
+
+    private static func writeUser(_ id: UUID, into buffer: UnsafeMutableBufferPointer<UInt8>) -> Int {
+        id.writeText(uppercase: false, into: buffer, at: buffer.initialize(fromContentsOf: userPrefix.utf8))
+    }
+
     /// The user a `parley:user:{id}` channel's name, as bytes, belongs to.
     public static func userId(fromChannel bytes: UnsafeRawBufferPointer) -> UUID? {
         // On the bytes in place: `hasPrefix` and `dropFirst` on a string walk characters, and
@@ -146,6 +156,7 @@ public enum Channels {
 
     private static let userPrefix = "parley:user:"
     private static let userPrefixBytes = Array(userPrefix.utf8)
+    private static let userNameLength = userPrefix.utf8.count + 36
 
     /// Replies for one gateway node.
     public static func node(_ id: String) -> String { "parley:node:\(id)" }

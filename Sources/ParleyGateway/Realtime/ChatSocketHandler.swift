@@ -123,7 +123,9 @@ struct ChatSocketHandler: SocketIOHandler {
         }
         let notice = TypingNotice(chatId: chatId, userId: userId)
         let payload = [UInt8](try JSON.encode(started ? UserEvent.typing(notice) : UserEvent.stopTyping(notice)))
-        try await redis.publish(members.filter { $0 != userId }.map { (channel: Channels.user($0), message: payload) })
+        var batch = PublishBatch()
+        batch.add(payload, toUsers: members.filter { $0 != userId })
+        try await redis.publish(batch)
     }
 
     /// `send_message`'s payload, read straight from the parsed arguments when it has the usual
