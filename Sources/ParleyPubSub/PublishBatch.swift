@@ -23,16 +23,22 @@ public struct PublishBatch: Sendable {
 
     /// `message` for every socket of `user` (``Channels/user(_:)``).
     public mutating func add(_ message: [UInt8], toUser user: UUID) {
-        add(message, toUsers: CollectionOfOne(user))
+        reserve(Self.size(of: message))
+        Channels.withUser(user) { add(message, on: $0) }
     }
 
-    /// `message` for every socket of each of `users`.
-    public mutating func add(_ message: [UInt8], toUsers users: some Collection<UUID>) {
-        let each = Self.header.count + RedisConnection.bulkSize(Self.userChannelLength) + RedisConnection.bulkSize(message.count)
-        reserve(each * users.count)
+    /// `message` for every socket of each of `users`. An array, not any collection: generic
+    /// across modules, each element taken from the collection was an allocation.
+    public mutating func add(_ message: [UInt8], toUsers users: [UUID]) {
+        reserve(Self.size(of: message) * users.count)
         for user in users {
             Channels.withUser(user) { add(message, on: $0) }
         }
+    }
+
+    /// The bytes of one PUBLISH of `message` to a user.
+    private static func size(of message: [UInt8]) -> Int {
+        header.count + RedisConnection.bulkSize(userChannelLength) + RedisConnection.bulkSize(message.count)
     }
 
     /// `*3`, then `PUBLISH`, the channel and the message as bulk strings.

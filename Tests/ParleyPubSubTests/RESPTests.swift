@@ -46,7 +46,7 @@ final class RESPTests: XCTestCase {
                 added += 1
             } else {
                 let users = (0..<Int.random(in: 0...12)).map { _ in UUID() }
-                batch.add(payload, toUsers: users)
+                if users.count == 1 { batch.add(payload, toUser: users[0]) } else { batch.add(payload, toUsers: users) }
                 for user in users { RedisConnection.write([Array("PUBLISH".utf8), Array(Channels.user(user).utf8), payload], into: &expected) }
                 added += users.count
             }
