@@ -120,7 +120,13 @@ extension UserEvent {
     /// The wire form of `.messageReceived` around the message's JSON, as the encoder would
     /// write it (see ``CommandReply/encodedMessageReply(commandId:messageJSON:created:)``).
     public static func encodedMessageReceived(messageJSON: [UInt8]) -> [UInt8] {
-        Array(#"["message_received","#.utf8) + messageJSON + [UInt8(ascii: "]")]
+        let head = #"["message_received","#.utf8
+        var out: [UInt8] = []
+        out.reserveCapacity(head.count + messageJSON.count + 1)
+        out += head
+        out += messageJSON
+        out.append(UInt8(ascii: "]"))
+        return out
     }
 }
 
