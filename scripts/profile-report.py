@@ -50,7 +50,7 @@ def parse(block):
     return thread, int(head[tid_at]), frames
 
 
-def part(symbol, dso):
+def part(symbol, dso, binary):
     if "kernel" in dso:
         return "kernel"
     if "libswift" in dso or "libFoundation" in dso or "libdispatch" in dso:
@@ -59,7 +59,7 @@ def part(symbol, dso):
         return "C library"
     if OWN.search(symbol):
         return "Parley"
-    if dso.endswith(("/parley", "/parley-bench")) or "release/parley" in dso:
+    if dso == binary:
         return "Swift packages (NIO, Hummingbird, ...)"
     return dso.rsplit("/", 1)[-1] or "?"
 
@@ -107,6 +107,7 @@ def main():
     parser.add_argument("--seconds", type=float, required=True)
     parser.add_argument("--before")
     parser.add_argument("--after")
+    parser.add_argument("--binary", help="the recorded program's path: its code other than Parley's is the packages'")
     args = parser.parse_args()
 
     threads, parts, leaves, inclusive, sites = (collections.Counter() for _ in range(5))
@@ -119,7 +120,7 @@ def main():
         threads[tid] += 1
         thread_names[tid] = f"{thread} ({tid})"
         if args.mode == "cpu":
-            parts[part(*frames[0])] += 1
+            parts[part(*frames[0], args.binary)] += 1
             leaves[frames[0][0]] += 1
             inclusive[frozenset(s for s, _ in frames if OWN.search(s))] += 1
         else:
