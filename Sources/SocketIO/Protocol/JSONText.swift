@@ -63,9 +63,6 @@ enum JSONText {
                 index += 1
                 return .object(members)
             }
-            // Room for a few members at once: grown from nothing, an event's object of three was
-            // allocated three times over.
-            members.reserveCapacity(4)
             while true {
                 skipSpace()
                 guard index < bytes.count, bytes[index] == UInt8(ascii: "\""), let key = string() else { return nil }
@@ -93,8 +90,6 @@ enum JSONText {
                 index += 1
                 return .array(items)
             }
-            // As for an object: an event's `[name, payload]` grew twice.
-            items.reserveCapacity(4)
             while true {
                 guard let item = value(depth: depth + 1) else { return nil }
                 items.append(item)

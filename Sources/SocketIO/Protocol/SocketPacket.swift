@@ -117,11 +117,8 @@ public struct SocketPacket: Sendable, Equatable {
     }
 
     /// An ACK packet whose arguments are already JSON text.
-    public static func encodeAck(namespace: String = "/", id: Int, rawArguments: some Collection<[UInt8]>) -> [UInt8] {
-        var out: [UInt8] = []
-        // The type digit, the namespace and a comma, up to 20 digits of id, the brackets.
-        out.reserveCapacity(1 + namespace.utf8.count + 1 + 20 + 2 + rawArguments.reduce(0) { $0 + $1.count + 1 })
-        writeHeader(kind: .ack, namespace: namespace, id: id, into: &out)
+    public static func encodeAck(namespace: String = "/", id: Int, rawArguments: [[UInt8]]) -> [UInt8] {
+        var out = header(kind: .ack, namespace: namespace, id: id)
         out.append(UInt8(ascii: "["))
         for (index, argument) in rawArguments.enumerated() {
             if index > 0 { out.append(UInt8(ascii: ",")) }

@@ -148,7 +148,7 @@ final class SocketIOConnection: Sendable {
             socket.send(SocketPacket(kind: .ack, namespace: socket.namespace, id: id, data: .array(arguments)))
         } raw: { json in
             guard !once.done.exchange(true, ordering: .acquiringAndReleasing) else { return }
-            socket.sendRaw(SocketPacket.encodeAck(namespace: socket.namespace, id: id, rawArguments: CollectionOfOne(json)))
+            socket.sendRaw(SocketPacket.encodeAck(namespace: socket.namespace, id: id, rawArguments: [json]))
         }
     }
 
