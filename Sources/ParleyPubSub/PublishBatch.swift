@@ -13,6 +13,16 @@ public struct PublishBatch: Sendable {
 
     public init() {}
 
+    /// A batch of `message` on `channel`.
+    public init(_ message: [UInt8], to channel: String) {
+        add(message, to: channel)
+    }
+
+    /// A batch of `message` for every socket of each of `users`.
+    public init(_ message: [UInt8], toUsers users: [UUID]) {
+        add(message, toUsers: users)
+    }
+
     public var isEmpty: Bool { count == 0 }
 
     /// `message` on `channel`.
@@ -38,7 +48,7 @@ public struct PublishBatch: Sendable {
 
     /// The bytes of one PUBLISH of `message` to a user.
     private static func size(of message: [UInt8]) -> Int {
-        header.count + RedisConnection.bulkSize(userChannelLength) + RedisConnection.bulkSize(message.count)
+        header.count + RedisConnection.bulkSize(Channels.userChannelLength) + RedisConnection.bulkSize(message.count)
     }
 
     /// `*3`, then `PUBLISH`, the channel and the message as bulk strings.
@@ -57,5 +67,4 @@ public struct PublishBatch: Sendable {
     }
 
     private static let header = Array("*3\r\n$7\r\nPUBLISH\r\n".utf8)
-    private static let userChannelLength = Channels.user(UUID()).utf8.count
 }

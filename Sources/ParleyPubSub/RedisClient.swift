@@ -39,18 +39,13 @@ public final class RedisClient: IOThreadService, Sendable {
     /// Sends several commands back to back and returns their replies in order.
     public func pipeline(_ commands: [[[UInt8]]]) async throws -> [RedisValue] {
         guard !commands.isEmpty else { return [] }
-        var resp: [UInt8] = []
-        resp.reserveCapacity(commands.reduce(0) { $0 + RedisConnection.size(of: $1) })
-        for arguments in commands { RedisConnection.write(arguments, into: &resp) }
-        return try await send(resp, replies: commands.count)
+        return try await send(RedisConnection.formatted(commands), replies: commands.count)
     }
 
     /// Publishes `message` on `channel`; returns how many subscribers received it.
     @discardableResult
     public func publish(_ message: [UInt8], to channel: String) async throws -> Int {
-        var batch = PublishBatch()
-        batch.add(message, to: channel)
-        let reply = try await send(batch.resp, replies: 1)[0]
+        let reply = try await send(PublishBatch(message, to: channel).resp, replies: 1)[0]
         if case .integer(let n) = reply { return n }
         throw RedisError.reply("\(reply)")
     }

@@ -36,10 +36,7 @@ final class RedisConnection {
 
     /// Queues a command in the output buffer; nothing is sent before ``flush()``.
     func append(_ arguments: [[UInt8]]) {
-        var resp: [UInt8] = []
-        resp.reserveCapacity(Self.size(of: arguments))
-        Self.write(arguments, into: &resp)
-        append(formatted: resp)
+        append(formatted: Self.formatted(CollectionOfOne(arguments)))
     }
 
     /// Queues commands written in the protocol's own form (``write(_:into:)``,
@@ -52,6 +49,14 @@ final class RedisConnection {
         resp.withUnsafeBufferPointer { buffer in
             _ = redisAppendFormattedCommand(context, UnsafeRawPointer(buffer.baseAddress!).assumingMemoryBound(to: CChar.self), buffer.count)
         }
+    }
+
+    /// Commands as RESP, one after the other, in a buffer sized once.
+    static func formatted(_ commands: some Collection<[[UInt8]]>) -> [UInt8] {
+        var resp: [UInt8] = []
+        resp.reserveCapacity(commands.reduce(0) { $0 + size(of: $1) })
+        for arguments in commands { write(arguments, into: &resp) }
+        return resp
     }
 
     /// A command as RESP: an array of bulk strings.

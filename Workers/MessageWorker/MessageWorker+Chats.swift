@@ -45,7 +45,7 @@ extension MessageWorker {
               let stored = try await database.chats.chat(id: clear.chatId, viewer: clear.userId)
         else { return failure(command, .forbidden("You are not a member of this chat")) }
         let view = await live(stored)
-        await publish([UInt8](try JSON.encode(UserEvent.chatUpdated(view))), toUsers: [clear.userId])
+        await publish(PublishBatch([UInt8](try JSON.encode(UserEvent.chatUpdated(view))), toUsers: [clear.userId]))
         return CommandReply(commandId: command.id, outcome: .chat(view, created: false))
     }
 

@@ -72,9 +72,7 @@ public final class MessageWorker: Service, Sendable {
         guard let reply else { return disposition }
         applied.increment()
         if let node = command.replyTo, let body = try? [UInt8](JSON.encode(reply)) {
-            var reply = PublishBatch()
-            reply.add(body, to: Channels.node(node))
-            await publish(reply)
+            await publish(PublishBatch(body, to: Channels.node(node)))
         }
         return disposition
     }
@@ -104,7 +102,7 @@ public final class MessageWorker: Service, Sendable {
             let readMark = ReadMark(chatId: read.chatId, userId: read.userId, messageId: mark)
             if mark == read.messageId {
                 let payload = [UInt8](try JSON.encode(UserEvent.messagesRead(readMark)))
-                await publish(payload, toUsers: try await database.chats.memberIds(chatId: read.chatId))
+                await publish(PublishBatch(payload, toUsers: try await database.chats.memberIds(chatId: read.chatId)))
             }
             return CommandReply(commandId: command.id, outcome: .read(readMark))
 
@@ -134,7 +132,7 @@ public final class MessageWorker: Service, Sendable {
         case .changed(let stored):
             let message = await live(stored)
             let payload = [UInt8](try JSON.encode(event(message)))
-            await publish(payload, toUsers: try await database.chats.memberIds(chatId: message.chatId))
+            await publish(PublishBatch(payload, toUsers: try await database.chats.memberIds(chatId: message.chatId)))
             return CommandReply(commandId: command.id, outcome: .message(message, created: true))
         case .unchanged(let message):
             return CommandReply(commandId: command.id, outcome: .message(message, created: false))
@@ -161,12 +159,5 @@ public final class MessageWorker: Service, Sendable {
         } catch {
             logger.warning("cannot publish events", metadata: ["count": "\(batch.count)", "error": "\(error)"])
         }
-    }
-
-    /// `payload` for every socket of each of `users`.
-    func publish(_ payload: [UInt8], toUsers users: [UUID]) async {
-        var batch = PublishBatch()
-        batch.add(payload, toUsers: users)
-        await publish(batch)
     }
 }

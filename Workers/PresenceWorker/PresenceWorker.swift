@@ -135,8 +135,6 @@ public final class PresenceWorker: Service, Sendable {
     private func announce(_ status: UserStatus, to contacts: [UUID]) async throws {
         guard !contacts.isEmpty else { return }
         let payload = [UInt8](try JSON.encode(UserEvent.userStatusChange(status)))
-        var batch = PublishBatch()
-        batch.add(payload, toUsers: contacts)
-        try await redis.publish(batch)
+        try await redis.publish(PublishBatch(payload, toUsers: contacts))
     }
 }

@@ -135,13 +135,13 @@ public enum Channels {
     /// Events for every socket of one user.
     public static func user(_ id: UUID) -> String {
         // Written in place: interpolation made the id's text and then the name.
-        String(unsafeUninitializedCapacity: userNameLength) { writeUser(id, into: $0) }
+        String(unsafeUninitializedCapacity: userChannelLength) { writeUser(id, into: $0) }
     }
 
     /// `body` over the bytes of ``user(_:)``, written on the stack: the message worker names a
     /// channel for every member of every message's chat, and a `String` each was an allocation.
     public static func withUser<R>(_ id: UUID, _ body: (UnsafeRawBufferPointer) throws -> R) rethrows -> R {
-        try withUnsafeTemporaryAllocation(of: UInt8.self, capacity: userNameLength) { buffer in
+        try withUnsafeTemporaryAllocation(of: UInt8.self, capacity: userChannelLength) { buffer in
             try body(UnsafeRawBufferPointer(UnsafeBufferPointer(rebasing: buffer[..<writeUser(id, into: buffer)])))
         }
     }
@@ -162,7 +162,8 @@ public enum Channels {
 
     private static let userPrefix = "parley:user:"
     private static let userPrefixBytes = Array(userPrefix.utf8)
-    private static let userNameLength = userPrefix.utf8.count + 36
+    /// The length of every ``user(_:)`` channel's name.
+    public static let userChannelLength = userPrefix.utf8.count + 36
 
     /// Replies for one gateway node.
     public static func node(_ id: String) -> String { "parley:node:\(id)" }

@@ -123,9 +123,7 @@ struct ChatSocketHandler: SocketIOHandler {
         }
         let notice = TypingNotice(chatId: chatId, userId: userId)
         let payload = [UInt8](try JSON.encode(started ? UserEvent.typing(notice) : UserEvent.stopTyping(notice)))
-        var batch = PublishBatch()
-        batch.add(payload, toUsers: members.filter { $0 != userId })
-        try await redis.publish(batch)
+        try await redis.publish(PublishBatch(payload, toUsers: members.filter { $0 != userId }))
     }
 
     /// `send_message`'s payload, read straight from the parsed arguments when it has the usual
