@@ -40,10 +40,27 @@ int parley_redis_flush(redisContext *c) {
     return 0;
 }
 
+/* What one read takes from the socket: a burst of a worker's batch at once, in a few calls. */
+#define PARLEY_READ_SIZE (64 * 1024)
+/* What the reader is given at a time. hiredis moves what is left of its buffer to the front
+ * whenever a reply ends 1 KiB or more into it: fed a whole read, it moved the rest of the read
+ * after every reply or two (about five times the bytes read, with pub/sub messages of
+ * 700 bytes); fed this much at a time, less than what it reads. */
+#define PARLEY_FEED_SIZE 1024
+
+static int set_error(redisContext *c, int type, const char *text) {
+    c->err = type;
+    snprintf(c->errstr, sizeof c->errstr, "%s", text);
+    return -1;
+}
+
 int parley_redis_poll_read(redisContext *c, int wake_fd, int timeout_ms) {
+    parley_flat_reply *flat = c->reader->privdata;
+    /* Still to be parsed: no wait (the caller takes replies until none is left). */
+    if (flat->input_fed < flat->input_len) return 1;
     struct pollfd fds[2] = {{.fd = c->fd, .events = POLLIN}, {.fd = wake_fd, .events = POLLIN}};
     int n = poll(fds, wake_fd >= 0 ? 2 : 1, timeout_ms);
-    if (n < 0) return errno == EINTR ? 0 : -1;
+    if (n < 0) return errno == EINTR ? 0 : set_error(c, REDIS_ERR_IO, strerror(errno));
     int result = 0;
     if (wake_fd >= 0 && (fds[1].revents & POLLIN)) {
         char buf[64];
@@ -51,7 +68,14 @@ int parley_redis_poll_read(redisContext *c, int wake_fd, int timeout_ms) {
         result |= 2;
     }
     if (fds[0].revents & (POLLIN | POLLHUP | POLLERR)) {
-        if (redisBufferRead(c) != REDIS_OK) return -1;
+        ssize_t got = read(c->fd, flat->input, PARLEY_READ_SIZE);
+        if (got == 0) return set_error(c, REDIS_ERR_EOF, "Server closed the connection");
+        if (got < 0) {
+            if (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR) return result;
+            return set_error(c, REDIS_ERR_IO, strerror(errno));
+        }
+        flat->input_len = (size_t)got;
+        flat->input_fed = 0;
         result |= 1;
     }
     return result;
@@ -130,8 +154,9 @@ parley_flat_reply *parley_flat_replies(redisReader *reader) {
     if (reply == NULL) return NULL;
     reply->capacity = 4096;
     reply->bytes = malloc(reply->capacity);
-    if (reply->bytes == NULL) {
-        free(reply);
+    reply->input = malloc(PARLEY_READ_SIZE);
+    if (reply->bytes == NULL || reply->input == NULL) {
+        parley_flat_reply_free(reply);
         return NULL;
     }
     reader->fn = &flat_functions;
@@ -142,13 +167,23 @@ parley_flat_reply *parley_flat_replies(redisReader *reader) {
 void parley_flat_reply_free(parley_flat_reply *reply) {
     if (reply == NULL) return;
     free(reply->bytes);
+    free(reply->input);
     free(reply);
 }
 
 int parley_redis_next_flat_reply(redisContext *c) {
-    void *r = NULL;
-    if (redisGetReplyFromReader(c, &r) != REDIS_OK) return -1;
-    return r == NULL ? 0 : 1;
+    parley_flat_reply *flat = c->reader->privdata;
+    for (;;) {
+        void *r = NULL;
+        if (redisGetReplyFromReader(c, &r) != REDIS_OK) return -1;
+        if (r != NULL) return 1;
+        if (flat->input_fed == flat->input_len) return 0;
+        size_t left = flat->input_len - flat->input_fed;
+        size_t feed = left < PARLEY_FEED_SIZE ? left : PARLEY_FEED_SIZE;
+        if (redisReaderFeed(c->reader, flat->input + flat->input_fed, feed) != REDIS_OK)
+            return set_error(c, REDIS_ERR_OOM, "Out of memory");
+        flat->input_fed += feed;
+    }
 }
 
 const parley_flat_part *parley_flat_part_at(const parley_flat_reply *reply, int index) { return &reply->part[index]; }

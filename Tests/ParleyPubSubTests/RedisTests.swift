@@ -98,6 +98,33 @@ final class RedisTests: XCTestCase {
         XCTAssertEqual(fourth?.channel, b)
     }
 
+    /// A burst many reads long, its messages cut anywhere by the reads and the pieces the reader
+    /// is given, one of them longer than a read: each arrives whole, once, in order.
+    func testSubscriberReadsABurstOfMessagesWhole() async throws {
+        let redis = client()
+        let (subscriber, messages) = startedSubscriber()
+        defer {
+            redis.stop()
+            subscriber.stop()
+        }
+        let channel = "test:chan:\(UUID())"
+        await subscriber.subscribe(channel)
+        let sizes = (0..<600).map { index in index == 300 ? 150_000 : Int.random(in: 0...3_000) }
+        let payloads = sizes.enumerated().map { index, size in
+            Array("\(index):".utf8) + (0..<size).map { _ in UInt8.random(in: 0...255) }
+        }
+        var batch = PublishBatch()
+        for payload in payloads { batch.add(payload, to: channel) }
+        try await redis.publish(batch)
+        for (index, payload) in payloads.enumerated() {
+            let message = await next(from: messages)
+            XCTAssertEqual(message?.channel, channel)
+            guard message?.payload == payload else {
+                return XCTFail("message \(index) of \(payloads.count) (\(payload.count) bytes) arrived as \(message?.payload.count ?? -1) bytes")
+            }
+        }
+    }
+
     func testSubscriberSubscribesAgainAfterItsConnectionIsCut() async throws {
         let redis = client()
         let (subscriber, messages) = startedSubscriber()

@@ -17,8 +17,10 @@ const char *parley_redis_errstr(const redisContext *c);
 int parley_redis_flush(redisContext *c);
 
 /* Waits until the connection has data, wake_fd is readable, or timeout_ms passes; reads what the
- * connection has into hiredis' buffer. Returns a bit set: 1 = data read, 2 = woken; 0 on timeout,
- * -1 on error (connection lost). A pending wake byte is drained. */
+ * connection has, on a context whose reader builds flat replies, into the flat reply's read
+ * buffer, which parley_redis_next_flat_reply feeds to the reader. Returns a bit set: 1 = data
+ * read (or still to be parsed), 2 = woken; 0 on timeout, -1 on error (connection lost). A
+ * pending wake byte is drained. */
 int parley_redis_poll_read(redisContext *c, int wake_fd, int timeout_ms);
 
 /* Flat replies: hiredis' parser reading into one buffer that is kept and reused, instead of its
@@ -43,6 +45,10 @@ typedef struct {
     char *bytes;
     size_t used;
     size_t capacity;
+    /* What was read from the socket and not yet fed to the reader (parley_redis_poll_read). */
+    char *input;
+    size_t input_len;
+    size_t input_fed;
 } parley_flat_reply;
 
 /* Makes reader build flat replies into the buffer returned (NULL when out of memory), which the
@@ -51,8 +57,8 @@ typedef struct {
 parley_flat_reply *parley_flat_replies(redisReader *reader);
 void parley_flat_reply_free(parley_flat_reply *reply);
 
-/* Takes one parsed reply out of the buffer, on a context whose reader builds flat replies: 1 when
- * one is complete (valid until the next call), 0 when none is, -1 on error. */
+/* Takes one parsed reply out of what was read, on a context whose reader builds flat replies: 1
+ * when one is complete (valid until the next call), 0 when none is, -1 on error. */
 int parley_redis_next_flat_reply(redisContext *c);
 
 /* The reply's part `index` (below PARLEY_FLAT_PARTS), and where its bytes begin. */
