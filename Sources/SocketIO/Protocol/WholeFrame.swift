@@ -13,18 +13,39 @@ extension ByteBufferAllocator {
     public func wholeWebSocketFrame(
         opcode: WebSocketOpcode, length: Int, maskKey: WebSocketMaskingKey? = nil, payload: (inout ByteBuffer) -> Void
     ) -> ByteBuffer {
-        var frame = buffer(capacity: 14 + length)
-        frame.writeFrameHeader(opcode: opcode, length: length, maskKey: maskKey)
-        let start = frame.writerIndex
-        payload(&frame)
-        precondition(frame.writerIndex - start == length, "a frame's payload is the length its header gives")
+        var frame = buffer(capacity: ByteBuffer.wholeWebSocketFrameSize(length: length, masked: maskKey != nil))
+        frame.writeWholeWebSocketFrame(opcode: opcode, length: length, maskKey: maskKey, payload: payload)
+        return frame
+    }
+}
+
+extension ByteBuffer {
+    /// The bytes a whole frame of a `length`-byte payload takes, its header included.
+    public static func wholeWebSocketFrameSize(length: Int, masked: Bool = false) -> Int {
+        let lengthBytes = switch length {
+        case ..<126: 0
+        case ...Int(UInt16.max): 2
+        default: 8
+        }
+        return 2 + lengthBytes + (masked ? 4 : 0) + length
+    }
+
+    /// Appends a whole final WebSocket frame (see `ByteBufferAllocator.wholeWebSocketFrame`):
+    /// several frames for one connection go out as one buffer.
+    public mutating func writeWholeWebSocketFrame(
+        opcode: WebSocketOpcode, length: Int, maskKey: WebSocketMaskingKey? = nil, payload: (inout ByteBuffer) -> Void
+    ) {
+        writeFrameHeader(opcode: opcode, length: length, maskKey: maskKey)
+        let start = writerIndex
+        payload(&self)
+        precondition(writerIndex - start == length, "a frame's payload is the length its header gives")
         if let maskKey {
             let key = Array(maskKey)
-            frame.withUnsafeMutableReadableBytes { bytes in
-                for i in 0..<length { bytes[start + i] ^= key[i & 3] }
+            let offset = start - readerIndex
+            withUnsafeMutableReadableBytes { bytes in
+                for i in 0..<length { bytes[offset + i] ^= key[i & 3] }
             }
         }
-        return frame
     }
 }
 
