@@ -169,7 +169,9 @@ public final class RedisSubscriber: IOThreadService, Sendable {
     /// A pub/sub reply, `[kind, channel, payload or count]`, read in place.
     private func handle(_ reply: FlatReply, receiver: Receiver?) {
         guard let count = reply.count, count >= 3, let kind = reply.bytes(0), let channelBytes = reply.bytes(1) else { return }
-        if kind.elementsEqual("message".utf8) {
+        // Compared as bytes: `elementsEqual` against a String's UTF-8 view walked both a byte
+        // at a time through generic code, for every message (0.7% of a gateway at 6,000 msg/s).
+        if kind.count == 7, memcmp(kind.baseAddress!, "message", 7) == 0 {
             if reply.type(2) == REDIS_REPLY_STRING, let payload = reply.bytes(2) {
                 receiver?.receive(ReceivedPubSubMessage(channel: channelBytes, payload: payload))
             }
