@@ -21,6 +21,20 @@ final class RedisTests: XCTestCase {
         return (subscriber, messages)
     }
 
+    /// `body` with a client, and a started subscriber of a new channel and what it receives;
+    /// both stopped afterwards.
+    func withSubscribedChannel(_ body: (RedisClient, RedisSubscriber, AsyncStream<PubSubMessage>, String) async throws -> Void) async throws {
+        let redis = client()
+        let (subscriber, messages) = startedSubscriber()
+        defer {
+            redis.stop()
+            subscriber.stop()
+        }
+        let channel = "test:chan:\(UUID())"
+        await subscriber.subscribe(channel)
+        try await body(redis, subscriber, messages, channel)
+    }
+
     func testCommandsAndPipelinesReturnRepliesInOrder() async throws {
         let redis = client()
         defer { redis.stop() }
@@ -57,90 +71,73 @@ final class RedisTests: XCTestCase {
     }
 
     func testSubscriberReceivesOnlyChannelsItHolds() async throws {
-        let redis = client()
-        let (subscriber, messages) = startedSubscriber()
-        defer {
-            redis.stop()
-            subscriber.stop()
+        try await withSubscribedChannel { redis, subscriber, messages, a in
+            let b = "test:chan:\(UUID())"
+            await subscriber.subscribe(b)
+            let receivers = try await redis.publish(Array("one".utf8), to: a)
+            XCTAssertEqual(receivers, 1)
+            let first = await next(from: messages)
+            XCTAssertEqual(first?.channel, a)
+            XCTAssertEqual(first.map { String(decoding: $0.payload, as: UTF8.self) }, "one")
+
+            subscriber.unsubscribe(a)
+            try await eventually("unsubscribe never reached Redis") { try await redis.publish(Array("gone".utf8), to: a) == 0 }
+            var batch = PublishBatch()
+            batch.add(Array("ignored".utf8), to: a)
+            batch.add(Array("two".utf8), to: b)
+            try await redis.publish(batch)
+            // Probes published while the unsubscribe was on its way may still be queued: skip them.
+            let second = await next(from: messages) { String(decoding: $0.payload, as: UTF8.self) != "gone" }
+            XCTAssertEqual(second?.channel, b)
+            XCTAssertEqual(second.map { String(decoding: $0.payload, as: UTF8.self) }, "two")
+            XCTAssertEqual(subscriber.channels, [b])
+
+            // Payloads are bytes of a length, not C strings: NULs, any byte, nothing at all.
+            let binary: [UInt8] = [0, 255, 0x0D, 0x0A, 0, 42]
+            batch = PublishBatch()
+            batch.add(binary, to: b)
+            batch.add([], to: b)
+            try await redis.publish(batch)
+            let third = await next(from: messages)
+            let fourth = await next(from: messages)
+            XCTAssertEqual(third?.payload, binary)
+            XCTAssertEqual(fourth?.payload, [])
+            XCTAssertEqual(fourth?.channel, b)
+    
         }
-        let a = "test:chan:\(UUID())"
-        let b = "test:chan:\(UUID())"
-        await subscriber.subscribe(a)
-        await subscriber.subscribe(b)
-        let receivers = try await redis.publish(Array("one".utf8), to: a)
-        XCTAssertEqual(receivers, 1)
-        let first = await next(from: messages)
-        XCTAssertEqual(first?.channel, a)
-        XCTAssertEqual(first.map { String(decoding: $0.payload, as: UTF8.self) }, "one")
-
-        subscriber.unsubscribe(a)
-        try await eventually("unsubscribe never reached Redis") { try await redis.publish(Array("gone".utf8), to: a) == 0 }
-        var batch = PublishBatch()
-        batch.add(Array("ignored".utf8), to: a)
-        batch.add(Array("two".utf8), to: b)
-        try await redis.publish(batch)
-        // Probes published while the unsubscribe was on its way may still be queued: skip them.
-        let second = await next(from: messages) { String(decoding: $0.payload, as: UTF8.self) != "gone" }
-        XCTAssertEqual(second?.channel, b)
-        XCTAssertEqual(second.map { String(decoding: $0.payload, as: UTF8.self) }, "two")
-        XCTAssertEqual(subscriber.channels, [b])
-
-        // Payloads are bytes of a length, not C strings: NULs, any byte, nothing at all.
-        let binary: [UInt8] = [0, 255, 0x0D, 0x0A, 0, 42]
-        batch = PublishBatch()
-        batch.add(binary, to: b)
-        batch.add([], to: b)
-        try await redis.publish(batch)
-        let third = await next(from: messages)
-        let fourth = await next(from: messages)
-        XCTAssertEqual(third?.payload, binary)
-        XCTAssertEqual(fourth?.payload, [])
-        XCTAssertEqual(fourth?.channel, b)
     }
 
     /// A burst many reads long, its messages cut anywhere by the reads and the pieces the reader
     /// is given, one of them longer than a read: each arrives whole, once, in order.
     func testSubscriberReadsABurstOfMessagesWhole() async throws {
-        let redis = client()
-        let (subscriber, messages) = startedSubscriber()
-        defer {
-            redis.stop()
-            subscriber.stop()
-        }
-        let channel = "test:chan:\(UUID())"
-        await subscriber.subscribe(channel)
-        let sizes = (0..<600).map { index in index == 300 ? 150_000 : Int.random(in: 0...3_000) }
-        let payloads = sizes.enumerated().map { index, size in
-            Array("\(index):".utf8) + (0..<size).map { _ in UInt8.random(in: 0...255) }
-        }
-        var batch = PublishBatch()
-        for payload in payloads { batch.add(payload, to: channel) }
-        try await redis.publish(batch)
-        for (index, payload) in payloads.enumerated() {
-            let message = await next(from: messages)
-            XCTAssertEqual(message?.channel, channel)
-            guard message?.payload == payload else {
-                return XCTFail("message \(index) of \(payloads.count) (\(payload.count) bytes) arrived as \(message?.payload.count ?? -1) bytes")
+        try await withSubscribedChannel { redis, _, messages, channel in
+            let sizes = (0..<600).map { index in index == 300 ? 150_000 : Int.random(in: 0...3_000) }
+            let payloads = sizes.enumerated().map { index, size in
+                Array("\(index):".utf8) + (0..<size).map { _ in UInt8.random(in: 0...255) }
+            }
+            var batch = PublishBatch()
+            for payload in payloads { batch.add(payload, to: channel) }
+            try await redis.publish(batch)
+            for (index, payload) in payloads.enumerated() {
+                let message = await next(from: messages)
+                XCTAssertEqual(message?.channel, channel)
+                guard message?.payload == payload else {
+                    return XCTFail("message \(index) of \(payloads.count) (\(payload.count) bytes) arrived as \(message?.payload.count ?? -1) bytes")
+                }
             }
         }
     }
 
     func testSubscriberSubscribesAgainAfterItsConnectionIsCut() async throws {
-        let redis = client()
-        let (subscriber, messages) = startedSubscriber()
-        defer {
-            redis.stop()
-            subscriber.stop()
+        try await withSubscribedChannel { redis, subscriber, messages, channel in
+            // Every subscriber's connection goes: any other one of this process comes back the same way.
+            let cut = try await redis.command(["CLIENT", "KILL", "TYPE", "pubsub"])
+            guard case .integer(let count) = cut, count >= 1 else { return XCTFail("no subscriber connection was cut: \(cut)") }
+            try await eventually("the subscriber never subscribed again") { try await redis.publish(Array("after".utf8), to: channel) == 1 }
+            let after = await next(from: messages) { String(decoding: $0.payload, as: UTF8.self) == "after" }
+            XCTAssertEqual(after?.channel, channel)
+            XCTAssertEqual(subscriber.channels, [channel])
         }
-        let channel = "test:chan:\(UUID())"
-        await subscriber.subscribe(channel)
-        // Every subscriber's connection goes: any other one of this process comes back the same way.
-        let cut = try await redis.command(["CLIENT", "KILL", "TYPE", "pubsub"])
-        guard case .integer(let count) = cut, count >= 1 else { return XCTFail("no subscriber connection was cut: \(cut)") }
-        try await eventually("the subscriber never subscribed again") { try await redis.publish(Array("after".utf8), to: channel) == 1 }
-        let after = await next(from: messages) { String(decoding: $0.payload, as: UTF8.self) == "after" }
-        XCTAssertEqual(after?.channel, channel)
-        XCTAssertEqual(subscriber.channels, [channel])
     }
 
     func testStoppingLetsGoOfSubscribesWaitingForRedis() async throws {
