@@ -18,9 +18,11 @@ final class LoopWriteQueueTests: XCTestCase {
     }
 
     /// A WebSocket connection's pipeline as the upgrade leaves it, with `below` between the
-    /// frame encoder and the socket.
-    private func upgradedChannel(below: some ChannelHandler = FlushCounter()) throws -> (EmbeddedChannel, WebSocketLink) {
-        let channel = EmbeddedChannel()
+    /// frame encoder and the socket, on `loop` (a new one unless given).
+    private func upgradedChannel(
+        below: some ChannelHandler = FlushCounter(), on loop: EmbeddedEventLoop = EmbeddedEventLoop()
+    ) throws -> (EmbeddedChannel, WebSocketLink) {
+        let channel = EmbeddedChannel(loop: loop)
         try channel.pipeline.syncOperations.addHandlers(below, WebSocketFrameEncoder())
         return (channel, try WebSocketLink(channel: channel, closeTimeout: .seconds(1)))
     }
@@ -75,9 +77,7 @@ final class LoopWriteQueueTests: XCTestCase {
     /// was sent before a close goes before the close frame.
     func testEachConnectionsFramesOfABurstAreOneWrite() throws {
         let (one, first) = try upgradedChannel()
-        let two = EmbeddedChannel(loop: one.embeddedEventLoop)
-        try two.pipeline.syncOperations.addHandlers(FlushCounter(), WebSocketFrameEncoder())
-        let second = try WebSocketLink(channel: two, closeTimeout: .seconds(1))
+        let (two, second) = try upgradedChannel(on: one.embeddedEventLoop)
         let shared = EnginePacket.message(Array("event".utf8)).webSocketFrame(ByteBufferAllocator())
         let other = EnginePacket.message(Array("other".utf8)).webSocketFrame(ByteBufferAllocator())
         first.send(frame: shared)
