@@ -31,6 +31,9 @@ public struct LoadReport: Codable, Sendable {
     public var finishedAt: Date
     /// Seconds messages were being sent.
     public var sendingSeconds: Double
+    /// Messages the plan asked for over the run, the ramp-up's climb included: `sentPerSecond`
+    /// alone, averaged over the ramp too, reads as a shortfall when every send went out.
+    public var due: Int
     public var sent: Int
     public var acked: Int
     public var uploads: Int
@@ -62,6 +65,7 @@ public struct LoadReport: Codable, Sendable {
         self.plan = plan
         finishedAt = Date()
         self.sendingSeconds = sendingSeconds
+        due = Int(plan.due(at: plan.duration))
         sent = state.sent
         acked = state.acked
         uploads = state.uploads
@@ -99,8 +103,8 @@ public struct LoadReport: Codable, Sendable {
         lines += [
             row("send → delivery", delivery),
             "",
-            String(format: "sent %d (%.0f/s), acked %d (%d uploads), delivered %d of %d (%.0f/s), missing %d, repeated %d, late %d",
-                   sent, sentPerSecond, acked, uploads, delivered, expectedDeliveries, deliveredPerSecond, missing, repeated, late),
+            String(format: "sent %d of %d due (%.0f/s, the ramp-up included), acked %d (%d uploads), delivered %d of %d (%.0f/s), missing %d, repeated %d, late %d",
+                   sent, due, sentPerSecond, acked, uploads, delivered, expectedDeliveries, deliveredPerSecond, missing, repeated, late),
             "sockets: \(connectionsPeak) held, \(connectionsFailed) failed",
             String(format: "load generator CPU: %.2f s (%.1f µs per delivery), event loops: %d", generatorCPUSeconds, generatorMicrosPerDelivery, generatorEventLoops),
         ]

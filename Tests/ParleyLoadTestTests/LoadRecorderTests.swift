@@ -56,10 +56,21 @@ final class LoadRecorderTests: XCTestCase {
         XCTAssertFalse(Self.report(LoadRecorder()).table.contains("upload → 201"))
     }
 
-    static func report(_ recorder: LoadRecorder) -> LoadReport {
-        LoadReport(
-            plan: LoadTestPlan(urls: ["http://127.0.0.1:1"], users: 4, chatSize: 4, rate: 1, duration: 1, rampUp: 0, messageSize: 1, uploadShare: 0),
-            state: recorder.state.withLock { $0 }, sendingSeconds: 1, connectionsFailed: 0, cpuSeconds: 0, eventLoops: 1)
+    func testTheTableSaysHowManySendsThePlanAskedForRampIncluded() {
+        let recorder = LoadRecorder()
+        for n in 0..<3 { recorder.sent(MessageKey(number: n, sender: 0), recipients: [1], at: now) }
+        // 6,000 a second after a 3 s climb over 20 s: 9,000 + 102,000.
+        let plan = LoadTestPlan(urls: ["http://127.0.0.1:1"], users: 4, chatSize: 4, rate: 6000, duration: 20, rampUp: 3, messageSize: 1, uploadShare: 0)
+        let report = Self.report(recorder, plan: plan)
+        XCTAssertEqual(report.due, 111_000)
+        XCTAssertTrue(report.table.contains("sent 3 of 111000 due"), report.table)
+    }
+
+    static func report(
+        _ recorder: LoadRecorder,
+        plan: LoadTestPlan = LoadTestPlan(urls: ["http://127.0.0.1:1"], users: 4, chatSize: 4, rate: 1, duration: 1, rampUp: 0, messageSize: 1, uploadShare: 0)
+    ) -> LoadReport {
+        LoadReport(plan: plan, state: recorder.state.withLock { $0 }, sendingSeconds: 1, connectionsFailed: 0, cpuSeconds: 0, eventLoops: 1)
     }
 
     func testKeysAreReadFromTheRunsMessagesOnly() {
