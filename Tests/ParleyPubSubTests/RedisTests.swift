@@ -103,7 +103,6 @@ final class RedisTests: XCTestCase {
             XCTAssertEqual(third?.payload, binary)
             XCTAssertEqual(fourth?.payload, [])
             XCTAssertEqual(fourth?.channel, b)
-    
         }
     }
 
