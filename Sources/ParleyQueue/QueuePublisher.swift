@@ -26,7 +26,8 @@ public final class QueuePublisher: IOThreadService, Sendable {
         let routingKey: String
         let messageId: String?
         let batchable: Bool
-        let continuation: CheckedContinuation<Void, any Error>
+        /// Told once: confirmed, or why not.
+        let done: @Sendable (Result<Void, any Error>) -> Void
     }
 
     /// Where batchable requests meet: one exchange and routing key.
@@ -104,18 +105,34 @@ public final class QueuePublisher: IOThreadService, Sendable {
     public func publish(
         _ body: [UInt8], routingKey: String, messageId: String? = nil, exchange: String? = nil, batchable: Bool = false, wakeUp: WakeUp = .now
     ) async throws {
-        do {
-            guard isConnected, !thread.isStopped else { throw QueueError.unavailable("not connected to RabbitMQ") }
-            try await withCheckedThrowingContinuation { continuation in
-                inbox.put(Request(
-                    body: body, exchange: exchange ?? topology.exchange, routingKey: routingKey, messageId: messageId,
-                    batchable: batchable, continuation: continuation), waking: thread, when: wakeUp)
+        try await withCheckedThrowingContinuation { continuation in
+            publish(body, routingKey: routingKey, messageId: messageId, exchange: exchange, batchable: batchable, wakeUp: wakeUp) {
+                continuation.resume(with: $0)
             }
-            published.increment()
-        } catch {
-            publishFailures.increment()
-            throw error
         }
+    }
+
+    /// ``publish(_:routingKey:messageId:exchange:batchable:wakeUp:)`` for a caller that goes on
+    /// without waiting: `completion` is called once, on the publisher's thread (or the caller's
+    /// when not connected), with the confirm or the ``QueueError``.
+    public func publish(
+        _ body: [UInt8], routingKey: String, messageId: String? = nil, exchange: String? = nil, batchable: Bool = false, wakeUp: WakeUp = .now,
+        completion: @escaping @Sendable (Result<Void, any Error>) -> Void
+    ) {
+        guard isConnected, !thread.isStopped else {
+            publishFailures.increment()
+            return completion(.failure(QueueError.unavailable("not connected to RabbitMQ")))
+        }
+        let published = published, publishFailures = publishFailures
+        inbox.put(Request(
+            body: body, exchange: exchange ?? topology.exchange, routingKey: routingKey, messageId: messageId, batchable: batchable
+        ) { result in
+            switch result {
+            case .success: published.increment()
+            case .failure: publishFailures.increment()
+            }
+            completion(result)
+        }, waking: thread, when: wakeUp)
     }
 
     /// Waits until connected, up to `timeout`; for start-up and tests.
@@ -165,7 +182,7 @@ public final class QueuePublisher: IOThreadService, Sendable {
         defer {
             let unsettled = outstanding.values.flatMap(\.requests) + held.values.joined()
             for request in unsettled {
-                request.continuation.resume(throwing: QueueError.unavailable("connection lost before confirm"))
+                request.done(.failure(QueueError.unavailable("connection lost before confirm")))
             }
         }
         func send(_ requests: [Request], batch: BatchKey?) throws {
@@ -179,7 +196,7 @@ public final class QueuePublisher: IOThreadService, Sendable {
                     }
                 }
             } catch {
-                for request in requests { request.continuation.resume(throwing: QueueError.unavailable("\(error)")) }
+                for request in requests { request.done(.failure(QueueError.unavailable("\(error)"))) }
                 throw error
             }
             outstanding[nextTag] = Sent(requests: requests, batch: batch, at: .now)
@@ -208,7 +225,7 @@ public final class QueuePublisher: IOThreadService, Sendable {
                     try send([request], batch: nil)
                 } catch {
                     // Those taken behind it would otherwise wait forever.
-                    for later in taken[(index + 1)...] { later.continuation.resume(throwing: QueueError.unavailable("\(error)")) }
+                    for later in taken[(index + 1)...] { later.done(.failure(QueueError.unavailable("\(error)"))) }
                     throw error
                 }
             }
@@ -228,12 +245,12 @@ public final class QueuePublisher: IOThreadService, Sendable {
                     if let batch = sent.batch { inFlight[batch, default: 1] -= 1 }
                     for request in sent.requests {
                         if kind == Int32(PARLEY_CONFIRM_NACK) {
-                            request.continuation.resume(throwing: QueueError.rejected("nacked by the broker"))
+                            request.done(.failure(QueueError.rejected("nacked by the broker")))
                         } else if returned && multiple == 0 {
                             // A mandatory message that no queue took comes back right before its ack.
-                            request.continuation.resume(throwing: QueueError.rejected("no queue is bound to '\(request.routingKey)'"))
+                            request.done(.failure(QueueError.rejected("no queue is bound to '\(request.routingKey)'")))
                         } else {
-                            request.continuation.resume()
+                            request.done(.success(()))
                         }
                     }
                 }
@@ -260,7 +277,7 @@ public final class QueuePublisher: IOThreadService, Sendable {
 
     private func failQueued(with error: any Error) {
         for request in inbox.takeAll() {
-            request.continuation.resume(throwing: QueueError.unavailable("\(error)"))
+            request.done(.failure(QueueError.unavailable("\(error)")))
         }
     }
 }
