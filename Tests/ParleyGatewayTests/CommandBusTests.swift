@@ -3,6 +3,7 @@ import ParleyCore
 import ParleyGateway
 import ParleyQueue
 import ParleyTestSupport
+import Synchronization
 import XCTest
 
 /// The bus's wait for a reply, against a real broker with no worker behind it.
@@ -52,6 +53,37 @@ final class CommandBusTests: XCTestCase {
                 let reply = String(decoding: try await bus.sendRaw(Self.create), as: UTF8.self)
                 XCTAssertTrue(reply.hasSuffix(#","outcome":{"answered":true}}"#), reply)
             }
+        }
+    }
+
+    /// A caller that does not wait is answered once, with the reply's bytes, however many
+    /// copies of the reply come.
+    func testACallerThatDoesNotWaitIsAnsweredOnceWithTheReply() async throws {
+        try await withBus(timeout: .seconds(10)) { bus, queue, topology in
+            let consumer = QueueConsumer(endpoint: TestServices.amqp, topology: topology, queue: queue, prefetch: 4, logger: TestServices.logger("con"))
+            consumer.start()
+            defer { consumer.stop() }
+            let answerer = Task {
+                for await delivery in consumer.deliveries {
+                    for command in try CommandBatch.decode(delivery.body) {
+                        let reply = Array(#"{"commandId":"\#(command.id.uuidString)","outcome":{"answered":true}}"#.utf8)
+                        bus.deliver(reply)
+                        bus.deliver(reply)
+                    }
+                    consumer.ack(delivery)
+                }
+            }
+            defer { answerer.cancel() }
+            let answers = Mutex<[Result<[UInt8], any Error>]>([])
+            let id = bus.sendRaw(Self.create) { answer in answers.withLock { $0.append(answer) } }
+            XCTAssertNotNil(id)
+            let deadline = ContinuousClock.now + .seconds(5)
+            while answers.withLock({ $0.isEmpty }), ContinuousClock.now < deadline { try await Task.sleep(for: .milliseconds(20)) }
+            try await Task.sleep(for: .milliseconds(200))
+            let got = answers.withLock { $0 }
+            XCTAssertEqual(got.count, 1, "answered \(got.count) times")
+            let reply = String(decoding: try XCTUnwrap(got.first).get(), as: UTF8.self)
+            XCTAssertTrue(reply.hasSuffix(#","outcome":{"answered":true}}"#), reply)
         }
     }
 

@@ -11,14 +11,16 @@ import Synchronization
 ///
 /// A command is published with publisher confirms and `replyTo` set to this node; the worker's
 /// reply arrives on the node's Redis channel and is handed in through ``deliver(_:)``. A reply
-/// may beat the caller to the wait, so a slot is opened before publishing.
+/// may beat the confirm, so the wait is registered before publishing; its timeout runs from
+/// the confirm.
 public final class CommandBus: Sendable {
-    /// Replies are kept as they came and decoded by the caller that waits for them: the node
-    /// channel's one reader also carries every event this node delivers.
-    private enum Slot {
-        case expected
-        case arrived([UInt8])
-        case waiting(CheckedContinuation<[UInt8], any Error>, deadline: NIODeadline)
+    /// A caller waiting for a reply. Replies are kept as they came and decoded by the caller:
+    /// the node channel's one reader also carries every event this node delivers.
+    private struct Waiting {
+        let answer: @Sendable (Result<[UInt8], any Error>) -> Void
+        /// None until the broker confirms the command: till then it is the broker's, and a
+        /// broker that stops answering fails it as unavailable, not as a timeout.
+        var deadline: NIODeadline?
     }
 
     private let publisher: QueuePublisher
@@ -26,7 +28,7 @@ public final class CommandBus: Sendable {
     public let nodeId: String
     private let timeout: Duration
     private let logger: Logger
-    private let slots = Mutex<[UUID: Slot]>([:])
+    private let slots = Mutex<[UUID: Waiting]>([:])
     /// Ends the waits that passed their deadline, a few times per timeout. One sweep for every
     /// wait: a timer per command was set and cancelled from other threads, each time waking
     /// the loop that runs it.
@@ -67,18 +69,50 @@ public final class CommandBus: Sendable {
     /// ``send(_:)``, answered with the reply's JSON as the worker wrote it, for callers that
     /// forward part of it.
     public func sendRaw(_ payload: Command.Payload) async throws -> [UInt8] {
-        let command = Command(replyTo: nodeId, payload: payload)
-        let body = try command.encoded()
-        slots.withLock { $0[command.id] = .expected }
-        do {
-            try await publisher.publish(
-                body, routingKey: command.type.rawValue, messageId: command.id.uppercased, batchable: CommandBatch.carries(command.type),
-                wakeUp: Self.wakeUp)
-        } catch {
-            slots.withLock { _ = $0.removeValue(forKey: command.id) }
-            throw error
+        let id = Mutex<UUID?>(nil)
+        return try await withTaskCancellationHandler {
+            try await withCheckedThrowingContinuation { continuation in
+                let commandId = sendRaw(payload) { continuation.resume(with: $0) }
+                id.withLock { $0 = commandId }
+                // Cancelled before the handler below knew the id: it found nothing to end.
+                if Task.isCancelled, let commandId {
+                    slots.withLock { $0.removeValue(forKey: commandId) }?.answer(.failure(CancellationError()))
+                }
+            }
+        } onCancel: {
+            guard let commandId = id.withLock({ $0 }) else { return }
+            slots.withLock { $0.removeValue(forKey: commandId) }?.answer(.failure(CancellationError()))
         }
-        return try await waitForReply(command.id)
+    }
+
+    /// ``sendRaw(_:)`` for a caller that goes on without waiting: `answer` is called once, with
+    /// the reply (on the thread that reads the node channel), or the ``QueueError`` of the
+    /// publish, or the timeout.
+    /// - Returns: the command's id.
+    @discardableResult
+    public func sendRaw(_ payload: Command.Payload, answer: @escaping @Sendable (Result<[UInt8], any Error>) -> Void) -> UUID? {
+        let command = Command(replyTo: nodeId, payload: payload)
+        let body: [UInt8]
+        do { body = try command.encoded() } catch {
+            answer(.failure(error))
+            return nil
+        }
+        let id = command.id
+        // Waiting before the publish: the reply may come before the confirm.
+        slots.withLock { $0[id] = Waiting(answer: answer, deadline: nil) }
+        publisher.publish(
+            body, routingKey: command.type.rawValue, messageId: id.uppercased, batchable: CommandBatch.carries(command.type),
+            wakeUp: Self.wakeUp
+        ) { [self] result in
+            switch result {
+            case .success:
+                let deadline = NIODeadline.now() + TimeAmount(timeout)
+                slots.withLock { $0[id]?.deadline = deadline }
+            case .failure(let error):
+                slots.withLock { $0.removeValue(forKey: id) }?.answer(.failure(error))
+            }
+        }
+        return id
     }
 
     /// Sends from a socket run on its event loop, several in one turn of the loop under load:
@@ -94,20 +128,9 @@ public final class CommandBus: Sendable {
             logger.warning("reply without a command id on node channel")
             return
         }
-        let waiter: CheckedContinuation<[UInt8], any Error>? = slots.withLock { slots in
-            switch slots[commandId] {
-            case .expected:
-                slots[commandId] = .arrived(payload)
-                return nil
-            case .waiting(let continuation, _):
-                slots.removeValue(forKey: commandId)
-                return continuation
-            case .arrived, nil:
-                // A late reply to a caller that gave up, or a duplicate: nobody is waiting.
-                return nil
-            }
-        }
-        waiter?.resume(returning: payload)
+        // A late reply to a caller that gave up, or a duplicate, finds nobody waiting.
+        let waiting = slots.withLock { $0.removeValue(forKey: commandId) }
+        waiting?.answer(.success(payload))
     }
 
     /// The outcome of a reply ``sendRaw(_:)`` gave.
@@ -119,46 +142,18 @@ public final class CommandBus: Sendable {
         }
     }
 
-    /// Waits for the reply to `id` until the timeout.
-    private func waitForReply(_ id: UUID) async throws -> [UInt8] {
-        try await withTaskCancellationHandler {
-            try await withCheckedThrowingContinuation { continuation in
-                let deadline = NIODeadline.now() + TimeAmount(timeout)
-                let early: [UInt8]? = slots.withLock { slots in
-                    switch slots[id] {
-                    case .arrived(let outcome):
-                        slots.removeValue(forKey: id)
-                        return outcome
-                    case .expected:
-                        slots[id] = .waiting(continuation, deadline: deadline)
-                        return nil
-                    default:
-                        continuation.resume(throwing: CancellationError())
-                        return nil
-                    }
-                }
-                if let early { continuation.resume(returning: early) }
-            }
-        } onCancel: {
-            let slot = slots.withLock { $0.removeValue(forKey: id) }
-            if case .waiting(let continuation, _) = slot { continuation.resume(throwing: CancellationError()) }
-        }
-    }
-
     private static let timedOut = ParleyError(.timeout, "The request was accepted but is taking too long; retry it")
 
     private func endOverdueWaits() {
         let now = NIODeadline.now()
-        let overdue: [CheckedContinuation<[UInt8], any Error>] = slots.withLock { slots in
-            var overdue: [CheckedContinuation<[UInt8], any Error>] = []
-            for (id, slot) in slots {
-                if case .waiting(let continuation, let deadline) = slot, deadline <= now {
-                    overdue.append(continuation)
-                    slots.removeValue(forKey: id)
-                }
+        let overdue: [@Sendable (Result<[UInt8], any Error>) -> Void] = slots.withLock { slots in
+            var overdue: [@Sendable (Result<[UInt8], any Error>) -> Void] = []
+            for (id, waiting) in slots where waiting.deadline.map({ $0 <= now }) ?? false {
+                overdue.append(waiting.answer)
+                slots.removeValue(forKey: id)
             }
             return overdue
         }
-        for waiter in overdue { waiter.resume(throwing: Self.timedOut) }
+        for waiter in overdue { waiter(.failure(Self.timedOut)) }
     }
 }
