@@ -275,3 +275,74 @@ extension SocketIOServerTests {
         }
     }
 }
+
+/// Handles `hold` and `echo` without tasks, `hold` ending only once the gate opens; counts the
+/// events that reached the async path instead.
+final class TasklessGateHandler: SocketIOHandler {
+    private let state = Mutex<(open: Bool, held: [@Sendable () -> Void], inTasks: Int)>((false, [], 0))
+
+    var eventsInTasks: Int { state.withLock { $0.inTasks } }
+
+    func open() {
+        let held = state.withLock { state in
+            state.open = true
+            defer { state.held.removeAll() }
+            return state.held
+        }
+        for done in held { done() }
+    }
+
+    func connect(_ socket: SocketIOSocket, auth: JSONValue?) async -> ConnectDecision { .accept(userData: 0) }
+
+    func eventWithoutTask(_ socket: SocketIOSocket, name: String, arguments: [JSONValue], ack: Ack?, done: @escaping @Sendable () -> Void) -> Bool {
+        switch name {
+        case "hold":
+            let open = state.withLock { state in
+                if !state.open { state.held.append(done) }
+                return state.open
+            }
+            if open { done() }
+            return true
+        case "echo":
+            ack?.send(arguments)
+            done()
+            return true
+        default:
+            return false
+        }
+    }
+
+    func event(_ socket: SocketIOSocket, name: String, arguments: [JSONValue], ack: Ack?) async {
+        state.withLock { $0.inTasks += 1 }
+        ack?.send(arguments)
+    }
+
+    func disconnected(_ socket: SocketIOSocket, reason: String) async {}
+}
+
+extension SocketIOServerTests {
+    /// Events a handler takes without a task are answered as the others are, count against
+    /// `concurrentEventsPerConnection` until they end, and the rest still run in tasks.
+    func testEventsHandledWithoutATaskCountAgainstTheLimitUntilTheyEnd() async throws {
+        let gate = TasklessGateHandler()
+        try await withServer({ $0.concurrentEventsPerConnection = 4 }, handler: gate) { url, _, _ in
+            try await SocketIOClient.connect(to: url, logger: Self.logger) { client in
+                let first = try await client.emitWithAck("echo", .number(1), timeout: .seconds(3))
+                XCTAssertEqual(first, [.number(1)])
+                let other = try await client.emitWithAck("other", .string("x"), timeout: .seconds(3))
+                XCTAssertEqual(other, [.string("x")])
+                XCTAssertEqual(gate.eventsInTasks, 1, "only the event the handler declined ran in a task")
+                for _ in 0..<4 { client.emit("hold") }
+                do {
+                    _ = try await client.emitWithAck("echo", .number(2), timeout: .milliseconds(500))
+                    XCTFail("the server read past the limit")
+                } catch let error as SocketIOClient.ClientError {
+                    XCTAssertEqual(error, .timeout)
+                }
+                gate.open()
+                let after = try await client.emitWithAck("echo", .number(3), timeout: .seconds(3))
+                XCTAssertEqual(after, [.number(3)])
+            }
+        }
+    }
+}

@@ -12,6 +12,9 @@ final class SocketIOConnection: Sendable {
         case run(@Sendable () async -> Void)
         /// Work the messages after it must wait for (a CONNECT: events follow the join).
         case runAlone(@Sendable () async -> Void)
+        /// An event: started without a task if the handler can (given the call that ends it),
+        /// else run as ``run(_:)``.
+        case start(@Sendable (@escaping @Sendable () -> Void) -> Bool, orRun: @Sendable () async -> Void)
         /// The client broke the protocol: close the session.
         case violation(String)
     }
@@ -88,7 +91,10 @@ final class SocketIOConnection: Sendable {
             if Self.reservedEvents.contains(name) { return .violation("reserved event name '\(name)'") }
             let ack = packet.id.map { id in self.ack(for: socket, id: id) }
             let arguments = Array(items.dropFirst())
-            return .run { await self.handler.event(socket, name: name, arguments: arguments, ack: ack) }
+            let handler = handler
+            return .start({ done in handler.eventWithoutTask(socket, name: name, arguments: arguments, ack: ack, done: done) }) {
+                await handler.event(socket, name: name, arguments: arguments, ack: ack)
+            }
         case .ack, .binaryAck:
             // The server sends no events that ask for acks yet; an ack is accepted and ignored.
             return .none

@@ -13,12 +13,21 @@ public protocol SocketIOHandler: Sendable {
     func connected(_ socket: SocketIOSocket, auth: JSONValue?) async
     /// An event from a connected socket; `ack`, when present, answers the client's callback.
     func event(_ socket: SocketIOSocket, name: String, arguments: [JSONValue], ack: Ack?) async
+    /// An event the application handles without a task of its own (a hot one, whose work waits
+    /// on other threads anyway): return true once it is under way and call `done` once, when it
+    /// has answered; false has ``event(_:name:arguments:ack:)`` run in a task instead. Called on
+    /// the connection's event loop, or on whichever thread ended the work of an event before it.
+    func eventWithoutTask(_ socket: SocketIOSocket, name: String, arguments: [JSONValue], ack: Ack?, done: @escaping @Sendable () -> Void) -> Bool
     /// The socket left (client disconnect, transport closed, ping timeout, server close).
     func disconnected(_ socket: SocketIOSocket, reason: String) async
 }
 
 extension SocketIOHandler {
     public func connected(_ socket: SocketIOSocket, auth: JSONValue?) async {}
+
+    public func eventWithoutTask(_ socket: SocketIOSocket, name: String, arguments: [JSONValue], ack: Ack?, done: @escaping @Sendable () -> Void) -> Bool {
+        false
+    }
 }
 
 /// The answer to a CONNECT.

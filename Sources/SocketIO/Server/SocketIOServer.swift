@@ -155,6 +155,8 @@ public final class SocketIOServer: Service, Sendable {
             session.run(limit: configuration.concurrentEventsPerConnection, work) { self.handle($0, in: session) }
         case .runAlone(let work):
             session.run(limit: configuration.concurrentEventsPerConnection, alone: true, work) { self.handle($0, in: session) }
+        case .start(let begin, let work):
+            session.start(limit: configuration.concurrentEventsPerConnection, begin, orRun: work) { self.handle($0, in: session) }
         }
     }
 
