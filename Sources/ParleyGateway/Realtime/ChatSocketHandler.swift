@@ -55,11 +55,10 @@ struct ChatSocketHandler: SocketIOHandler {
     func event(_ socket: SocketIOSocket, name: String, arguments: [JSONValue], ack: Ack?) async {
         guard let userId = socket.userData as? UUID else { return }
         do {
-            // Answers are encoded once, straight into the ack.
+            // Answers are encoded once, straight into the ack. `send_message` never comes here:
+            // ``eventWithoutTask(_:name:arguments:ack:done:)`` takes it.
             let data: [UInt8]
             switch name {
-            case "send_message":
-                data = try await messages.sendAnswer(try sendRequest(from: arguments), from: userId)
             case "edit_message":
                 let request = try decode(MessageService.EditRequest.self, from: arguments)
                 let messageId = try parseID(request.messageId, name: "messageId")
@@ -83,16 +82,46 @@ struct ChatSocketHandler: SocketIOHandler {
             default:
                 throw ParleyError(.badRequest, "Unknown event '\(name)'")
             }
-            ack?.send(rawJSON: Array(#"{"ok":true,"data":"#.utf8) + data + [UInt8(ascii: "}")])
+            answer(ack, data)
         } catch {
-            let parleyError = ParleyHTTPError.parleyError(from: error)
-            if parleyError.code == .internal {
-                logger.error("socket event failed", metadata: ["event": "\(name)", "error": "\(error)"])
-            }
-            ack?(.object(["ok": .bool(false), "error": .object([
-                "code": .string(parleyError.code.rawValue), "message": .string(parleyError.message),
-            ])]))
+            refuse(ack, name: name, error)
         }
+    }
+
+    /// `send_message`, the event clients send most, without a task: its work is waiting for the
+    /// broker and the worker, and the answer is written from the thread the reply comes on.
+    func eventWithoutTask(_ socket: SocketIOSocket, name: String, arguments: [JSONValue], ack: Ack?, done: @escaping @Sendable () -> Void) -> Bool {
+        guard name == "send_message", let userId = socket.userData as? UUID else { return false }
+        let request: MessageService.SendRequest
+        do { request = try sendRequest(from: arguments) } catch {
+            refuse(ack, name: name, error)
+            done()
+            return true
+        }
+        messages.sendAnswer(request, from: userId) { [self] result in
+            switch result {
+            case .success(let data): answer(ack, data)
+            case .failure(let error): refuse(ack, name: name, error)
+            }
+            done()
+        }
+        return true
+    }
+
+    /// Answers an event with `{ok: true, data}`, `data` being JSON already.
+    private func answer(_ ack: Ack?, _ data: [UInt8]) {
+        ack?.send(rawJSON: Array(#"{"ok":true,"data":"#.utf8) + data + [UInt8(ascii: "}")])
+    }
+
+    /// Answers an event that failed: `{ok: false, error: {code, message}}`.
+    private func refuse(_ ack: Ack?, name: String, _ error: any Error) {
+        let parleyError = ParleyHTTPError.parleyError(from: error)
+        if parleyError.code == .internal {
+            logger.error("socket event failed", metadata: ["event": "\(name)", "error": "\(error)"])
+        }
+        ack?(.object(["ok": .bool(false), "error": .object([
+            "code": .string(parleyError.code.rawValue), "message": .string(parleyError.message),
+        ])]))
     }
 
     /// A message whose sender is the user on this socket: online, without asking Redis.

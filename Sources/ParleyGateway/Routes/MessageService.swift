@@ -37,11 +37,21 @@ struct MessageService: Sendable {
         try Self.newMessage(from: try await bus.send(.messageCreate(try Self.create(request, from: sender))))
     }
 
-    /// ``send(_:from:)`` for a socket: the stored message's JSON as the worker wrote it (users'
-    /// `isOnline` live, as in its event), to go into the sender's ack without decoding and
-    /// encoding it again. The sender is online: the message came over their live socket.
-    func sendAnswer(_ request: SendRequest, from sender: UUID) async throws -> [UInt8] {
-        let reply = try await bus.sendRaw(.messageCreate(try Self.create(request, from: sender, online: true)))
+    /// ``send(_:from:)`` for a socket, without a task: `answer` is given the stored message's
+    /// JSON as the worker wrote it (users' `isOnline` live, as in its event), to go into the
+    /// sender's ack without decoding and encoding it again, or the error; once, from the thread
+    /// the reply, the broker's refusal or the timeout comes on. The sender is online: the
+    /// message came over their live socket.
+    func sendAnswer(_ request: SendRequest, from sender: UUID, answer: @escaping @Sendable (Result<[UInt8], any Error>) -> Void) {
+        let create: MessageCreate
+        do { create = try Self.create(request, from: sender, online: true) } catch { return answer(.failure(error)) }
+        bus.sendRaw(.messageCreate(create)) { reply in
+            answer(reply.flatMap { reply in Result { try Self.answer(toCreation: reply) } })
+        }
+    }
+
+    /// The stored message's JSON in a worker's reply to `message.create`.
+    private static func answer(toCreation reply: [UInt8]) throws -> [UInt8] {
         // `{"commandId":…,"outcome":{"message":{"_0":{message},"created":…}}}`, the message read
         // over once.
         if let outcome = RawJSON.object(at: ["outcome", "message"], in: reply[...]) {
