@@ -30,9 +30,9 @@ final class CommandBusTests: XCTestCase {
         try await withBus(timeout: timeout) { bus, _, _ in try await body(bus) }
     }
 
-    /// A worker's stand-in answers from the queue: the caller gets the reply's bytes as sent,
-    /// and a second copy of the reply, or one for nobody, changes nothing.
-    func testTheReplyEndsTheWaitWithItsBytes() async throws {
+    /// A bus with a worker's stand-in behind it, which answers each command twice and sends
+    /// a reply for a command nobody sent.
+    func withAnsweringBus(_ body: @Sendable (CommandBus) async throws -> Void) async throws {
         try await withBus(timeout: .seconds(10)) { bus, queue, topology in
             let consumer = QueueConsumer(endpoint: TestServices.amqp, topology: topology, queue: queue, prefetch: 4, logger: TestServices.logger("con"))
             consumer.start()
@@ -49,6 +49,14 @@ final class CommandBusTests: XCTestCase {
                 }
             }
             defer { answerer.cancel() }
+            try await body(bus)
+        }
+    }
+
+    /// The caller gets the reply's bytes as sent, and a second copy of the reply, or one for
+    /// nobody, changes nothing.
+    func testTheReplyEndsTheWaitWithItsBytes() async throws {
+        try await withAnsweringBus { bus in
             for _ in 0..<3 {
                 let reply = String(decoding: try await bus.sendRaw(Self.create), as: UTF8.self)
                 XCTAssertTrue(reply.hasSuffix(#","outcome":{"answered":true}}"#), reply)
@@ -59,21 +67,7 @@ final class CommandBusTests: XCTestCase {
     /// A caller that does not wait is answered once, with the reply's bytes, however many
     /// copies of the reply come.
     func testACallerThatDoesNotWaitIsAnsweredOnceWithTheReply() async throws {
-        try await withBus(timeout: .seconds(10)) { bus, queue, topology in
-            let consumer = QueueConsumer(endpoint: TestServices.amqp, topology: topology, queue: queue, prefetch: 4, logger: TestServices.logger("con"))
-            consumer.start()
-            defer { consumer.stop() }
-            let answerer = Task {
-                for await delivery in consumer.deliveries {
-                    for command in try CommandBatch.decode(delivery.body) {
-                        let reply = Array(#"{"commandId":"\#(command.id.uuidString)","outcome":{"answered":true}}"#.utf8)
-                        bus.deliver(reply)
-                        bus.deliver(reply)
-                    }
-                    consumer.ack(delivery)
-                }
-            }
-            defer { answerer.cancel() }
+        try await withAnsweringBus { bus in
             let answers = Mutex<[Result<[UInt8], any Error>]>([])
             let id = bus.sendRaw(Self.create) { answer in answers.withLock { $0.append(answer) } }
             XCTAssertNotNil(id)

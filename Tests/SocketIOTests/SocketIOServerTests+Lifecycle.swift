@@ -253,6 +253,21 @@ final class GateHandler: SocketIOHandler {
 }
 
 extension SocketIOServerTests {
+    /// With `limit` `hold` events at work, an `echo` after them is not read until `open` lets
+    /// them end; then it is, and the next is answered.
+    static func assertReadNoFurtherWhileHeld(_ client: SocketIOClient, limit: Int, open: () -> Void) async throws {
+        for _ in 0..<limit { client.emit("hold") }
+        do {
+            _ = try await client.emitWithAck("echo", .number(2), timeout: .milliseconds(500))
+            XCTFail("the server read past the limit")
+        } catch let error as SocketIOClient.ClientError {
+            XCTAssertEqual(error, .timeout)
+        }
+        open()
+        let after = try await client.emitWithAck("echo", .number(3), timeout: .seconds(3))
+        XCTAssertEqual(after, [.number(3)])
+    }
+
     /// Past `concurrentEventsPerConnection` events at work, the server reads nothing more from
     /// that WebSocket until one finishes.
     func testAConnectionIsReadNoFurtherWhileItsEventsAreAtTheLimit() async throws {
@@ -261,16 +276,7 @@ extension SocketIOServerTests {
             try await SocketIOClient.connect(to: url, logger: Self.logger) { client in
                 let first = try await client.emitWithAck("echo", .number(1), timeout: .seconds(3))
                 XCTAssertEqual(first, [.number(1)])
-                for _ in 0..<4 { client.emit("hold") }
-                do {
-                    _ = try await client.emitWithAck("echo", .number(2), timeout: .milliseconds(500))
-                    XCTFail("the server read past the limit")
-                } catch let error as SocketIOClient.ClientError {
-                    XCTAssertEqual(error, .timeout)
-                }
-                gate.open()
-                let after = try await client.emitWithAck("echo", .number(3), timeout: .seconds(3))
-                XCTAssertEqual(after, [.number(3)])
+                try await Self.assertReadNoFurtherWhileHeld(client, limit: 4, open: gate.open)
             }
         }
     }
@@ -332,16 +338,7 @@ extension SocketIOServerTests {
                 let other = try await client.emitWithAck("other", .string("x"), timeout: .seconds(3))
                 XCTAssertEqual(other, [.string("x")])
                 XCTAssertEqual(gate.eventsInTasks, 1, "only the event the handler declined ran in a task")
-                for _ in 0..<4 { client.emit("hold") }
-                do {
-                    _ = try await client.emitWithAck("echo", .number(2), timeout: .milliseconds(500))
-                    XCTFail("the server read past the limit")
-                } catch let error as SocketIOClient.ClientError {
-                    XCTAssertEqual(error, .timeout)
-                }
-                gate.open()
-                let after = try await client.emitWithAck("echo", .number(3), timeout: .seconds(3))
-                XCTAssertEqual(after, [.number(3)])
+                try await Self.assertReadNoFurtherWhileHeld(client, limit: 4, open: gate.open)
             }
         }
     }
