@@ -7,7 +7,7 @@ final class SocketIOConnection: Sendable {
     /// What the session task should do after a packet.
     enum Outcome: Sendable {
         case none
-        /// Application work: an event or a disconnect, run in a task of its own (concurrently
+        /// Application work (a namespace disconnect), run in a task of its own (concurrently
         /// with others of the connection).
         case run(@Sendable () async -> Void)
         /// Work the messages after it must wait for (a CONNECT: events follow the join).
