@@ -70,11 +70,12 @@ final class EngineSession: Sendable {
     /// Runs application work in a task of its own; when it ends, `next` is given the messages
     /// that waited, as long as there is room. With `alone`, messages wait until it has ended.
     func run(limit: Int, alone: Bool = false, _ work: @escaping @Sendable () async -> Void, next: @escaping @Sendable (EnginePacket) -> Void) {
-        state.withLock { state in
+        let executor = state.withLock { state in
             state.running += 1
             if alone { state.alone = true }
+            return state.webSocket?.executor
         }
-        runTask(limit: limit, alone: alone, work, next: next)
+        runTask(on: executor, limit: limit, alone: alone, work, next: next)
     }
 
     /// Starts application work that needs no task (`begin` says whether it could, and is given
@@ -84,14 +85,19 @@ final class EngineSession: Sendable {
         limit: Int, _ begin: (@escaping @Sendable () -> Void) -> Bool, orRun work: @escaping @Sendable () async -> Void,
         next: @escaping @Sendable (EnginePacket) -> Void
     ) {
-        state.withLock { $0.running += 1 }
+        let executor = state.withLock { state in
+            state.running += 1
+            return state.webSocket?.executor
+        }
         if !begin({ [self] in finished(limit: limit, alone: false, next) }) {
-            runTask(limit: limit, alone: false, work, next: next)
+            runTask(on: executor, limit: limit, alone: false, work, next: next)
         }
     }
 
-    private func runTask(limit: Int, alone: Bool, _ work: @escaping @Sendable () async -> Void, next: @escaping @Sendable (EnginePacket) -> Void) {
-        let executor = state.withLock { $0.webSocket?.executor }
+    private func runTask(
+        on executor: LoopTaskExecutor?, limit: Int, alone: Bool, _ work: @escaping @Sendable () async -> Void,
+        next: @escaping @Sendable (EnginePacket) -> Void
+    ) {
         Task(executorPreference: executor) { [self] in
             await work()
             finished(limit: limit, alone: alone, next)
