@@ -75,13 +75,10 @@ public final class CommandBus: Sendable {
                 let commandId = sendRaw(payload) { continuation.resume(with: $0) }
                 id.withLock { $0 = commandId }
                 // Cancelled before the handler below knew the id: it found nothing to end.
-                if Task.isCancelled, let commandId {
-                    slots.withLock { $0.removeValue(forKey: commandId) }?.answer(.failure(CancellationError()))
-                }
+                if Task.isCancelled, let commandId { settle(commandId, .failure(CancellationError())) }
             }
         } onCancel: {
-            guard let commandId = id.withLock({ $0 }) else { return }
-            slots.withLock { $0.removeValue(forKey: commandId) }?.answer(.failure(CancellationError()))
+            if let commandId = id.withLock({ $0 }) { settle(commandId, .failure(CancellationError())) }
         }
     }
 
@@ -109,7 +106,7 @@ public final class CommandBus: Sendable {
                 let deadline = NIODeadline.now() + TimeAmount(timeout)
                 slots.withLock { $0[id]?.deadline = deadline }
             case .failure(let error):
-                slots.withLock { $0.removeValue(forKey: id) }?.answer(.failure(error))
+                settle(id, .failure(error))
             }
         }
         return id
@@ -128,9 +125,14 @@ public final class CommandBus: Sendable {
             logger.warning("reply without a command id on node channel")
             return
         }
-        // A late reply to a caller that gave up, or a duplicate, finds nobody waiting.
-        let waiting = slots.withLock { $0.removeValue(forKey: commandId) }
-        waiting?.answer(.success(payload))
+        settle(commandId, .success(payload))
+    }
+
+    /// Ends the wait for `id` with `result`, if it is still waiting: whichever of the reply, the
+    /// broker's refusal, the cancellation and the timeout comes first is its answer. A late
+    /// reply to a caller that gave up, or a duplicate, finds nobody waiting.
+    private func settle(_ id: UUID, _ result: Result<[UInt8], any Error>) {
+        slots.withLock { $0.removeValue(forKey: id) }?.answer(result)
     }
 
     /// The outcome of a reply ``sendRaw(_:)`` gave.
