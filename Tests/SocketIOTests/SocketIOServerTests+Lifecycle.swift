@@ -217,31 +217,41 @@ extension SocketIOServerTests {
     }
 }
 
-/// Holds `hold` events until the gate opens; answers `echo` at once.
-final class GateHandler: SocketIOHandler {
-    private let state = Mutex<(open: Bool, waiting: [CheckedContinuation<Void, Never>])>((false, []))
+/// Lets work through once it is open: what comes before waits, and goes on when it opens.
+final class Gate: Sendable {
+    private let state = Mutex<(open: Bool, held: [@Sendable () -> Void])>((false, []))
 
     func open() {
-        let waiting = state.withLock { state in
+        let held = state.withLock { state in
             state.open = true
-            defer { state.waiting.removeAll() }
-            return state.waiting
+            defer { state.held.removeAll() }
+            return state.held
         }
-        for waiter in waiting { waiter.resume() }
+        for goOn in held { goOn() }
     }
+
+    /// Runs `goOn` now if the gate is open, else when it opens.
+    func pass(_ goOn: @escaping @Sendable () -> Void) {
+        let open = state.withLock { state in
+            if !state.open { state.held.append(goOn) }
+            return state.open
+        }
+        if open { goOn() }
+    }
+}
+
+/// Holds `hold` events until the gate opens; answers `echo` at once.
+final class GateHandler: SocketIOHandler {
+    private let gate = Gate()
+
+    func open() { gate.open() }
 
     func connect(_ socket: SocketIOSocket, auth: JSONValue?) async -> ConnectDecision { .accept(userData: 0) }
 
     func event(_ socket: SocketIOSocket, name: String, arguments: [JSONValue], ack: Ack?) async {
         switch name {
         case "hold":
-            await withCheckedContinuation { waiter in
-                let open = state.withLock { state in
-                    if !state.open { state.waiting.append(waiter) }
-                    return state.open
-                }
-                if open { waiter.resume() }
-            }
+            await withCheckedContinuation { waiter in gate.pass { waiter.resume() } }
         case "echo":
             ack?.send(arguments)
         default:
@@ -285,29 +295,19 @@ extension SocketIOServerTests {
 /// Handles `hold` and `echo` without tasks, `hold` ending only once the gate opens; counts the
 /// events that reached the async path instead.
 final class TasklessGateHandler: SocketIOHandler {
-    private let state = Mutex<(open: Bool, held: [@Sendable () -> Void], inTasks: Int)>((false, [], 0))
+    private let gate = Gate()
+    private let inTasks = Mutex(0)
 
-    var eventsInTasks: Int { state.withLock { $0.inTasks } }
+    var eventsInTasks: Int { inTasks.withLock { $0 } }
 
-    func open() {
-        let held = state.withLock { state in
-            state.open = true
-            defer { state.held.removeAll() }
-            return state.held
-        }
-        for done in held { done() }
-    }
+    func open() { gate.open() }
 
     func connect(_ socket: SocketIOSocket, auth: JSONValue?) async -> ConnectDecision { .accept(userData: 0) }
 
     func eventWithoutTask(_ socket: SocketIOSocket, name: String, arguments: [JSONValue], ack: Ack?, done: @escaping @Sendable () -> Void) -> Bool {
         switch name {
         case "hold":
-            let open = state.withLock { state in
-                if !state.open { state.held.append(done) }
-                return state.open
-            }
-            if open { done() }
+            gate.pass(done)
             return true
         case "echo":
             ack?.send(arguments)
@@ -319,7 +319,7 @@ final class TasklessGateHandler: SocketIOHandler {
     }
 
     func event(_ socket: SocketIOSocket, name: String, arguments: [JSONValue], ack: Ack?) async {
-        state.withLock { $0.inTasks += 1 }
+        inTasks.withLock { $0 += 1 }
         ack?.send(arguments)
     }
 
