@@ -129,8 +129,9 @@ public final class CommandBus: Sendable {
     }
 
     /// Ends the wait for `id` with `result`, if it is still waiting: whichever of the reply, the
-    /// broker's refusal, the cancellation and the timeout comes first is its answer. A late
-    /// reply to a caller that gave up, or a duplicate, finds nobody waiting.
+    /// broker's refusal and the cancellation comes first is its answer (the sweep ends overdue
+    /// waits the same way, many under one lock). A late reply to a caller that gave up, or a
+    /// duplicate, finds nobody waiting.
     private func settle(_ id: UUID, _ result: Result<[UInt8], any Error>) {
         slots.withLock { $0.removeValue(forKey: id) }?.answer(result)
     }
