@@ -38,12 +38,13 @@ let package = Package(
     ],
     targets: [
         // Domain types, commands, events, configuration, signed file links: Foundation and
-        // swift-crypto only.
+        // swift-crypto only (and glibc's allocator settings, which every process applies).
         .target(
             name: "ParleyCore",
-            dependencies: [.product(name: "Crypto", package: "swift-crypto")],
+            dependencies: ["CMalloc", .product(name: "Crypto", package: "swift-crypto")],
             swiftSettings: swiftSettings
         ),
+        .systemLibrary(name: "CMalloc", path: "Sources/CMalloc"),
 
         // Dedicated threads with wake-up pipes for the blocking C clients (AMQP, Redis).
         .target(
@@ -263,7 +264,7 @@ let package = Package(
             swiftSettings: swiftSettings
         ),
 
-        .testTarget(name: "ParleyCoreTests", dependencies: ["ParleyCore"], swiftSettings: testSettings),
+        .testTarget(name: "ParleyCoreTests", dependencies: ["ParleyCore", "CMalloc"], swiftSettings: testSettings),
         .testTarget(
             name: "SocketIOTests",
             dependencies: [

@@ -190,6 +190,7 @@ struct BenchServices: Sendable {
     let publisher: QueuePublisher
 
     static func with(_ body: @Sendable (BenchServices) async throws -> Void) async throws {
+        HeapSettings.keepFreedMemory()
         let config = try ParleyConfig.load()
         var logger = Logger(label: "parley.bench")
         logger.logLevel = .error

@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import ParleyCore
 import ParleyMedia
 
 /// Thumbnails per second on a fixed set of 2000×1500 JPEGs: the media worker's libvips pool
@@ -20,6 +21,8 @@ struct Thumbnails: AsyncParsableCommand {
     var rounds = 3
 
     func run() async throws {
+        // As the media worker does.
+        HeapSettings.keepFreedMemory()
         let folder = NSTemporaryDirectory() + "parley-thumbs-\(UUID().uuidString.prefix(8))"
         try FileManager.default.createDirectory(atPath: "\(folder)/out", withIntermediateDirectories: true)
         defer { try? FileManager.default.removeItem(atPath: folder) }

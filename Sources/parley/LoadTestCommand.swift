@@ -66,6 +66,7 @@ struct LoadTestCommand: AsyncParsableCommand {
     }
 
     func run() async throws {
+        HeapSettings.keepFreedMemory()
         Runtime.useEventLoopThreads(eventLoops)
         let log: @Sendable (String) -> Void = { FileHandle.standardError.write(Data(($0 + "\n").utf8)) }
         let report = try await LoadTest(plan: plan, statePath: state, log: log).run()

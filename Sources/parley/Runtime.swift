@@ -17,7 +17,8 @@ import ServiceLifecycle
 import SocketIO
 import UnixSignals
 
-/// What every command sets up first: configuration, logging and metrics.
+/// What every command sets up first: the allocator's settings, configuration, logging and
+/// metrics.
 struct Runtime {
     let config: ParleyConfig
     let logger: Logger
@@ -43,6 +44,7 @@ struct Runtime {
     ///   as the worker applies batches at once and has an event loop of its own (see
     ///   ``Database/init(url:maxConnections:operationTimeout:genericPlans:keepAlive:keptConnections:ownLoop:fileLinks:logger:)``).
     static func start(label: String, hotStatements: Bool = false) -> Runtime {
+        HeapSettings.keepFreedMemory()
         let config: ParleyConfig
         do {
             config = try ParleyConfig.load()
