@@ -7,6 +7,10 @@ functions with all they call.
 --mode allocations: one sample per malloc; per second, per message and per delivery of the
 process in the same seconds (from its metrics before and after), by thread and by the Parley
 function nearest to each call.
+--mode writes: `perf script -F comm,tid,trace` of the write and writev calls: by thread, the
+data written (sockets, services) apart from the 1- and 8-byte writes that wake a thread (a
+pipe, an event loop's eventfd); for a gateway, the events it emitted to sockets in the same
+seconds per data write of its event loops.
 """
 import argparse
 import collections
@@ -83,6 +87,8 @@ def merged(counts, names):
 
 def counters(path):
     values = {}
+    if not path:
+        return values
     try:
         for line in open(path):
             name, value = line.split()
@@ -103,12 +109,14 @@ def table(title, counts, total, names, rows=15, per=None):
 
 def main():
     parser = argparse.ArgumentParser()
-    parser.add_argument("--mode", choices=["cpu", "allocations"], required=True)
+    parser.add_argument("--mode", choices=["cpu", "allocations", "writes"], required=True)
     parser.add_argument("--seconds", type=float, required=True)
     parser.add_argument("--before")
     parser.add_argument("--after")
     parser.add_argument("--binary", help="the recorded program's path: its code other than Parley's is the packages'")
     args = parser.parse_args()
+    if args.mode == "writes":
+        return writes(args)
 
     threads, parts, leaves, inclusive, sites = (collections.Counter() for _ in range(5))
     thread_names = {}
@@ -157,6 +165,45 @@ def main():
     print()
     table("By thread:", threads, total, thread_names, per=per)
     table("By the nearest function of Parley's (or the first caller past the runtime):", sites, total, names, rows=30, per=per)
+
+
+def writes(args):
+    calls, data, wakeups, data_bytes, sized = (collections.Counter() for _ in range(5))
+    loops = set()
+    for line in sys.stdin:
+        match = re.match(r"\s*(.*?)\s+(\d+)\s+fd: 0x[0-9a-f]+, (buf|vec): 0x[0-9a-f]+, (count|vlen): (0x[0-9a-f]+)", line)
+        if not match:
+            continue
+        thread, tid, _, unit, value = match.groups()
+        name = f"{thread} ({tid})"
+        calls[name] += 1
+        if thread.startswith("NIO-"):
+            loops.add(name)
+        size = int(value, 16)
+        # A writev's count is of buffers, not bytes: always data.
+        if unit == "count" and size in (1, 8):
+            wakeups[name] += 1
+            continue
+        data[name] += 1
+        if unit == "count":
+            data_bytes[name] += size
+            sized[name] += 1
+    total = sum(calls.values())
+    if not total:
+        sys.exit("no write calls recorded: was the process found, and is perf allowed to trace it?")
+    print(f"{total} write and writev calls in {args.seconds:g} s: {total / args.seconds:,.0f} a second")
+    print()
+    print("By thread: calls; data writes (average bytes of the writes); wake-ups (1 or 8 bytes)")
+    for name, count in calls.most_common():
+        average = f" ({data_bytes[name] / sized[name]:,.0f} bytes)" if sized[name] else ""
+        print(f"  {count:8,}  data {data[name]:8,}{average}  wake-ups {wakeups[name]:6,}  {name}")
+    before, after = counters(args.before), counters(args.after)
+    emitted = after.get("parley_socket_events_emitted_total", 0) - before.get("parley_socket_events_emitted_total", 0)
+    loop_writes = sum(data[name] for name in loops)
+    if emitted > 0 and loop_writes:
+        print()
+        print(f"Events emitted to sockets in the same seconds: {emitted:,.0f}, {emitted / loop_writes:.2f} a data write of the event loops")
+        print("  (the acks are written too, not counted as events)")
 
 
 if __name__ == "__main__":
