@@ -14,8 +14,10 @@ final class HeapSettingsTests: XCTestCase {
         // Touched, as a buffer is, so that the pages are really the process's.
         memset(block, 1, size)
         let held = mallinfo2()
-        XCTAssertEqual(held.hblks, before.hblks, "the block was given a mapping of its own")
+        // Compared one way only: other threads of the test process may free mappings or
+        // grow their heaps meanwhile, never by this much the other way.
+        XCTAssertLessThanOrEqual(held.hblks, before.hblks, "the block was given a mapping of its own")
         free(block)
-        XCTAssertEqual(mallinfo2().arena, held.arena, "the heaps gave memory back once the block was freed")
+        XCTAssertGreaterThanOrEqual(mallinfo2().arena, held.arena, "the heaps gave memory back once the block was freed")
     }
 }
