@@ -70,12 +70,7 @@ final class EngineSession: Sendable {
     /// Runs application work in a task of its own; when it ends, `next` is given the messages
     /// that waited, as long as there is room. With `alone`, messages wait until it has ended.
     func run(limit: Int, alone: Bool = false, _ work: @escaping @Sendable () async -> Void, next: @escaping @Sendable (EnginePacket) -> Void) {
-        let executor = state.withLock { state in
-            state.running += 1
-            if alone { state.alone = true }
-            return state.webSocket?.executor
-        }
-        runTask(on: executor, limit: limit, alone: alone, work, next: next)
+        runTask(on: began(alone: alone), limit: limit, alone: alone, work, next: next)
     }
 
     /// Starts application work that needs no task (`begin` says whether it could, and is given
@@ -85,12 +80,19 @@ final class EngineSession: Sendable {
         limit: Int, _ begin: (@escaping @Sendable () -> Void) -> Bool, orRun work: @escaping @Sendable () async -> Void,
         next: @escaping @Sendable (EnginePacket) -> Void
     ) {
-        let executor = state.withLock { state in
-            state.running += 1
-            return state.webSocket?.executor
-        }
+        let executor = began(alone: false)
         if !begin({ [self] in finished(limit: limit, alone: false, next) }) {
             runTask(on: executor, limit: limit, alone: false, work, next: next)
+        }
+    }
+
+    /// Counts work as at work (and, `alone`, as holding the messages after it back); the
+    /// executor its task would run on. One lock for both.
+    private func began(alone: Bool) -> LoopTaskExecutor? {
+        state.withLock { state in
+            state.running += 1
+            if alone { state.alone = true }
+            return state.webSocket?.executor
         }
     }
 
