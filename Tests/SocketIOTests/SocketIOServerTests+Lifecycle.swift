@@ -282,11 +282,21 @@ extension SocketIOServerTests {
     /// that WebSocket until one finishes.
     func testAConnectionIsReadNoFurtherWhileItsEventsAreAtTheLimit() async throws {
         let gate = GateHandler()
-        try await withServer({ $0.concurrentEventsPerConnection = 4 }, handler: gate) { url, _, _ in
+        try await withEchoingClient(limit: 4, handler: gate) { client in
+            try await Self.assertReadNoFurtherWhileHeld(client, limit: 4, open: gate.open)
+        }
+    }
+
+    /// A client of a server that lets a connection have `limit` events at work, once a first
+    /// `echo` came back through `handler`.
+    func withEchoingClient(
+        limit: Int, handler: any SocketIOHandler, _ body: @escaping @Sendable (SocketIOClient) async throws -> Void
+    ) async throws {
+        try await withServer({ $0.concurrentEventsPerConnection = limit }, handler: handler) { url, _, _ in
             try await SocketIOClient.connect(to: url, logger: Self.logger) { client in
                 let first = try await client.emitWithAck("echo", .number(1), timeout: .seconds(3))
                 XCTAssertEqual(first, [.number(1)])
-                try await Self.assertReadNoFurtherWhileHeld(client, limit: 4, open: gate.open)
+                try await body(client)
             }
         }
     }
@@ -331,15 +341,11 @@ extension SocketIOServerTests {
     /// `concurrentEventsPerConnection` until they end, and the rest still run in tasks.
     func testEventsHandledWithoutATaskCountAgainstTheLimitUntilTheyEnd() async throws {
         let gate = TasklessGateHandler()
-        try await withServer({ $0.concurrentEventsPerConnection = 4 }, handler: gate) { url, _, _ in
-            try await SocketIOClient.connect(to: url, logger: Self.logger) { client in
-                let first = try await client.emitWithAck("echo", .number(1), timeout: .seconds(3))
-                XCTAssertEqual(first, [.number(1)])
-                let other = try await client.emitWithAck("other", .string("x"), timeout: .seconds(3))
-                XCTAssertEqual(other, [.string("x")])
-                XCTAssertEqual(gate.eventsInTasks, 1, "only the event the handler declined ran in a task")
-                try await Self.assertReadNoFurtherWhileHeld(client, limit: 4, open: gate.open)
-            }
+        try await withEchoingClient(limit: 4, handler: gate) { client in
+            let other = try await client.emitWithAck("other", .string("x"), timeout: .seconds(3))
+            XCTAssertEqual(other, [.string("x")])
+            XCTAssertEqual(gate.eventsInTasks, 1, "only the event the handler declined ran in a task")
+            try await Self.assertReadNoFurtherWhileHeld(client, limit: 4, open: gate.open)
         }
     }
 }
